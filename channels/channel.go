@@ -1,0 +1,96 @@
+// Package channels defines how Rapport talks to a customer: the Channel interface every
+// transport implements (email, messengers, webhooks), the Message it sends, the error kinds
+// that tell the engine whether to retry, and the registry that builds a channel from the
+// config by its type name.
+//
+// The engine knows channels only through this package. A new transport registers a Type in
+// its package's init function and is then usable from the config by name.
+package channels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Message is one personal message, already rendered, addressed to one customer on one channel.
+type Message struct {
+	// ID is stable for one journey step of one enrolment. Channels pass it on where the
+	// transport has a place for it (an email's Message-ID, a webhook header) so receivers
+	// can drop duplicates.
+	ID string
+	// To is the customer's address on this channel: an email address, a chat id, a phone
+	// number, or the customer id for webhooks.
+	To string
+	// CustomerID is the customer the message is for.
+	CustomerID string
+	// Subject is the email subject; messengers ignore it.
+	Subject string
+	// Preheader is the email preview text, already part of HTML; kept for channels that
+	// want it separately.
+	Preheader string
+	// HTML is the HTML body (email only).
+	HTML string
+	// Text is the plain-text body: the email's text part, or the whole messenger message.
+	Text string
+	// UnsubscribeURL, when set, marks a marketing message: email adds the RFC 8058
+	// List-Unsubscribe and List-Unsubscribe-Post headers pointing at it.
+	UnsubscribeURL string
+	// Meta carries what a receiver may want to know about the message's origin, such as
+	// "journey", "step" and "template". Webhooks post it; others may ignore it.
+	Meta map[string]string
+}
+
+// Receipt is what a channel reports after a successful send.
+type Receipt struct {
+	// ProviderID is the transport's own id for the message (SMTP queue id, Telegram
+	// message_id, ...), empty when the transport gives none.
+	ProviderID string
+}
+
+// Channel sends messages over one transport. Send must be safe for concurrent use.
+//
+// Send returns nil when the transport accepted the message. A failure is either a
+// *TemporaryError (try again later: timeouts, 4xx SMTP replies, HTTP 429 and 5xx) or any
+// other error, which the engine treats as permanent and records without retrying.
+type Channel interface {
+	Send(ctx context.Context, msg Message) (Receipt, error)
+}
+
+// ChannelFunc adapts a function to the Channel interface.
+type ChannelFunc func(ctx context.Context, msg Message) (Receipt, error)
+
+// Send calls f(ctx, msg).
+func (f ChannelFunc) Send(ctx context.Context, msg Message) (Receipt, error) { return f(ctx, msg) }
+
+// Closer is implemented by channels that hold resources (connection pools) to release at
+// shutdown.
+type Closer interface {
+	Close() error
+}
+
+// TemporaryError wraps a failure that may succeed if tried again later.
+type TemporaryError struct {
+	Err error
+	// RetryAfter is how long the transport asked us to wait; zero means "use backoff".
+	RetryAfter time.Duration
+}
+
+func (e *TemporaryError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("temporary: %v (retry after %s)", e.Err, e.RetryAfter)
+	}
+	return "temporary: " + e.Err.Error()
+}
+
+func (e *TemporaryError) Unwrap() error { return e.Err }
+
+// Temporary wraps err as a *TemporaryError with no retry-after hint.
+func Temporary(err error) error { return &TemporaryError{Err: err} }
+
+// IsTemporary reports whether err, or an error it wraps, is a *TemporaryError.
+func IsTemporary(err error) bool {
+	var t *TemporaryError
+	return errors.As(err, &t)
+}

@@ -1,0 +1,97 @@
+// Package redistest starts a real, private redis-server for a test: on a free port, with
+// nothing on disk, stopped when the test ends. Tests never touch the shared server on 6379.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is a running redis-server owned by one test.
+type Server struct {
+	Addr string
+	cmd  *exec.Cmd
+}
+
+// Start launches redis-server on a free loopback port and stops it at the end of the test.
+// It fails the test when redis-server is not installed.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		tb.Fatalf("redis-server is not installed (apt-get install redis-server): %v", err)
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		port := freePort(tb)
+		cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--logfile", "")
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			tb.Fatalf("start redis-server: %v", err)
+		}
+		go func() { // drain the log so the server never blocks on it
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+			}
+		}()
+		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
+		if s.waitReady(5 * time.Second) {
+			tb.Cleanup(s.Kill)
+			return s
+		}
+		s.Kill() // lost the port race to another process; try another one
+	}
+	tb.Fatal("redis-server did not start")
+	return nil
+}
+
+// URL is the server's redis:// URL.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+// Client returns a go-redis client for the server, closed at the end of the test.
+func (s *Server) Client(tb testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Kill stops the server at once, as a crash would.
+func (s *Server) Kill() {
+	if s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	}
+}
+
+func (s *Server) waitReady(d time.Duration) bool {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+func freePort(tb testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,105 @@
+package workflows
+
+import (
+	"time"
+)
+
+// Journey is one marketer-written journey: what enrols a customer, what ends the
+// enrolment early, and the steps to take.
+type Journey struct {
+	// ID is unique among journeys: [a-z0-9-]+, defaulting to the file name.
+	ID          string
+	Name        string
+	Description string
+	// File is the path the journey was loaded from, for messages.
+	File    string
+	Trigger Trigger
+	// ReenterAfter, when non-zero, lets a customer enrol again once that long has passed
+	// since their previous enrolment started, even if it is still active (the old one is
+	// replaced). Zero means: never while an enrolment is active, freely after it ends.
+	ReenterAfter time.Duration
+	// ExitOn lists goal event types: one of them ends the enrolment and cancels its
+	// pending steps.
+	ExitOn []string
+	Steps  []Step
+}
+
+// TriggerKind says which of the three trigger kinds a journey has.
+type TriggerKind string
+
+// The trigger kinds of journeys.md.
+const (
+	TriggerEvent      TriggerKind = "event"
+	TriggerDate       TriggerKind = "date"
+	TriggerInactivity TriggerKind = "inactivity"
+)
+
+// Trigger is what enrols a customer. Exactly one kind is set.
+type Trigger struct {
+	Kind TriggerKind
+	// Event is the event type that enrols (event kind) or whose absence enrols
+	// (inactivity kind).
+	Event string
+	// If is the optional condition of an event trigger; nil means always.
+	If *Condition
+	// DateAttr is the profile attribute holding the date (date kind): "birthday" for
+	// `date: customer.birthday`.
+	DateAttr string
+	// AtHour and AtMinute are the local time of day a date trigger fires at.
+	AtHour, AtMinute int
+	// After is how long without Event enrols (inactivity kind).
+	After time.Duration
+}
+
+// CapsMode says whether frequency caps may stop a send.
+type CapsMode string
+
+// The caps modes of a send.
+const (
+	CapsApply  CapsMode = "apply"
+	CapsBypass CapsMode = "bypass"
+)
+
+// Preferred is the channel name that stands for the customer's preferred_channel.
+const Preferred = "preferred"
+
+// Step is one step of a journey.
+type Step struct {
+	// ID is unique within the journey; defaults to step-N (1-based).
+	ID string
+	// Index is the step's position in Journey.Steps.
+	Index int
+	// Wait is the delay after entry (first step) or after the previous step.
+	Wait time.Duration
+	// If, when non-nil, is checked when the step is due; false skips the step.
+	If *Condition
+	// Send is the message to send.
+	Send Send
+}
+
+// Send is the message a step sends.
+type Send struct {
+	Template string
+	// Channels is the ordered list of channel names (or Preferred) to try; the first one
+	// the customer can be reached on wins.
+	Channels []string
+	Caps     CapsMode
+}
+
+// Env is the environment conditions run in, with the names of journeys.md: event,
+// customer and now.
+type Env struct {
+	Event    EventEnv       `expr:"event"`
+	Customer map[string]any `expr:"customer"`
+	Now      time.Time      `expr:"now"`
+}
+
+// EventEnv is the event as conditions see it. For date and inactivity triggers it is a
+// synthetic event of type "date" or "inactivity".
+type EventEnv struct {
+	ID         string         `expr:"id"`
+	Type       string         `expr:"type"`
+	CustomerID string         `expr:"customer_id"`
+	OccurredAt time.Time      `expr:"occurred_at"`
+	Data       map[string]any `expr:"data"`
+}
