@@ -1,0 +1,83 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/client"
+	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/redistest"
+)
+
+func TestSendEnqueuesOnceAndReportsDuplicates(t *testing.T) {
+	srv := redistest.Start(t)
+	c, err := client.New(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	ev := event.Event{ID: "evt-1", Type: "order.placed", CustomerID: "c-42", Data: map[string]any{"total": 59.9}}
+
+	res, err := c.Send(ctx, ev)
+	if err != nil || res.ID != "evt-1" || res.Duplicate {
+		t.Fatalf("first send = %+v, %v; want accepted evt-1", res, err)
+	}
+	res, err = c.Send(ctx, ev)
+	if err != nil || !res.Duplicate {
+		t.Fatalf("second send = %+v, %v; want a duplicate", res, err)
+	}
+
+	insp := asynq.NewInspectorFromRedisClient(srv.Client(t))
+	info, err := insp.GetTaskInfo(event.Queue, event.TaskID("evt-1"))
+	if err != nil {
+		t.Fatalf("the event is not in the queue: %v", err)
+	}
+	got, err := event.Unmarshal(info.Payload)
+	if err != nil || got.CustomerID != "c-42" || got.OccurredAt.IsZero() {
+		t.Fatalf("queued payload = %+v, %v; want customer c-42 with occurred_at filled", got, err)
+	}
+	if q, _ := insp.GetQueueInfo(event.Queue); q.Size != 1 {
+		t.Fatalf("queue holds %d tasks, want exactly 1", q.Size)
+	}
+}
+
+func TestSendFillsAMissingID(t *testing.T) {
+	srv := redistest.Start(t)
+	c := client.NewFromRedis(srv.Client(t))
+	a, err := c.Send(context.Background(), event.Event{Type: "cart.abandoned", CustomerID: "c-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Send(context.Background(), event.Event{Type: "cart.abandoned", CustomerID: "c-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID == "" || a.ID == b.ID || a.Duplicate || b.Duplicate {
+		t.Fatalf("ids %q and %q: want two distinct accepted events", a.ID, b.ID)
+	}
+}
+
+func TestSendRejectsAnInvalidEventNamingTheField(t *testing.T) {
+	srv := redistest.Start(t)
+	c := client.NewFromRedis(srv.Client(t))
+	_, err := c.Send(context.Background(), event.Event{Type: "order.placed"})
+	var fe *event.FieldError
+	if !errors.As(err, &fe) || fe.Field != "customer_id" {
+		t.Fatalf("got %v, want a FieldError for customer_id", err)
+	}
+}
+
+func TestSendWithoutRedisIsUnavailable(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Kill()
+	c := client.NewFromRedis(redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1}))
+	_, err := c.Send(context.Background(), event.Event{ID: "x", Type: "order.placed", CustomerID: "c"})
+	if !errors.Is(err, client.ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+}
