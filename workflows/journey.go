@@ -45,8 +45,9 @@ type Trigger struct {
 	// DateAttr is the profile attribute holding the date (date kind): "birthday" for
 	// `date: customer.birthday`.
 	DateAttr string
-	// AtHour and AtMinute are the local time of day a date trigger fires at.
-	AtHour, AtMinute int
+	// AtHour, AtMinute and AtSecond are the local time of day a date trigger fires at
+	// ("10:00", or "10:00:30" where a test needs seconds).
+	AtHour, AtMinute, AtSecond int
 	// After is how long without Event enrols (inactivity kind).
 	After time.Duration
 }

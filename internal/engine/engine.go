@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/templates"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// Clock tells the engine the time. Production uses SystemClock; a simulator uses a
+// virtual one.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// TaskKind names the kind of work a scheduled task does.
+type TaskKind string
+
+// The kinds of scheduled tasks.
+const (
+	KindStep  TaskKind = "step"
+	KindTimer TaskKind = "timer"
+)
+
+// Task is a unit of work due at a time.
+type Task struct {
+	Kind    TaskKind
+	ID      string
+	Payload []byte
+	At      time.Time
+}
+
+// Scheduler runs tasks at their time by calling the engine's HandleStep or HandleTimer.
+// Production uses asynq (internal/queue).
+type Scheduler interface {
+	// Schedule arranges for t to run at t.At. Scheduling an ID that is already pending
+	// succeeds and changes nothing.
+	Schedule(ctx context.Context, t Task) error
+	// Cancel removes a pending task; an unknown or already running task is not an error.
+	Cancel(ctx context.Context, id string) error
+}
+
+// Renderer renders message templates; *templates.Set is one.
+type Renderer interface {
+	Has(name string, kind channels.Kind) bool
+	Render(name string, kind channels.Kind, locale string, data templates.Data) (templates.Rendered, error)
+}
+
+// Attempt tells a handler which try of its task this is, so that the last one can record
+// a failure instead of asking for another retry.
+type Attempt struct {
+	Retry, MaxRetry int
+}
+
+// Last reports whether no retry follows this attempt.
+func (a Attempt) Last() bool { return a.Retry >= a.MaxRetry }
+
+// ErrPermanent marks errors that no retry can fix, such as a malformed task payload.
+var ErrPermanent = errors.New("permanent")
+
+func permanent(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrPermanent, fmt.Sprintf(format, args...))
+}
+
+// Config is what New needs.
+type Config struct {
+	Store     *store.Store
+	Scheduler Scheduler
+	Journeys  *workflows.Set
+	Templates Renderer
+	Channels  channels.Set
+	// Clock defaults to SystemClock.
+	Clock Clock
+	// Location and Locale are the defaults for customers without timezone or locale.
+	Location *time.Location
+	Locale   string
+	// UnsubscribeURL returns the signed one-click unsubscribe URL for a customer on a
+	// channel; nil means messages carry none.
+	UnsubscribeURL func(customerID, channel string) string
+	// Policies run, in order, between choosing the channel and rendering: frequency caps,
+	// quiet hours and the like.
+	Policies []Policy
+	Logger   *slog.Logger
+}
+
+// Engine turns events into enrolments, enrolments into scheduled steps, and due steps into
+// messages. It is safe for concurrent use by any number of workers.
+type Engine struct {
+	cfg      Config
+	journeys atomic.Pointer[workflows.Set]
+	log      *slog.Logger
+}
+
+// New returns an Engine. Store, Scheduler, Journeys, Templates and Channels are required.
+func New(cfg Config) (*Engine, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("engine: no store")
+	case cfg.Scheduler == nil:
+		return nil, errors.New("engine: no scheduler")
+	case cfg.Journeys == nil:
+		return nil, errors.New("engine: no journeys")
+	case cfg.Templates == nil:
+		return nil, errors.New("engine: no templates")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Locale == "" {
+		cfg.Locale = "en"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger}
+	e.journeys.Store(cfg.Journeys)
+	return e, nil
+}
+
+// Journeys returns the journeys in force.
+func (e *Engine) Journeys() *workflows.Set { return e.journeys.Load() }
+
+// SetJourneys replaces the journeys in force, for live reload. Enrolments in a journey
+// that disappeared end when their next step falls due.
+func (e *Engine) SetJourneys(s *workflows.Set) { e.journeys.Store(s) }
+
+// shortHash makes compact, deterministic ids from their parts.
+func shortHash(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:10])
+}

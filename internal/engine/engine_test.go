@@ -1,0 +1,215 @@
+package engine_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/event"
+)
+
+var t0 = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+
+const twoSteps = `
+id: cart
+trigger: {event: cart.abandoned, if: "(event.data.total ?? 0) >= 10"}
+exit_on: [order.placed]
+steps:
+  - id: first
+    wait: 1h
+    send: {template: hello, channels: [preferred, email]}
+  - id: second
+    wait: 1d
+    if: customer.orders_count == nil || customer.orders_count == 0
+    send: {template: hello, channels: [email]}
+`
+
+func cart(cid string, total float64) event.Event {
+	return event.Event{Type: "cart.abandoned", CustomerID: cid,
+		Customer: map[string]any{"email": cid + "@x.example", "first_name": "Ann"},
+		Data:     map[string]any{"total": total}}
+}
+
+func TestStepsRunAfterTheirWaitsCountedFromThePreviousStep(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	h.event(cart("c1", 20))
+	h.advance(59 * time.Minute)
+	if n := len(h.sent.to("c1@x.example")); n != 0 {
+		t.Fatalf("%d messages before the first wait ended", n)
+	}
+	h.advance(time.Minute)
+	first := h.sent.to("c1@x.example")
+	if len(first) != 1 || first[0].Subject != "Hello Ann" {
+		t.Fatalf("after 1h: %+v, want one message with subject 'Hello Ann'", first)
+	}
+	if !strings.HasPrefix(first[0].UnsubscribeURL, "https://r.example/unsubscribe/email/c1") {
+		t.Errorf("UnsubscribeURL = %q", first[0].UnsubscribeURL)
+	}
+	h.advance(24*time.Hour - time.Second)
+	if n := len(h.sent.to("c1@x.example")); n != 1 {
+		t.Fatalf("%d messages before the second wait ended", n)
+	}
+	h.advance(time.Second)
+	if n := len(h.sent.to("c1@x.example")); n != 2 {
+		t.Fatalf("%d messages after both waits, want 2", n)
+	}
+	if e, _ := h.store.Enrolment(t.Context(), "cart", "c1"); e != nil {
+		t.Errorf("the enrolment is still active after its last step: %+v", e)
+	}
+}
+
+func TestTriggerConditionAndGoalEvent(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	h.event(cart("small", 5))   // below the trigger condition
+	h.event(cart("buyer", 50))  // will order before the first step
+	h.event(cart("keeper", 50)) // will get both steps
+	h.advance(30 * time.Minute)
+	h.event(event.Event{Type: "order.placed", CustomerID: "buyer", Data: map[string]any{"total": 50.0}})
+	h.advance(48 * time.Hour)
+
+	for cid, want := range map[string]int{"small": 0, "buyer": 0, "keeper": 2} {
+		if got := len(h.sent.to(cid + "@x.example")); got != want {
+			t.Errorf("%s got %d messages, want %d", cid, got, want)
+		}
+	}
+	if h.sched.cancelled != 1 {
+		t.Errorf("%d tasks cancelled, want the buyer's pending step", h.sched.cancelled)
+	}
+}
+
+func TestAStepConditionSkipsAndTheJourneyGoesOn(t *testing.T) {
+	// Without exit_on, an order does not end the enrolment; it makes the second
+	// step's condition (no orders yet) false.
+	h2 := newHarness(t, t0, strings.Replace(twoSteps, "exit_on: [order.placed]\n", "", 1))
+	h2.event(cart("c", 20))
+	h2.advance(2 * time.Hour)
+	h2.event(event.Event{Type: "order.placed", CustomerID: "c", Data: map[string]any{"total": 9.5}})
+	h2.advance(48 * time.Hour)
+	if n := len(h2.sent.to("c@x.example")); n != 1 {
+		t.Fatalf("%d messages, want only the first: the second step's condition is false", n)
+	}
+	hist := h2.history("c")
+	if len(hist) != 2 || hist[0].Outcome != "skipped" || hist[1].Outcome != "sent" {
+		t.Fatalf("history = %+v, want sent then skipped", hist)
+	}
+}
+
+func TestNoReentryWhileActiveUnlessReenterAfterPassed(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	h.event(cart("c", 20))
+	h.advance(10 * time.Minute)
+	h.event(cart("c", 30)) // still active: ignored
+	h.advance(72 * time.Hour)
+	if n := len(h.sent.to("c@x.example")); n != 2 {
+		t.Fatalf("%d messages, want 2 from a single enrolment", n)
+	}
+	h.event(cart("c", 40)) // ended: enters again
+	h.advance(2 * time.Hour)
+	if n := len(h.sent.to("c@x.example")); n != 3 {
+		t.Fatalf("%d messages, want a third from the new enrolment", n)
+	}
+
+	r := newHarness(t, t0, strings.Replace(twoSteps, "exit_on:", "reenter_after: 1d\nexit_on:", 1))
+	r.event(cart("c", 20))
+	r.advance(2 * time.Hour)
+	r.event(cart("c", 20)) // within a day of the first entry: refused
+	r.advance(23 * time.Hour)
+	r.event(cart("c", 20)) // 25h after the first entry: replaces the active one
+	r.advance(time.Hour)
+	if n := len(r.sent.to("c@x.example")); n != 3 {
+		t.Fatalf("%d messages with reenter_after, want 3 (first, second, first again)", n)
+	}
+}
+
+func TestTheSameEventTwiceEnrolsOnce(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	ev := cart("c", 20)
+	ev.ID = "evt-1"
+	h.event(ev)
+	h.event(ev)
+	h.advance(72 * time.Hour)
+	if n := len(h.sent.to("c@x.example")); n != 2 {
+		t.Fatalf("%d messages, want 2", n)
+	}
+}
+
+func TestOrderStatisticsCountEachOrderOnce(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	order := event.Event{ID: "o-1", Type: "order.placed", CustomerID: "c", Data: map[string]any{"total": 10.5}}
+	h.event(order)
+	h.event(order) // a retried event
+	h.event(event.Event{ID: "o-2", Type: "order.placed", CustomerID: "c", Data: map[string]any{"total": 4.5}})
+	p, err := h.store.Profile(t.Context(), "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p["orders_count"] != 2.0 || p["total_spent"] != 15.0 {
+		t.Fatalf("profile = %v, want orders_count 2 and total_spent 15", p)
+	}
+	if _, ok := p["last_order_at"].(time.Time); !ok {
+		t.Errorf("last_order_at = %#v, want a time", p["last_order_at"])
+	}
+}
+
+func TestChannelChoiceFallsBackFromPreferred(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	ev := cart("chatty", 20)
+	ev.Customer["preferred_channel"] = "chat"
+	ev.Customer["chat_id"] = 123456.0
+	h.event(ev)
+	noAddr := cart("silent", 20)
+	delete(noAddr.Customer, "email")
+	noAddr.Customer["preferred_channel"] = "chat" // but no chat_id either
+	h.event(noAddr)
+	h.advance(2 * time.Hour)
+
+	if got := h.sent.to("123456"); len(got) != 1 || got[0].Text == "" {
+		t.Fatalf("preferred chat got %+v, want one text message", got)
+	}
+	hist := h.history("silent")
+	if len(hist) != 1 || hist[0].Outcome != "unreachable" {
+		t.Fatalf("history of a customer with no address = %+v, want unreachable", hist)
+	}
+}
+
+func TestTemporaryFailuresAreRetriedAndPermanentOnesRecorded(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	fails := map[string]int{}
+	h.sent.fail = func(m channels.Message) error {
+		switch m.To {
+		case "flaky@x.example":
+			if fails[m.To]++; fails[m.To] <= 2 {
+				return channels.Temporary(errors.New("451 try later"))
+			}
+		case "gone@x.example":
+			return errors.New("550 no such mailbox")
+		case "down@x.example":
+			return channels.Temporary(errors.New("connection refused"))
+		}
+		return nil
+	}
+	for _, c := range []string{"flaky", "gone", "down"} {
+		h.event(cart(c, 20))
+	}
+	h.advance(2 * time.Hour)
+
+	if n := len(h.sent.to("flaky@x.example")); n != 1 {
+		t.Errorf("flaky got %d messages, want exactly 1 after two temporary failures", n)
+	}
+	for cid, want := range map[string]string{"flaky": "sent", "gone": "failed", "down": "failed"} {
+		hist := h.history(cid)
+		if len(hist) != 1 || hist[0].Outcome != want {
+			t.Errorf("%s history = %+v, want one %q record", cid, hist, want)
+		}
+	}
+	if hist := h.history("down"); len(hist) == 1 && !strings.Contains(hist[0].Reason, "gave up after 3 retries") {
+		t.Errorf("down's reason = %q, want it to say it gave up", hist[0].Reason)
+	}
+	// The journey goes on after a failed step.
+	h.advance(24 * time.Hour)
+	if hist := h.history("gone"); len(hist) != 2 {
+		t.Errorf("gone history = %+v, want the second step recorded too", hist)
+	}
+}

@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// HandleEvent processes one accepted event: it updates the profile, ends the enrolments the
+// event is a goal of, enrols the customer where a trigger matches, and moves the customer's
+// timers. Every part is idempotent, so a retried event changes nothing more.
+func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
+	if err := ev.Validate(); err != nil {
+		return permanent("event %s: %v", ev.ID, err)
+	}
+	now := e.cfg.Clock.Now()
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = now
+	}
+	profile, err := e.cfg.Store.ApplyEvent(ctx, ev)
+	if err != nil {
+		return err
+	}
+	set := e.Journeys()
+	for _, j := range set.Exiting(ev.Type) {
+		if err := e.exit(ctx, j, ev.CustomerID, "goal event "+ev.Type); err != nil {
+			return err
+		}
+	}
+	env := workflows.Env{Event: eventEnv(ev), Customer: profile, Now: now}
+	for _, j := range set.Entering(ev.Type) {
+		ok, err := j.Trigger.If.Eval(env)
+		if err != nil {
+			e.log.Warn("trigger condition failed", "journey", j.ID, "customer", ev.CustomerID, "err", err)
+			continue
+		}
+		if ok {
+			if err := e.enrol(ctx, j, ev.CustomerID, env.Event, now); err != nil {
+				return err
+			}
+		}
+	}
+	for _, j := range set.Inactivity(ev.Type) {
+		if err := e.armInactivity(ctx, j, ev.CustomerID, ev.OccurredAt, now); err != nil {
+			return err
+		}
+	}
+	if len(ev.Customer) > 0 {
+		for _, j := range set.Dated() {
+			if err := e.armDate(ctx, j, ev.CustomerID, profile, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// eventEnv is the event as conditions and templates see it.
+func eventEnv(ev event.Event) workflows.EventEnv {
+	data := ev.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	return workflows.EventEnv{ID: ev.ID, Type: ev.Type, CustomerID: ev.CustomerID, OccurredAt: ev.OccurredAt.UTC(), Data: data}
+}
+
+// storedEvent is how an enrolling event is kept with its enrolment.
+type storedEvent struct {
+	ID         string         `json:"id"`
+	Type       string         `json:"type"`
+	CustomerID string         `json:"customer_id"`
+	OccurredAt time.Time      `json:"occurred_at"`
+	Data       map[string]any `json:"data,omitempty"`
+}
+
+func decodeEvent(raw json.RawMessage) workflows.EventEnv {
+	var s storedEvent
+	json.Unmarshal(raw, &s)
+	if s.Data == nil {
+		s.Data = map[string]any{}
+	}
+	return workflows.EventEnv{ID: s.ID, Type: s.Type, CustomerID: s.CustomerID, OccurredAt: s.OccurredAt, Data: s.Data}
+}
+
+// enrol starts the customer in journey j, triggered by ev at now, and schedules the first
+// step. The enrolment ID comes from the journey, customer and event, so a retried event
+// finds its own enrolment and only makes sure the first step is scheduled.
+func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, ev workflows.EventEnv, now time.Time) error {
+	raw, err := json.Marshal(storedEvent(ev))
+	if err != nil {
+		return fmt.Errorf("encode event of %s: %w", j.ID, err)
+	}
+	id := shortHash(j.ID, cid, ev.ID)
+	first := j.Steps[0]
+	due := now.Add(first.Wait)
+	en := store.Enrolment{ID: id, Journey: j.ID, CustomerID: cid, StartedAt: now, Step: 0, Due: due,
+		Task: stepTaskID(id, 0), Event: raw}
+	outcome, replaced, err := e.cfg.Store.Enrol(ctx, en, j.ReenterAfter)
+	if err != nil {
+		return err
+	}
+	switch outcome {
+	case store.Refused:
+		e.log.Debug("not enrolled: already in journey", "journey", j.ID, "customer", cid)
+		return nil
+	case store.AlreadyStarted:
+		cur, err := e.cfg.Store.Enrolment(ctx, j.ID, cid)
+		if err != nil || cur == nil {
+			return err
+		}
+		return e.scheduleStep(ctx, cur, cur.Step, cur.Due)
+	}
+	if replaced != "" {
+		if err := e.cfg.Scheduler.Cancel(ctx, replaced); err != nil {
+			return err
+		}
+	}
+	e.log.Info("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
+	return e.scheduleStep(ctx, &en, 0, due)
+}
+
+// exit ends the customer's enrolment in j, if any, and cancels its pending step.
+func (e *Engine) exit(ctx context.Context, j *workflows.Journey, cid, why string) error {
+	task, ended, err := e.cfg.Store.End(ctx, j.ID, cid, "")
+	if err != nil || !ended {
+		return err
+	}
+	e.log.Info("enrolment ended", "journey", j.ID, "customer", cid, "reason", why)
+	if task == "" {
+		return nil
+	}
+	return e.cfg.Scheduler.Cancel(ctx, task)
+}

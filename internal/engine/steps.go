@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// stepPayload is the payload of a step task.
+type stepPayload struct {
+	Journey   string `json:"j"`
+	Customer  string `json:"c"`
+	Enrolment string `json:"e"`
+	Step      int    `json:"s"`
+	// Due is when the step fell due (unix ms); the next step's wait counts from it, so
+	// delays do not add up along a journey.
+	Due int64 `json:"d"`
+}
+
+func stepTaskID(enrolment string, step int) string {
+	return "step:" + enrolment + ":" + strconv.Itoa(step)
+}
+
+func (e *Engine) scheduleStep(ctx context.Context, en *store.Enrolment, step int, due time.Time) error {
+	payload, err := json.Marshal(stepPayload{Journey: en.Journey, Customer: en.CustomerID, Enrolment: en.ID, Step: step, Due: due.UnixMilli()})
+	if err != nil {
+		return err
+	}
+	return e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindStep, ID: stepTaskID(en.ID, step), Payload: payload, At: due})
+}
+
+// HandleStep runs one due step: if the enrolment is still at that step, it checks the
+// step's condition, sends its message through the send pipeline, and schedules the next
+// step or ends the enrolment. A stale task (the enrolment ended or moved on) does nothing.
+//
+// It returns an error only when the task should be retried: Redis trouble, or a temporary
+// channel failure before the last attempt.
+func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) error {
+	var p stepPayload
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return permanent("step payload: %v", err)
+	}
+	en, err := e.cfg.Store.Enrolment(ctx, p.Journey, p.Customer)
+	if err != nil {
+		return err
+	}
+	switch {
+	case en == nil || en.ID != p.Enrolment || en.Step < p.Step:
+		return nil // ended, replaced or cancelled
+	case en.Step > p.Step:
+		// A previous attempt advanced the enrolment but may have died before scheduling
+		// the next step; scheduling is idempotent, so make sure.
+		return e.scheduleStep(ctx, en, en.Step, en.Due)
+	}
+	j, ok := e.Journeys().Get(p.Journey)
+	if !ok || p.Step >= len(j.Steps) {
+		e.log.Warn("journey or step no longer exists; enrolment ended", "journey", p.Journey, "customer", p.Customer, "step", p.Step)
+		_, _, err := e.cfg.Store.End(ctx, p.Journey, p.Customer, en.ID)
+		return err
+	}
+	step := &j.Steps[p.Step]
+	profile, err := e.cfg.Store.Profile(ctx, p.Customer)
+	if err != nil {
+		return err
+	}
+	d := &Delivery{
+		Journey: j, Step: step, CustomerID: p.Customer, Customer: profile,
+		Event: decodeEvent(en.Event), MessageID: en.ID + "-" + strconv.Itoa(p.Step),
+		Now: e.cfg.Clock.Now(), Attempt: at,
+	}
+	if err := e.runStep(ctx, d); err != nil {
+		return err
+	}
+	return e.advance(ctx, j, en, p)
+}
+
+// runStep checks the step's condition and sends. It returns an error only to ask for a
+// retry.
+func (e *Engine) runStep(ctx context.Context, d *Delivery) error {
+	env := workflows.Env{Event: d.Event, Customer: d.Customer, Now: d.Now}
+	ok, err := d.Step.If.Eval(env)
+	if err != nil {
+		return e.record(ctx, d, OutcomeFailed, "condition: "+err.Error())
+	}
+	if !ok {
+		return e.record(ctx, d, OutcomeSkipped, "condition is false")
+	}
+	return e.deliver(ctx, d)
+}
+
+// advance moves the enrolment past step p.Step: to the next step, due its wait after this
+// one was due, or to its end.
+func (e *Engine) advance(ctx context.Context, j *workflows.Journey, en *store.Enrolment, p stepPayload) error {
+	next := p.Step + 1
+	if next >= len(j.Steps) {
+		_, _, err := e.cfg.Store.End(ctx, j.ID, en.CustomerID, en.ID)
+		if err == nil {
+			e.log.Info("journey completed", "journey", j.ID, "customer", en.CustomerID)
+		}
+		return err
+	}
+	due := time.UnixMilli(p.Due).Add(j.Steps[next].Wait)
+	moved, err := e.cfg.Store.Advance(ctx, j.ID, en.CustomerID, en.ID, p.Step, next, due, stepTaskID(en.ID, next))
+	if err != nil || !moved {
+		return err
+	}
+	en.Step, en.Due = next, due
+	return e.scheduleStep(ctx, en, next, due)
+}

@@ -1,0 +1,187 @@
+package engine_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/engine"
+)
+
+const birthday = `
+id: birthday
+trigger: {date: customer.birthday, at: "10:00"}
+steps:
+  - send: {template: hello, channels: [email]}
+`
+
+const winBack = `
+id: win-back
+trigger: {inactivity: {event: order.placed, after: 60d}}
+exit_on: [order.placed]
+steps:
+  - id: first
+    send: {template: hello, channels: [email]}
+  - id: second
+    wait: 30d
+    send: {template: hello, channels: [email]}
+`
+
+func profile(cid string, attrs map[string]any) event.Event {
+	attrs["email"] = cid + "@x.example"
+	return event.Event{Type: "customer.updated", CustomerID: cid, Customer: attrs}
+}
+
+func mustLoc(t *testing.T, name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func TestNextDate(t *testing.T) {
+	utc := time.UTC
+	ny := mustLoc(t, "America/New_York")
+	cases := []struct {
+		name      string
+		value     any
+		h, m      int
+		loc       *time.Location
+		now, want time.Time
+	}{
+		{"a date later this year falls this year", "1990-07-14", 10, 0, utc,
+			time.Date(2026, 3, 1, 0, 0, 0, 0, utc), time.Date(2026, 7, 14, 10, 0, 0, 0, utc)},
+		{"a date already passed waits for next year", "07-14", 10, 0, utc,
+			time.Date(2026, 7, 14, 10, 0, 0, 0, utc), time.Date(2027, 7, 14, 10, 0, 0, 0, utc)},
+		{"29 February falls on 28 February in a common year", "2000-02-29", 10, 0, utc,
+			time.Date(2026, 3, 1, 0, 0, 0, 0, utc), time.Date(2027, 2, 28, 10, 0, 0, 0, utc)},
+		{"29 February stays in a leap year", "02-29", 10, 0, utc,
+			time.Date(2027, 3, 1, 0, 0, 0, 0, utc), time.Date(2028, 2, 29, 10, 0, 0, 0, utc)},
+		{"the local time is in the customer's zone", "03-05", 10, 0, mustLoc(t, "Europe/Moscow"),
+			time.Date(2026, 3, 1, 0, 0, 0, 0, utc), time.Date(2026, 3, 5, 7, 0, 0, 0, utc)},
+		{"a time inside the spring-forward gap still falls that day", "03-08", 2, 30, ny,
+			time.Date(2026, 3, 1, 0, 0, 0, 0, utc), time.Date(2026, 3, 8, 7, 30, 0, 0, utc)},
+		{"a time repeated by fall-back falls once", "11-01", 1, 30, ny,
+			time.Date(2026, 10, 1, 0, 0, 0, 0, utc), time.Date(2026, 11, 1, 5, 30, 0, 0, utc)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := engine.NextDate(c.value, c.h, c.m, 0, c.loc, c.now)
+			if !ok || !got.Equal(c.want) {
+				t.Fatalf("NextDate = %v, %v; want %v", got.UTC(), ok, c.want)
+			}
+		})
+	}
+	for _, bad := range []any{"", "1990-13-01", "yesterday", 19900101.0, nil} {
+		if _, ok := engine.NextDate(bad, 10, 0, 0, utc, time.Now()); ok {
+			t.Errorf("NextDate(%v) accepted a bad date", bad)
+		}
+	}
+}
+
+func TestABirthdayArrivesOnceAYearAtLocalTime(t *testing.T) {
+	h := newHarness(t, t0, birthday) // t0 is 2 March 2026, 12:00 UTC
+	h.event(profile("anna", map[string]any{"birthday": "1990-03-05", "timezone": "Europe/Moscow", "first_name": "Anna"}))
+
+	timers := h.sched.timers()
+	if len(timers) != 1 || !timers[0].At.Equal(time.Date(2026, 3, 5, 7, 0, 0, 0, time.UTC)) {
+		t.Fatalf("timers = %+v, want one at 10:00 Moscow on 5 March", timers)
+	}
+	h.advance(2*24*time.Hour + 19*time.Hour - time.Second) // 5 March 06:59:59 UTC
+	if n := len(h.sent.to("anna@x.example")); n != 0 {
+		t.Fatalf("%d greetings before 10:00 local", n)
+	}
+	h.advance(time.Second)
+	if n := len(h.sent.to("anna@x.example")); n != 1 {
+		t.Fatalf("%d greetings on the day, want 1", n)
+	}
+	// The same profile sent again does not add a timer; the one for next year stands.
+	h.event(profile("anna", map[string]any{"birthday": "1990-03-05", "timezone": "Europe/Moscow"}))
+	timers = h.sched.timers()
+	if len(timers) != 1 || !timers[0].At.Equal(time.Date(2027, 3, 5, 7, 0, 0, 0, time.UTC)) {
+		t.Fatalf("timers after the greeting = %+v, want one for next year", timers)
+	}
+	h.advance(366 * 24 * time.Hour)
+	if n := len(h.sent.to("anna@x.example")); n != 2 {
+		t.Fatalf("%d greetings after a year, want 2", n)
+	}
+}
+
+func TestChangingTheBirthdayOrTimeZoneMovesTheTimer(t *testing.T) {
+	h := newHarness(t, t0, birthday)
+	h.event(profile("b", map[string]any{"birthday": "03-10"}))
+	h.event(profile("b", map[string]any{"birthday": "03-20"}))
+	h.event(profile("b", map[string]any{"timezone": "Asia/Tokyo"}))
+	timers := h.sched.timers()
+	want := time.Date(2026, 3, 20, 1, 0, 0, 0, time.UTC) // 10:00 in Tokyo
+	if len(timers) != 1 || !timers[0].At.Equal(want) {
+		t.Fatalf("timers = %+v, want exactly one at %v", timers, want)
+	}
+	h.advance(15 * 24 * time.Hour) // past 10 March
+	if n := len(h.sent.to("b@x.example")); n != 0 {
+		t.Fatalf("%d greetings on the old date", n)
+	}
+	h.advance(5 * 24 * time.Hour)
+	if n := len(h.sent.to("b@x.example")); n != 1 {
+		t.Fatalf("%d greetings on the new date, want 1", n)
+	}
+}
+
+func TestABirthdayInsideADaylightSavingGapIsSentOnce(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
+		`
+id: early
+trigger: {date: customer.birthday, at: "02:30"}
+steps:
+  - send: {template: hello, channels: [email]}
+`)
+	h.event(profile("ny", map[string]any{"birthday": "03-08", "timezone": "America/New_York"}))
+	h.advance(10 * 24 * time.Hour)
+	if n := len(h.sent.to("ny@x.example")); n != 1 {
+		t.Fatalf("%d greetings around the spring-forward night, want 1", n)
+	}
+}
+
+func TestASecondOrderRestartsTheWinBackClock(t *testing.T) {
+	day := 24 * time.Hour
+	h := newHarness(t, t0, winBack)
+	order := func(id string) {
+		h.event(event.Event{ID: id, Type: "order.placed", CustomerID: "w",
+			Customer: map[string]any{"email": "w@x.example"}, Data: map[string]any{"total": 20.0}})
+	}
+	order("o1")
+	h.advance(59 * day)
+	order("o2") // restarts the 60 days
+	h.advance(59 * day)
+	if n := len(h.sent.to("w@x.example")); n != 0 {
+		t.Fatalf("%d nudges within 60 days of the last order", n)
+	}
+	if n := len(h.sched.timers()); n != 1 {
+		t.Fatalf("%d inactivity timers, want 1", n)
+	}
+	h.advance(day)
+	if n := len(h.sent.to("w@x.example")); n != 1 {
+		t.Fatalf("%d nudges 60 days after the last order, want 1", n)
+	}
+	h.advance(30 * day)
+	if n := len(h.sent.to("w@x.example")); n != 2 {
+		t.Fatalf("%d nudges after 90 days, want 2", n)
+	}
+	h.advance(200 * day)
+	if n := len(h.sent.to("w@x.example")); n != 2 {
+		t.Fatalf("%d nudges long after, want still 2: the clock waits for the next order", n)
+	}
+}
+
+func TestAnOrderDuringWinBackEndsIt(t *testing.T) {
+	day := 24 * time.Hour
+	h := newHarness(t, t0, winBack)
+	h.event(event.Event{ID: "o1", Type: "order.placed", CustomerID: "w", Customer: map[string]any{"email": "w@x.example"}})
+	h.advance(61 * day)
+	h.event(event.Event{ID: "o2", Type: "order.placed", CustomerID: "w"})
+	h.advance(40 * day)
+	if n := len(h.sent.to("w@x.example")); n != 1 {
+		t.Fatalf("%d nudges, want only the first: the order ended the journey", n)
+	}
+}

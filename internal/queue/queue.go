@@ -1,0 +1,183 @@
+// Package queue runs the engine on asynq: Scheduler puts the engine's tasks into Redis as
+// asynq tasks with deterministic IDs, and Worker is the asynq server that hands due tasks
+// back to the engine and turns its error kinds into asynq's retry decisions. Nothing else
+// in Rapport calls asynq, except the event intake in package client.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/engine"
+)
+
+// Steps is the queue of journey steps and timers.
+const Steps = "steps"
+
+// MaxStepRetry is how often a step whose channel fails temporarily is retried before it
+// is recorded as failed.
+const MaxStepRetry = 12
+
+var taskTypes = map[engine.TaskKind]string{
+	engine.KindStep:  "rapport:step",
+	engine.KindTimer: "rapport:timer",
+}
+
+// Scheduler implements engine.Scheduler with asynq.
+type Scheduler struct {
+	client  *asynq.Client
+	inspect *asynq.Inspector
+}
+
+// NewScheduler schedules through the Redis behind rdb, which the caller keeps and closes.
+func NewScheduler(rdb redis.UniversalClient) *Scheduler {
+	return &Scheduler{client: asynq.NewClientFromRedisClient(rdb), inspect: asynq.NewInspectorFromRedisClient(rdb)}
+}
+
+// Schedule enqueues t due at t.At under its ID; an ID that exists already is left as is.
+func (s *Scheduler) Schedule(ctx context.Context, t engine.Task) error {
+	typ, ok := taskTypes[t.Kind]
+	if !ok {
+		return fmt.Errorf("schedule %s: unknown task kind %q", t.ID, t.Kind)
+	}
+	_, err := s.client.EnqueueContext(ctx, asynq.NewTask(typ, t.Payload),
+		asynq.TaskID(t.ID), asynq.ProcessAt(t.At), asynq.Queue(Steps), asynq.MaxRetry(MaxStepRetry))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("schedule %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// Cancel deletes a pending task. A task that is gone or running now is left alone: the
+// engine ignores tasks whose enrolment no longer expects them.
+func (s *Scheduler) Cancel(ctx context.Context, id string) error {
+	err := s.inspect.DeleteTask(Steps, id)
+	if err == nil || errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil
+	}
+	info, ierr := s.inspect.GetTaskInfo(Steps, id)
+	if ierr == nil && info.State == asynq.TaskStateActive {
+		return nil
+	}
+	return fmt.Errorf("cancel %s: %w", id, err)
+}
+
+// WorkerConfig tunes a Worker.
+type WorkerConfig struct {
+	// Concurrency is how many tasks run at once; default 20.
+	Concurrency int
+	// ShutdownTimeout bounds how long Shutdown waits for running tasks; default 10s.
+	ShutdownTimeout time.Duration
+	// RetryBase is the first retry delay, doubled on each retry up to an hour; default 10s.
+	RetryBase time.Duration
+	// PollInterval is how often due scheduled tasks are moved to run; default 1s.
+	PollInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Worker processes events, steps and timers.
+type Worker struct {
+	srv *asynq.Server
+	mux *asynq.ServeMux
+}
+
+// NewWorker returns a Worker that runs eng's handlers on the Redis behind rdb.
+func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) *Worker {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 20
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 10 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:              cfg.Concurrency,
+		Queues:                   map[string]int{event.Queue: 1, Steps: 2},
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		DelayedTaskCheckInterval: cfg.PollInterval,
+		TaskCheckInterval:        cfg.PollInterval,
+		RetryDelayFunc:           retryDelay(cfg.RetryBase),
+		Logger:                   slogAdapter{log},
+		LogLevel:                 asynq.WarnLevel,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			id, _ := asynq.GetTaskID(ctx)
+			n, _ := asynq.GetRetryCount(ctx)
+			log.Warn("task failed", "type", t.Type(), "task", id, "retry", n, "err", err)
+		}),
+	})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(event.TaskType, func(ctx context.Context, t *asynq.Task) error {
+		ev, err := event.Unmarshal(t.Payload())
+		if err != nil {
+			return fmt.Errorf("%w: event payload: %v", asynq.SkipRetry, err)
+		}
+		return translate(eng.HandleEvent(ctx, ev))
+	})
+	mux.HandleFunc(taskTypes[engine.KindStep], func(ctx context.Context, t *asynq.Task) error {
+		n, _ := asynq.GetRetryCount(ctx)
+		max, _ := asynq.GetMaxRetry(ctx)
+		return translate(eng.HandleStep(ctx, t.Payload(), engine.Attempt{Retry: n, MaxRetry: max}))
+	})
+	mux.HandleFunc(taskTypes[engine.KindTimer], func(ctx context.Context, t *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		return translate(eng.HandleTimer(ctx, id, t.Payload()))
+	})
+	return &Worker{srv: srv, mux: mux}
+}
+
+// Start begins processing in the background.
+func (w *Worker) Start() error { return w.srv.Start(w.mux) }
+
+// Shutdown stops taking tasks and waits, up to the configured timeout, for running ones;
+// unfinished tasks go back to the queue.
+func (w *Worker) Shutdown() { w.srv.Shutdown() }
+
+// translate turns the engine's permanent errors into asynq's "do not retry".
+func translate(err error) error {
+	if err != nil && errors.Is(err, engine.ErrPermanent) {
+		return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+	}
+	return err
+}
+
+// retryDelay honours a channel's retry-after and otherwise backs off exponentially with
+// jitter, from base up to an hour.
+func retryDelay(base time.Duration) asynq.RetryDelayFunc {
+	return func(n int, err error, _ *asynq.Task) time.Duration {
+		var te *channels.TemporaryError
+		if errors.As(err, &te) && te.RetryAfter > 0 {
+			return te.RetryAfter
+		}
+		d := float64(base) * math.Pow(2, float64(n))
+		d = math.Min(d, float64(time.Hour))
+		return time.Duration(d * (0.8 + 0.4*rand.Float64()))
+	}
+}
+
+// slogAdapter lets asynq log through slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }

@@ -1,0 +1,212 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Enrolment is one customer's pass through one journey.
+type Enrolment struct {
+	// ID is deterministic: the same enrolling event always gives the same ID.
+	ID         string
+	Journey    string
+	CustomerID string
+	StartedAt  time.Time
+	// Step is the index of the step that is pending now.
+	Step int
+	// Due is when that step is due.
+	Due time.Time
+	// Task is the scheduled task ID of that step, for cancelling it.
+	Task string
+	// Event is the enrolling event as conditions and templates see it (JSON).
+	Event json.RawMessage
+}
+
+// EnrolOutcome says what Enrol did.
+type EnrolOutcome int
+
+// The outcomes of Enrol.
+const (
+	// Refused: an enrolment is active (or one started within reenter_after); nothing changed.
+	Refused EnrolOutcome = iota
+	// Started: the enrolment was created. Replaced holds the pending task of the
+	// enrolment it replaced, if any, to cancel.
+	Started
+	// AlreadyStarted: this very enrolment (same ID) exists: a retried event. The caller
+	// should make sure its pending step is scheduled.
+	AlreadyStarted
+)
+
+// enrol creates an enrolment unless the journey's re-entry rule forbids it.
+// KEYS: enrolment hash, entered marker, customer's enrolment set.
+// ARGV: reenter ms (0 = while active), journey, id, started ms, step, due ms, task, event.
+// The entered marker holds the last entry time; its TTL only collects garbage, the
+// comparison uses the caller's clock so that a virtual clock works too.
+var enrol = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'id')
+if cur == ARGV[3] then
+  return {2, ''}
+end
+local reenter = tonumber(ARGV[1])
+if reenter == 0 then
+  if cur then return {0, ''} end
+else
+  local last = tonumber(redis.call('GET', KEYS[2]) or '')
+  if last and tonumber(ARGV[4]) - last < reenter then
+    return {0, ''}
+  end
+end
+local old = redis.call('HGET', KEYS[1], 'task') or ''
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'due', ARGV[6], 'task', ARGV[7], 'event', ARGV[8])
+redis.call('SADD', KEYS[3], ARGV[2])
+if reenter > 0 then
+  redis.call('SET', KEYS[2], ARGV[4], 'PX', reenter)
+end
+return {1, old}
+`)
+
+// Enrol starts e unless the customer is in the journey already: with reenterAfter zero,
+// while any enrolment is active; otherwise while one started less than reenterAfter ago
+// (an older active one is replaced).
+func (s *Store) Enrol(ctx context.Context, e Enrolment, reenterAfter time.Duration) (EnrolOutcome, string, error) {
+	res, err := enrol.Run(ctx, s.rdb,
+		[]string{s.enrolKey(e.Journey, e.CustomerID), s.enteredKey(e.Journey, e.CustomerID), s.enrolSetKey(e.CustomerID)},
+		reenterAfter.Milliseconds(), e.Journey, e.ID, e.StartedAt.UnixMilli(), e.Step, e.Due.UnixMilli(), e.Task, string(e.Event),
+	).Slice()
+	if err != nil {
+		return Refused, "", fmt.Errorf("enrol %s in %s: %w", e.CustomerID, e.Journey, err)
+	}
+	code, _ := res[0].(int64)
+	old, _ := res[1].(string)
+	return EnrolOutcome(code), old, nil
+}
+
+// Enrolment returns the customer's active enrolment in the journey, or nil.
+func (s *Store) Enrolment(ctx context.Context, journey, cid string) (*Enrolment, error) {
+	h, err := s.rdb.HGetAll(ctx, s.enrolKey(journey, cid)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("load enrolment of %s in %s: %w", cid, journey, err)
+	}
+	if h["id"] == "" {
+		return nil, nil
+	}
+	step, _ := strconv.Atoi(h["step"])
+	return &Enrolment{
+		ID:         h["id"],
+		Journey:    journey,
+		CustomerID: cid,
+		StartedAt:  millis(h["started"]),
+		Step:       step,
+		Due:        millis(h["due"]),
+		Task:       h["task"],
+		Event:      json.RawMessage(h["event"]),
+	}, nil
+}
+
+// Enrolments returns the customer's active enrolments.
+func (s *Store) Enrolments(ctx context.Context, cid string) ([]*Enrolment, error) {
+	journeys, err := s.rdb.SMembers(ctx, s.enrolSetKey(cid)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list enrolments of %s: %w", cid, err)
+	}
+	var out []*Enrolment
+	for _, j := range journeys {
+		e, err := s.Enrolment(ctx, j, cid)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// advance moves an enrolment from one step to the next, only if it is still that
+// enrolment at that step. KEYS: enrolment hash. ARGV: id, from step, next step, due ms, task.
+var advance = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'step') ~= ARGV[2] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'step', ARGV[3], 'due', ARGV[4], 'task', ARGV[5])
+return 1
+`)
+
+// Advance records that enrolment id moved from step from to step next, due at due as task.
+// It reports false, changing nothing, when the enrolment ended or moved on meanwhile.
+func (s *Store) Advance(ctx context.Context, journey, cid, id string, from, next int, due time.Time, task string) (bool, error) {
+	n, err := advance.Run(ctx, s.rdb, []string{s.enrolKey(journey, cid)},
+		id, from, next, due.UnixMilli(), task).Int()
+	if err != nil {
+		return false, fmt.Errorf("advance %s in %s: %w", cid, journey, err)
+	}
+	return n == 1, nil
+}
+
+// end deletes an enrolment, if it is the given one (ARGV[1] non-empty) or any.
+// KEYS: enrolment hash, customer's enrolment set. ARGV: id or '', journey.
+var end = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'id')
+if not cur or (ARGV[1] ~= '' and cur ~= ARGV[1]) then
+  return false
+end
+local task = redis.call('HGET', KEYS[1], 'task') or ''
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return task
+`)
+
+// End finishes the customer's enrolment in the journey: the one with the given id, or
+// whichever is active when id is empty. It returns the pending task to cancel, and false
+// when there was no such enrolment.
+func (s *Store) End(ctx context.Context, journey, cid, id string) (string, bool, error) {
+	task, err := end.Run(ctx, s.rdb, []string{s.enrolKey(journey, cid), s.enrolSetKey(cid)}, id, journey).Text()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("end enrolment of %s in %s: %w", cid, journey, err)
+	}
+	return task, true, nil
+}
+
+// Timer returns the task ID of the customer's pending timer for a journey, "" if none.
+func (s *Store) Timer(ctx context.Context, journey, cid string) (string, error) {
+	v, err := s.rdb.Get(ctx, s.timerKey(journey, cid)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("load timer of %s in %s: %w", cid, journey, err)
+	}
+	return v, nil
+}
+
+// SetTimer records task as the customer's pending timer for a journey; "" clears it.
+func (s *Store) SetTimer(ctx context.Context, journey, cid, task string) error {
+	var err error
+	if task == "" {
+		err = s.rdb.Del(ctx, s.timerKey(journey, cid)).Err()
+	} else {
+		err = s.rdb.Set(ctx, s.timerKey(journey, cid), task, 0).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("save timer of %s in %s: %w", cid, journey, err)
+	}
+	return nil
+}
+
+func millis(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}

@@ -1,0 +1,257 @@
+// Package store keeps Rapport's state in Redis: customer profiles, enrolments in journeys,
+// the send-once claims, message history and per-customer timers. Every operation that must
+// not interleave with another worker is one Lua script, so any number of workers can share
+// one Redis.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/event"
+)
+
+// Store reads and writes Rapport's state. It is safe for concurrent use.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// New returns a Store on rdb. All keys start with "rapport:".
+func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb, prefix: "rapport:"} }
+
+// HistoryLength is how many recent message records are kept per customer.
+const HistoryLength = 100
+
+// appliedTTL is how long an order.placed event id is remembered for the order statistics;
+// it matches the intake's dedup window.
+var appliedTTL = event.DedupWindow
+
+func (s *Store) customerKey(cid string) string { return s.prefix + "customer:" + cid }
+func (s *Store) enrolKey(journey, cid string) string {
+	return s.prefix + "enrol:" + journey + ":" + cid
+}
+func (s *Store) enrolSetKey(cid string) string { return s.prefix + "enrols:" + cid }
+func (s *Store) enteredKey(journey, cid string) string {
+	return s.prefix + "entered:" + journey + ":" + cid
+}
+func (s *Store) historyKey(cid string) string { return s.prefix + "history:" + cid }
+func (s *Store) timerKey(journey, cid string) string {
+	return s.prefix + "timer:" + journey + ":" + cid
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// applyEvent upserts attributes and, for a first-seen order, the order statistics.
+// KEYS: customer hash, applied marker. ARGV: ttl ms, order flag, total, occurred_at, then
+// attribute/value pairs.
+var applyEvent = redis.NewScript(`
+for i = 5, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
+end
+if ARGV[2] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  redis.call('HINCRBY', KEYS[1], 'orders_count', 1)
+  redis.call('HINCRBYFLOAT', KEYS[1], 'total_spent', ARGV[3])
+  local last = redis.call('HGET', KEYS[1], 'last_order_at')
+  if not last or last < ARGV[4] then
+    redis.call('HSET', KEYS[1], 'last_order_at', ARGV[4])
+  end
+end
+return redis.call('HGETALL', KEYS[1])
+`)
+
+// OrderPlaced is the event type whose events keep orders_count, total_spent and
+// last_order_at.
+const OrderPlaced = "order.placed"
+
+// ApplyEvent upserts the profile attributes ev carries and, when ev is an order.placed seen
+// for the first time, counts the order. It returns the profile after the change.
+func (s *Store) ApplyEvent(ctx context.Context, ev event.Event) (map[string]any, error) {
+	args := make([]any, 0, 4+2*len(ev.Customer))
+	order, total := "0", 0.0
+	if ev.Type == OrderPlaced {
+		order = "1"
+		total = number(ev.Data["total"])
+	}
+	args = append(args, appliedTTL.Milliseconds(), order, strconv.FormatFloat(total, 'f', -1, 64),
+		jsonString(ev.OccurredAt.UTC().Format(time.RFC3339)))
+	for k, v := range ev.Customer {
+		if event.IsDerived(k) {
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("customer %s attribute %s: %w", ev.CustomerID, k, err)
+		}
+		args = append(args, k, string(b))
+	}
+	res, err := applyEvent.Run(ctx, s.rdb,
+		[]string{s.customerKey(ev.CustomerID), s.prefix + "applied:" + ev.ID}, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
+	}
+	return decodeProfile(res), nil
+}
+
+// UpsertProfile sets profile attributes, as a customer block of an event does.
+func (s *Store) UpsertProfile(ctx context.Context, cid string, attrs map[string]any) (map[string]any, error) {
+	return s.ApplyEvent(ctx, event.Event{ID: "profile", CustomerID: cid, Customer: attrs})
+}
+
+// Profile returns the customer's attributes, empty when the customer is unknown.
+func (s *Store) Profile(ctx context.Context, cid string) (map[string]any, error) {
+	res, err := s.rdb.HGetAll(ctx, s.customerKey(cid)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("load profile %s: %w", cid, err)
+	}
+	p := make(map[string]any, len(res))
+	for k, v := range res {
+		p[k] = decodeValue(v)
+	}
+	return p, nil
+}
+
+func decodeProfile(flat []string) map[string]any {
+	p := make(map[string]any, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		p[flat[i]] = decodeValue(flat[i+1])
+	}
+	return p
+}
+
+// decodeValue reads a JSON-encoded attribute. Times kept by Rapport (last_order_at) come
+// back as time.Time so conditions can compare them with now.
+func decodeValue(s string) any {
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return s
+	}
+	if str, ok := v.(string); ok {
+		if t, err := time.Parse(time.RFC3339, str); err == nil && len(str) == len("2006-01-02T15:04:05Z") {
+			return t
+		}
+	}
+	return v
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// number reads a JSON number or numeric string; anything else is 0.
+func number(v any) float64 {
+	switch n := v.(type) {
+	case float64:
+		return n
+	case int:
+		return float64(n)
+	case int64:
+		return float64(n)
+	case json.Number:
+		f, _ := n.Float64()
+		return f
+	case string:
+		f, _ := strconv.ParseFloat(n, 64)
+		return f
+	}
+	return 0
+}
+
+// Record is one line of a customer's message history.
+type Record struct {
+	At       time.Time `json:"at"`
+	Journey  string    `json:"journey"`
+	Step     string    `json:"step"`
+	Template string    `json:"template,omitempty"`
+	Channel  string    `json:"channel,omitempty"`
+	// Outcome is sent, skipped, capped, unreachable or failed.
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+	// MessageID is the stable id of the message (enrolment and step).
+	MessageID string `json:"message_id,omitempty"`
+}
+
+// AddRecord prepends r to the customer's history, keeping the newest HistoryLength.
+func (s *Store) AddRecord(ctx context.Context, cid string, r Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.LPush(ctx, s.historyKey(cid), b)
+		p.LTrim(ctx, s.historyKey(cid), 0, HistoryLength-1)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record history of %s: %w", cid, err)
+	}
+	return nil
+}
+
+// History returns the customer's recent records, newest first.
+func (s *Store) History(ctx context.Context, cid string) ([]Record, error) {
+	raw, err := s.rdb.LRange(ctx, s.historyKey(cid), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("load history of %s: %w", cid, err)
+	}
+	out := make([]Record, 0, len(raw))
+	for _, r := range raw {
+		var rec Record
+		if json.Unmarshal([]byte(r), &rec) == nil {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+// Claim states of a send.
+const (
+	ClaimSending = "sending"
+	ClaimDone    = "done"
+)
+
+// ClaimSend marks the message key as being sent, so that no other attempt sends it. It
+// returns true when the caller owns the send, and otherwise the state the earlier attempt
+// left: ClaimSending (it died mid-send, the outcome is unknown) or ClaimDone.
+func (s *Store) ClaimSend(ctx context.Context, key string, ttl time.Duration) (bool, string, error) {
+	k := s.prefix + "send:" + key
+	ok, err := s.rdb.SetNX(ctx, k, ClaimSending, ttl).Result()
+	if err != nil {
+		return false, "", fmt.Errorf("claim send %s: %w", key, err)
+	}
+	if ok {
+		return true, ClaimSending, nil
+	}
+	state, err := s.rdb.Get(ctx, k).Result()
+	if errors.Is(err, redis.Nil) { // expired between the two calls
+		return s.ClaimSend(ctx, key, ttl)
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("read send claim %s: %w", key, err)
+	}
+	return false, state, nil
+}
+
+// FinishSend marks the claimed message key done, for good.
+func (s *Store) FinishSend(ctx context.Context, key string, ttl time.Duration) error {
+	if err := s.rdb.Set(ctx, s.prefix+"send:"+key, ClaimDone, ttl).Err(); err != nil {
+		return fmt.Errorf("finish send %s: %w", key, err)
+	}
+	return nil
+}
+
+// ReleaseSend drops a claim whose send failed for sure, so a retry may send.
+func (s *Store) ReleaseSend(ctx context.Context, key string) error {
+	if err := s.rdb.Del(ctx, s.prefix+"send:"+key).Err(); err != nil {
+		return fmt.Errorf("release send %s: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,344 @@
+// Package templates loads and renders the message templates marketers write in templates/.
+//
+// A template name maps to files by channel kind: NAME.email.html (the HTML part of an email,
+// opening with a front-matter block that holds subject: and optional preheader:),
+// NAME.email.txt (its optional plain-text part; without one, the text is derived from the
+// HTML) and NAME.msg.txt (the text of messenger and webhook messages). NAME.LOCALE.* files are
+// variants picked by the customer's locale, falling back from "ru-RU" to "ru" to the plain
+// name. Files whose name starts with "_" are not templates: _layout.email.html is the shared
+// email layout, into which each email's body is inserted as {{ .content }}.
+//
+// HTML is rendered with html/template, so values are escaped; text, subjects and messenger
+// messages with text/template. Templates see .customer, .event, .journey (.id, .name), .now
+// and .unsubscribe_url, and the functions of Funcs. Every file is parsed at load time; a
+// broken one is reported as file:line: message.
+package templates
+
+import (
+	"bytes"
+	"fmt"
+	htmltemplate "html/template"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/internal/yamlx"
+	"gopkg.in/yaml.v3"
+)
+
+// Data is what a template is rendered with.
+type Data struct {
+	Customer       map[string]any
+	Event          map[string]any
+	Journey        Journey
+	Now            time.Time
+	UnsubscribeURL string
+}
+
+// Journey names the journey a message belongs to.
+type Journey struct {
+	ID, Name string
+}
+
+// Rendered is a rendered message.
+type Rendered struct {
+	// Subject and Preheader are set for emails.
+	Subject, Preheader string
+	// HTML is the whole HTML document of an email, layout applied.
+	HTML string
+	// Text is an email's plain-text part, or a messenger message.
+	Text string
+}
+
+// variant is one locale's files of one template.
+type variant struct {
+	subject, preheader *texttemplate.Template
+	html               *htmltemplate.Template
+	emailText          *texttemplate.Template // nil: derived from the HTML
+	msg                *texttemplate.Template
+}
+
+// Set is every template of a directory, parsed.
+type Set struct {
+	// byName maps name -> locale ("" for the plain files) -> files.
+	byName map[string]map[string]*variant
+	layout *htmltemplate.Template
+}
+
+// file name: NAME[.LOCALE].(email.html|email.txt|msg.txt)
+var fileRE = regexp.MustCompile(`^([a-z0-9][a-z0-9_-]*)(?:\.([a-z]{2,3}(?:[-_][A-Za-z0-9]+)?))?\.(email\.html|email\.txt|msg\.txt)$`)
+
+// Load parses every template file in dir. All problems come back together as yamlx.Errors.
+func Load(dir string) (*Set, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read templates: %w", err)
+	}
+	s := &Set{byName: map[string]map[string]*variant{}}
+	var errs yamlx.Errors
+	layoutPath := filepath.Join(dir, "_layout.email.html")
+	if src, err := os.ReadFile(layoutPath); err == nil {
+		s.layout, err = htmltemplate.New("_layout").Funcs(htmlFuncs).Option("missingkey=zero").Parse(string(src))
+		if err != nil {
+			errs = append(errs, parseError(layoutPath, 0, err))
+		}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".go") || strings.HasSuffix(name, ".md") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		m := fileRE.FindStringSubmatch(name)
+		if m == nil {
+			errs = append(errs, yamlx.Error{File: path, Msg: "not a template file name: want NAME.email.html, NAME.email.txt or NAME.msg.txt, optionally NAME.LOCALE.*"})
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, yamlx.Error{File: path, Msg: err.Error()})
+			continue
+		}
+		v := s.variant(m[1], normLocale(m[2]))
+		if err := v.parse(path, m[3], string(src)); err != nil {
+			errs.Add(path, err)
+		}
+	}
+	for name, locales := range s.byName {
+		for loc, v := range locales {
+			if v.emailText != nil && v.html == nil {
+				errs = append(errs, yamlx.Error{File: filepath.Join(dir, name+dotLocale(loc)+".email.txt"),
+					Msg: "a plain-text email part needs its " + name + dotLocale(loc) + ".email.html"})
+			}
+			if loc == "" {
+				continue
+			}
+			plain := locales[""]
+			if plain == nil || (v.html != nil && plain.html == nil) || (v.msg != nil && plain.msg == nil) {
+				errs = append(errs, yamlx.Error{File: filepath.Join(dir, name+dotLocale(loc)+".*"),
+					Msg: "locale variant " + loc + " has no plain " + name + " file of the same kind to fall back to"})
+			}
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].File < errs[j].File })
+	return s, errs.Err()
+}
+
+func dotLocale(loc string) string {
+	if loc == "" {
+		return ""
+	}
+	return "." + loc
+}
+
+func normLocale(l string) string { return strings.ToLower(strings.ReplaceAll(l, "_", "-")) }
+
+func (s *Set) variant(name, locale string) *variant {
+	if s.byName[name] == nil {
+		s.byName[name] = map[string]*variant{}
+	}
+	v := s.byName[name][locale]
+	if v == nil {
+		v = &variant{}
+		s.byName[name][locale] = v
+	}
+	return v
+}
+
+func (v *variant) parse(path, kind, src string) error {
+	switch kind {
+	case "email.html":
+		body, offset, err := v.frontMatter(path, src)
+		if err != nil {
+			return err
+		}
+		v.html, err = htmltemplate.New(filepath.Base(path)).Funcs(htmlFuncs).Option("missingkey=zero").Parse(body)
+		if err != nil {
+			return parseError(path, offset, err)
+		}
+	case "email.txt":
+		t, err := texttemplate.New(filepath.Base(path)).Funcs(textFuncs).Option("missingkey=zero").Parse(src)
+		if err != nil {
+			return parseError(path, 0, err)
+		}
+		v.emailText = t
+	case "msg.txt":
+		t, err := texttemplate.New(filepath.Base(path)).Funcs(textFuncs).Option("missingkey=zero").Parse(src)
+		if err != nil {
+			return parseError(path, 0, err)
+		}
+		v.msg = t
+	}
+	return nil
+}
+
+// frontMatter splits the --- block off an email's HTML and parses its subject and
+// preheader. offset is the number of lines before the body.
+func (v *variant) frontMatter(path, src string) (body string, offset int, err error) {
+	if !strings.HasPrefix(src, "---\n") && !strings.HasPrefix(src, "---\r\n") {
+		return "", 0, yamlx.Errors{{File: path, Line: 1, Msg: "an email template starts with a front-matter block: ---, subject: \"...\", ---"}}
+	}
+	rest := src[strings.IndexByte(src, '\n')+1:]
+	end := regexp.MustCompile(`(?m)^---\r?$`).FindStringIndex(rest)
+	if end == nil {
+		return "", 0, yamlx.Errors{{File: path, Line: 1, Msg: "the front-matter block is not closed with ---"}}
+	}
+	head := rest[:end[0]]
+	body = strings.TrimPrefix(strings.TrimPrefix(rest[end[1]:], "\r"), "\n")
+	offset = strings.Count(src[:len(src)-len(body)], "\n")
+
+	var node yaml.Node
+	var errs yamlx.Errors
+	if err := yaml.Unmarshal([]byte(head), &node); err != nil {
+		return "", 0, yamlx.Errors{{File: path, Line: 2, Msg: "front matter: " + err.Error()}}
+	}
+	var fm struct {
+		Subject   string `yaml:"subject"`
+		Preheader string `yaml:"preheader"`
+	}
+	if len(node.Content) > 0 {
+		shiftLines(node.Content[0], 1)
+		errs.Add(path, yamlx.Decode(path, node.Content[0], &fm))
+	}
+	if fm.Subject == "" && len(errs) == 0 {
+		errs = append(errs, yamlx.Error{File: path, Line: 1, Msg: "the front matter has no subject:"})
+	}
+	if v.subject, err = texttemplate.New("subject").Funcs(textFuncs).Option("missingkey=zero").Parse(fm.Subject); err != nil {
+		errs = append(errs, parseError(path, 1, err))
+	}
+	if v.preheader, err = texttemplate.New("preheader").Funcs(textFuncs).Option("missingkey=zero").Parse(fm.Preheader); err != nil {
+		errs = append(errs, parseError(path, 1, err))
+	}
+	return body, offset, errs.Err()
+}
+
+func shiftLines(n *yaml.Node, by int) {
+	n.Line += by
+	for _, c := range n.Content {
+		shiftLines(c, by)
+	}
+}
+
+// Go template errors read "template: NAME:LINE: message" or "template: NAME:LINE:COL: ...".
+var tmplErrRE = regexp.MustCompile(`^template: [^:]*:(\d+):(?:\d+:)? ?(.*)$`)
+
+func parseError(path string, offset int, err error) yamlx.Error {
+	msg := err.Error()
+	if m := tmplErrRE.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return yamlx.Error{File: path, Line: n + offset, Msg: m[2]}
+	}
+	return yamlx.Error{File: path, Msg: msg}
+}
+
+// Has reports whether template name has a plain (no-locale) file for the channel kind.
+func (s *Set) Has(name string, kind channels.Kind) bool {
+	v := s.byName[name][""]
+	if v == nil {
+		return false
+	}
+	if kind == channels.KindEmail {
+		return v.html != nil
+	}
+	return v.msg != nil
+}
+
+// Names returns the template names, sorted.
+func (s *Set) Names() []string {
+	names := make([]string, 0, len(s.byName))
+	for n := range s.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// pick returns the variant of name for kind closest to locale.
+func (s *Set) pick(name string, kind channels.Kind, locale string) *variant {
+	locales := s.byName[name]
+	locale = normLocale(locale)
+	for _, l := range []string{locale, strings.SplitN(locale, "-", 2)[0], ""} {
+		if v := locales[l]; v != nil && ((kind == channels.KindEmail && v.html != nil) || (kind != channels.KindEmail && v.msg != nil)) {
+			return v
+		}
+	}
+	return nil
+}
+
+// Render renders template name for a channel kind in the customer's locale.
+func (s *Set) Render(name string, kind channels.Kind, locale string, data Data) (Rendered, error) {
+	v := s.pick(name, kind, locale)
+	if v == nil {
+		return Rendered{}, fmt.Errorf("template %s has no %s version", name, kind)
+	}
+	d := map[string]any{
+		"customer":        orEmpty(data.Customer),
+		"event":           orEmpty(data.Event),
+		"journey":         map[string]any{"id": data.Journey.ID, "name": data.Journey.Name},
+		"now":             data.Now,
+		"unsubscribe_url": data.UnsubscribeURL,
+	}
+	var r Rendered
+	var err error
+	if kind != channels.KindEmail {
+		r.Text, err = execText(v.msg, d)
+		return r, err
+	}
+	if r.Subject, err = execText(v.subject, d); err != nil {
+		return r, err
+	}
+	r.Subject = strings.Join(strings.Fields(r.Subject), " ")
+	if r.Preheader, err = execText(v.preheader, d); err != nil {
+		return r, err
+	}
+	var body bytes.Buffer
+	if err := v.html.Execute(&body, d); err != nil {
+		return r, cleanExecError(err)
+	}
+	r.HTML = body.String()
+	if s.layout != nil {
+		d["content"] = htmltemplate.HTML(r.HTML)
+		d["subject"] = r.Subject
+		d["preheader"] = r.Preheader
+		var page bytes.Buffer
+		if err := s.layout.Execute(&page, d); err != nil {
+			return r, cleanExecError(err)
+		}
+		r.HTML = page.String()
+	}
+	if v.emailText != nil {
+		r.Text, err = execText(v.emailText, d)
+	} else {
+		r.Text = HTMLToText(body.String())
+		if data.UnsubscribeURL != "" && !strings.Contains(r.Text, data.UnsubscribeURL) {
+			r.Text += "\n\n" + data.UnsubscribeURL
+		}
+	}
+	return r, err
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func execText(t *texttemplate.Template, d map[string]any) (string, error) {
+	if t == nil {
+		return "", nil
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		return "", cleanExecError(err)
+	}
+	return strings.ReplaceAll(b.String(), "<no value>", ""), nil
+}
+
+func cleanExecError(err error) error { return fmt.Errorf("render: %w", err) }

@@ -1,0 +1,410 @@
+package workflows
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/internal/duration"
+	"github.com/rapporthq/rapport/internal/yamlx"
+)
+
+// Options tell the loader what exists elsewhere, so that references are checked when a
+// journey loads rather than when its step falls due.
+type Options struct {
+	// HasTemplate reports whether template name has files for that kind. nil skips the
+	// check.
+	HasTemplate func(name string, kind channels.Kind) bool
+	// Channel returns the kind of a configured channel name. nil skips the check.
+	Channel func(name string) (kind channels.Kind, ok bool)
+}
+
+var idRE = regexp.MustCompile(`^[a-z0-9-]+$`)
+
+// Load reads every *.yaml and *.yml file of dir. On any problem it returns a
+// yamlx.Errors with every problem of every file, and no Set.
+func Load(dir string, opts Options) (*Set, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read journeys: %w", err)
+	}
+	var errs yamlx.Errors
+	var journeys []*Journey
+	for _, e := range entries {
+		ext := filepath.Ext(e.Name())
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, yamlx.Error{File: path, Msg: err.Error()})
+			continue
+		}
+		j, err := LoadFile(path, data, opts)
+		if err != nil {
+			errs.Add(path, err)
+			continue
+		}
+		journeys = append(journeys, j)
+	}
+	set, err := NewSet(journeys)
+	errs.Add(dir, err)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// raw mirrors the YAML of a journey; nodes are kept where a value needs its line.
+type raw struct {
+	ID           string     `yaml:"id"`
+	Name         string     `yaml:"name"`
+	Description  string     `yaml:"description"`
+	Trigger      rawTrigger `yaml:"trigger"`
+	ReenterAfter yaml.Node  `yaml:"reenter_after"`
+	ExitOn       []string   `yaml:"exit_on"`
+	Steps        []rawStep  `yaml:"steps"`
+}
+
+type rawTrigger struct {
+	Event      string         `yaml:"event"`
+	If         yaml.Node      `yaml:"if"`
+	Date       yaml.Node      `yaml:"date"`
+	At         yaml.Node      `yaml:"at"`
+	Inactivity *rawInactivity `yaml:"inactivity"`
+}
+
+type rawInactivity struct {
+	Event string    `yaml:"event"`
+	After yaml.Node `yaml:"after"`
+}
+
+type rawStep struct {
+	ID   string    `yaml:"id"`
+	Wait yaml.Node `yaml:"wait"`
+	If   yaml.Node `yaml:"if"`
+	Send *rawSend  `yaml:"send"`
+}
+
+type rawSend struct {
+	Template yaml.Node `yaml:"template"`
+	Channels yaml.Node `yaml:"channels"`
+	Caps     yaml.Node `yaml:"caps"`
+}
+
+// LoadFile parses and validates one journey file.
+func LoadFile(path string, data []byte, opts Options) (*Journey, error) {
+	root, err := yamlx.Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	var r raw
+	if err := yamlx.Decode(path, root, &r); err != nil {
+		return nil, err
+	}
+	c := checker{path: path, opts: opts}
+	j := c.journey(root, &r)
+	return j, c.errs.Err()
+}
+
+// checker turns the raw journey into a Journey, collecting every problem with its line.
+type checker struct {
+	path string
+	opts Options
+	errs yamlx.Errors
+}
+
+func (c *checker) addf(n *yaml.Node, format string, args ...any) {
+	c.errs.Addf(c.path, n, format, args...)
+}
+
+// field returns the value node of key in a mapping node, or nil.
+func field(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func (c *checker) journey(root *yaml.Node, r *raw) *Journey {
+	j := &Journey{ID: r.ID, Name: r.Name, Description: r.Description, File: c.path, ExitOn: r.ExitOn}
+	if j.ID == "" {
+		j.ID = strings.TrimSuffix(filepath.Base(c.path), filepath.Ext(c.path))
+	}
+	if !idRE.MatchString(j.ID) {
+		n := field(root, "id")
+		if n == nil {
+			n = root
+		}
+		c.addf(n, "journey id %q must be lower-case letters, digits and dashes", j.ID)
+	}
+	if j.Name == "" {
+		j.Name = j.ID
+	}
+	j.ReenterAfter = c.duration(&r.ReenterAfter, "reenter_after")
+	c.trigger(field(root, "trigger"), &r.Trigger, j)
+	for _, ev := range r.ExitOn {
+		if ev == "" {
+			c.addf(field(root, "exit_on"), "exit_on has an empty event type")
+		}
+	}
+	stepsNode := field(root, "steps")
+	if len(r.Steps) == 0 {
+		n := stepsNode
+		if n == nil {
+			n = root
+		}
+		c.addf(n, "a journey needs at least one step under steps:")
+	}
+	seen := map[string]bool{}
+	for i := range r.Steps {
+		var node *yaml.Node
+		if stepsNode != nil && i < len(stepsNode.Content) {
+			node = stepsNode.Content[i]
+		}
+		s := c.step(node, &r.Steps[i], i)
+		if seen[s.ID] {
+			c.addf(field(node, "id"), "step id %q is used twice in this journey", s.ID)
+		}
+		seen[s.ID] = true
+		j.Steps = append(j.Steps, s)
+	}
+	return j
+}
+
+func (c *checker) trigger(node *yaml.Node, t *rawTrigger, j *Journey) {
+	if node == nil {
+		c.addf(nil, "a journey needs a trigger: event, date or inactivity")
+		return
+	}
+	kinds := 0
+	if t.Event != "" {
+		kinds++
+		j.Trigger = Trigger{Kind: TriggerEvent, Event: t.Event}
+		j.Trigger.If = c.condition(&t.If)
+	}
+	if !t.Date.IsZero() {
+		kinds++
+		j.Trigger = Trigger{Kind: TriggerDate}
+		attr, ok := strings.CutPrefix(t.Date.Value, "customer.")
+		if !ok || attr == "" || t.Date.Kind != yaml.ScalarNode {
+			c.addf(&t.Date, "date must name a customer attribute, like customer.birthday")
+		}
+		j.Trigger.DateAttr = attr
+		if t.At.IsZero() {
+			c.addf(&t.Date, `a date trigger needs at: "HH:MM", the local time it fires at`)
+		} else if h, m, s, ok := clockTime(t.At.Value); ok {
+			j.Trigger.AtHour, j.Trigger.AtMinute, j.Trigger.AtSecond = h, m, s
+		} else {
+			c.addf(&t.At, `at %q is not a time of day like "10:00"`, t.At.Value)
+		}
+	} else if !t.At.IsZero() {
+		c.addf(&t.At, "at belongs to a date trigger")
+	}
+	if t.Inactivity != nil {
+		kinds++
+		j.Trigger = Trigger{Kind: TriggerInactivity, Event: t.Inactivity.Event}
+		in := field(node, "inactivity")
+		if t.Inactivity.Event == "" {
+			c.addf(in, "inactivity needs event:, the event whose absence it waits for")
+		}
+		if t.Inactivity.After.IsZero() {
+			c.addf(in, "inactivity needs after:, how long without the event (e.g. 60d)")
+		} else if j.Trigger.After = c.duration(&t.Inactivity.After, "after"); j.Trigger.After <= 0 {
+			c.addf(&t.Inactivity.After, "after must be longer than 0s")
+		}
+	}
+	if !t.If.IsZero() && t.Event == "" {
+		c.addf(&t.If, "if belongs to an event trigger")
+	}
+	switch {
+	case kinds == 0:
+		c.addf(node, "trigger needs one of event, date or inactivity")
+	case kinds > 1:
+		c.addf(node, "trigger has more than one of event, date and inactivity; a journey has exactly one")
+	}
+}
+
+func clockTime(s string) (h, m, sec int, ok bool) {
+	for _, layout := range []string{"15:04", "15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Hour(), t.Minute(), t.Second(), true
+		}
+	}
+	return 0, 0, 0, false
+}
+
+func (c *checker) step(node *yaml.Node, r *rawStep, i int) Step {
+	s := Step{ID: r.ID, Index: i}
+	if s.ID == "" {
+		s.ID = "step-" + strconv.Itoa(i+1)
+	} else if !idRE.MatchString(s.ID) {
+		c.addf(field(node, "id"), "step id %q must be lower-case letters, digits and dashes", s.ID)
+	}
+	s.Wait = c.duration(&r.Wait, "wait")
+	s.If = c.condition(&r.If)
+	if r.Send == nil {
+		c.addf(node, "step %s needs send: with a template and channels", s.ID)
+		return s
+	}
+	sendNode := field(node, "send")
+	s.Send.Template = r.Send.Template.Value
+	if s.Send.Template == "" {
+		c.addf(sendNode, "send needs template:")
+	}
+	switch r.Send.Caps.Value {
+	case "", string(CapsApply):
+		s.Send.Caps = CapsApply
+	case string(CapsBypass):
+		s.Send.Caps = CapsBypass
+	default:
+		c.addf(&r.Send.Caps, "caps must be apply or bypass, not %q", r.Send.Caps.Value)
+	}
+	if r.Send.Channels.Kind != yaml.SequenceNode || len(r.Send.Channels.Content) == 0 {
+		n := &r.Send.Channels
+		if n.IsZero() {
+			n = sendNode
+		}
+		c.addf(n, "send needs channels: a list such as [preferred, email]")
+		return s
+	}
+	var kinds []channels.Kind
+	for _, ch := range r.Send.Channels.Content {
+		s.Send.Channels = append(s.Send.Channels, ch.Value)
+		if ch.Value == Preferred || c.opts.Channel == nil {
+			continue
+		}
+		kind, ok := c.opts.Channel(ch.Value)
+		if !ok {
+			c.addf(ch, "unknown channel %q: use a channel name from the config, or preferred", ch.Value)
+			continue
+		}
+		kinds = append(kinds, kind)
+	}
+	c.template(&r.Send.Template, s.Send.Template, kinds, len(kinds) < len(s.Send.Channels))
+	return s
+}
+
+// template checks that the template exists for every named channel's kind, and for at
+// least one kind when preferred is listed.
+func (c *checker) template(node *yaml.Node, name string, kinds []channels.Kind, preferred bool) {
+	has := c.opts.HasTemplate
+	if has == nil || name == "" {
+		return
+	}
+	if !has(name, channels.KindEmail) && !has(name, channels.KindMsg) {
+		c.addf(node, "unknown template %q: no %s.email.html or %s.msg.txt in the templates folder", name, name, name)
+		return
+	}
+	for _, k := range kinds {
+		if !has(name, k) {
+			c.addf(node, "template %q has no %s version (%s) for a channel of this step", name, k, fileFor(name, k))
+		}
+	}
+}
+
+func fileFor(name string, k channels.Kind) string {
+	if k == channels.KindEmail {
+		return name + ".email.html"
+	}
+	return name + ".msg.txt"
+}
+
+func (c *checker) duration(n *yaml.Node, key string) time.Duration {
+	if n.IsZero() {
+		return 0
+	}
+	d, err := duration.Parse(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		c.addf(n, "%s: %v", key, err)
+		return 0
+	}
+	return d
+}
+
+func (c *checker) condition(n *yaml.Node) *Condition {
+	if n.IsZero() {
+		return nil
+	}
+	cond, err := CompileCondition(n.Value)
+	if err != nil {
+		c.addf(n, "if: %s", strings.ReplaceAll(err.Error(), "\n", " "))
+		return nil
+	}
+	return cond
+}
+
+// Set is the journeys in force, indexed for the engine's lookups. It is read-only once
+// built, so it can be swapped whole on reload.
+type Set struct {
+	all        []*Journey
+	byID       map[string]*Journey
+	entering   map[string][]*Journey
+	exiting    map[string][]*Journey
+	inactivity map[string][]*Journey
+	dated      []*Journey
+}
+
+// NewSet indexes journeys; two journeys with one id are an error naming both files.
+func NewSet(journeys []*Journey) (*Set, error) {
+	s := &Set{byID: map[string]*Journey{}, entering: map[string][]*Journey{},
+		exiting: map[string][]*Journey{}, inactivity: map[string][]*Journey{}}
+	sort.Slice(journeys, func(i, k int) bool { return journeys[i].File < journeys[k].File })
+	var errs yamlx.Errors
+	for _, j := range journeys {
+		if prev, dup := s.byID[j.ID]; dup {
+			errs = append(errs, yamlx.Error{File: j.File, Msg: fmt.Sprintf("journey id %q is already used by %s", j.ID, prev.File)})
+			continue
+		}
+		s.byID[j.ID] = j
+		s.all = append(s.all, j)
+		switch j.Trigger.Kind {
+		case TriggerEvent:
+			s.entering[j.Trigger.Event] = append(s.entering[j.Trigger.Event], j)
+		case TriggerInactivity:
+			s.inactivity[j.Trigger.Event] = append(s.inactivity[j.Trigger.Event], j)
+		case TriggerDate:
+			s.dated = append(s.dated, j)
+		}
+		for _, ev := range j.ExitOn {
+			s.exiting[ev] = append(s.exiting[ev], j)
+		}
+	}
+	sort.Slice(s.all, func(i, k int) bool { return s.all[i].ID < s.all[k].ID })
+	return s, errs.Err()
+}
+
+// All returns the journeys sorted by id.
+func (s *Set) All() []*Journey { return s.all }
+
+// Get returns the journey with that id.
+func (s *Set) Get(id string) (*Journey, bool) {
+	j, ok := s.byID[id]
+	return j, ok
+}
+
+// Entering returns the journeys with an event trigger on eventType.
+func (s *Set) Entering(eventType string) []*Journey { return s.entering[eventType] }
+
+// Exiting returns the journeys whose exit_on lists eventType.
+func (s *Set) Exiting(eventType string) []*Journey { return s.exiting[eventType] }
+
+// Inactivity returns the journeys whose inactivity trigger watches eventType.
+func (s *Set) Inactivity(eventType string) []*Journey { return s.inactivity[eventType] }
+
+// Dated returns the journeys with a date trigger.
+func (s *Set) Dated() []*Journey { return s.dated }
