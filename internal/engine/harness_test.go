@@ -125,7 +125,7 @@ type virtualClock struct {
 	now time.Time
 }
 
-func (c *virtualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *virtualClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *virtualClock) set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
 type pending struct {

@@ -151,7 +151,7 @@ func (s *Store) Advance(ctx context.Context, journey, cid, id string, from, next
 }
 
 // end deletes an enrolment, if it is the given one (ARGV[1] non-empty) or any.
-// KEYS: enrolment hash, customer's enrolment set. ARGV: id or '', journey.
+// KEYS: enrolment hash, customer's enrolment set. ARGV: id or ”, journey.
 var end = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'id')
 if not cur or (ARGV[1] ~= '' and cur ~= ARGV[1]) then
