@@ -108,10 +108,9 @@ func LoadFile(path string, data []byte, opts Options) (*Journey, error) {
 		return nil, err
 	}
 	var r raw
-	if err := yamlx.Decode(path, root, &r); err != nil {
-		return nil, err
-	}
 	c := checker{path: path, opts: opts}
+	// Unknown keys and bad values do not stop the checks: every problem is reported.
+	c.errs.Add(path, yamlx.Decode(path, root, &r))
 	j := c.journey(root, &r)
 	return j, c.errs.Err()
 }
@@ -342,7 +341,9 @@ func (c *checker) condition(n *yaml.Node) *Condition {
 	}
 	cond, err := CompileCondition(n.Value)
 	if err != nil {
-		c.addf(n, "if: %s", strings.ReplaceAll(err.Error(), "\n", " "))
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		msg = strings.NewReplacer("type workflows.EventEnv", "event", "workflows.EventEnv", "event").Replace(msg)
+		c.addf(n, "if %q: %s", n.Value, msg)
 		return nil
 	}
 	return cond
