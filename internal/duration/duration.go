@@ -94,12 +94,13 @@ type Duration time.Duration
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	// A *yaml.TypeError lets the decoder go on and report the file's other problems too.
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: a duration must be a single value like 7d", n.Line)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: a duration must be a single value like 7d", n.Line)}}
 	}
 	v, err := Parse(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %v", n.Line, err)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*d = Duration(v)
 	return nil
