@@ -213,3 +213,25 @@ func TestTemporaryFailuresAreRetriedAndPermanentOnesRecorded(t *testing.T) {
 		t.Errorf("gone history = %+v, want the second step recorded too", hist)
 	}
 }
+
+func TestGoalEventsWorkInWhicheverOrderEventsArrive(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	// The order came after the cart was abandoned, but is processed first.
+	late := cart("late", 20)
+	late.OccurredAt = t0.Add(-time.Minute)
+	h.event(event.Event{Type: "order.placed", CustomerID: "late", OccurredAt: t0})
+	h.event(late)
+	// A new cart abandoned after an order, processed before that order.
+	fresh := cart("fresh", 20)
+	fresh.OccurredAt = t0
+	h.event(fresh)
+	h.event(event.Event{Type: "order.placed", CustomerID: "fresh", OccurredAt: t0.Add(-time.Minute)})
+	h.advance(2 * time.Hour)
+
+	if n := len(h.sent.to("late@x.example")); n != 0 {
+		t.Errorf("late got %d reminders for a cart it had already ordered", n)
+	}
+	if n := len(h.sent.to("fresh@x.example")); n != 1 {
+		t.Errorf("fresh got %d reminders, want 1: its order came before this cart", n)
+	}
+}

@@ -28,7 +28,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 	}
 	set := e.Journeys()
 	for _, j := range set.Exiting(ev.Type) {
-		if err := e.exit(ctx, j, ev.CustomerID, "goal event "+ev.Type); err != nil {
+		if err := e.exit(ctx, j, ev.CustomerID, ev.Type, ev.OccurredAt); err != nil {
 			return err
 		}
 	}
@@ -99,7 +99,7 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, ev
 	first := j.Steps[0]
 	due := now.Add(first.Wait)
 	en := store.Enrolment{ID: id, Journey: j.ID, CustomerID: cid, StartedAt: now, Step: 0, Due: due,
-		Task: stepTaskID(id, 0), Event: raw}
+		Task: stepTaskID(id, 0), Event: raw, Since: ev.OccurredAt}
 	outcome, replaced, err := e.cfg.Store.Enrol(ctx, en, j.ReenterAfter)
 	if err != nil {
 		return err
@@ -124,13 +124,15 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, ev
 	return e.scheduleStep(ctx, &en, 0, due)
 }
 
-// exit ends the customer's enrolment in j, if any, and cancels its pending step.
-func (e *Engine) exit(ctx context.Context, j *workflows.Journey, cid, why string) error {
-	task, ended, err := e.cfg.Store.End(ctx, j.ID, cid, "")
+// exit ends the customer's enrolment in j, if its event came no later than the goal
+// event of type goal at at, and cancels its pending step. The goal is remembered, so an
+// enrolling event that occurred before it but is processed after it enrols no one.
+func (e *Engine) exit(ctx context.Context, j *workflows.Journey, cid, goal string, at time.Time) error {
+	task, ended, err := e.cfg.Store.Exit(ctx, j.ID, cid, at)
 	if err != nil || !ended {
 		return err
 	}
-	e.log.Info("enrolment ended", "journey", j.ID, "customer", cid, "reason", why)
+	e.log.Info("enrolment ended", "journey", j.ID, "customer", cid, "reason", "goal event "+goal)
 	if task == "" {
 		return nil
 	}

@@ -26,6 +26,9 @@ type Enrolment struct {
 	Task string
 	// Event is the enrolling event as conditions and templates see it (JSON).
 	Event json.RawMessage
+	// Since is when the enrolling event occurred. A goal event that occurred at or after
+	// it ends the enrolment, or prevents it, whichever order the two are processed in.
+	Since time.Time
 }
 
 // EnrolOutcome says what Enrol did.
@@ -43,15 +46,21 @@ const (
 	AlreadyStarted
 )
 
-// enrol creates an enrolment unless the journey's re-entry rule forbids it.
-// KEYS: enrolment hash, entered marker, customer's enrolment set.
-// ARGV: reenter ms (0 = while active), journey, id, started ms, step, due ms, task, event.
+// enrol creates an enrolment unless the journey's re-entry rule forbids it, or a goal
+// event at or after the enrolling event was already seen.
+// KEYS: enrolment hash, entered marker, customer's enrolment set, goal marker.
+// ARGV: reenter ms (0 = while active), journey, id, started ms, step, due ms, task, event,
+// since µs.
 // The entered marker holds the last entry time; its TTL only collects garbage, the
 // comparison uses the caller's clock so that a virtual clock works too.
 var enrol = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'id')
 if cur == ARGV[3] then
   return {2, ''}
+end
+local goal = tonumber(redis.call('GET', KEYS[4]) or '')
+if goal and goal >= tonumber(ARGV[9]) then
+  return {0, ''}
 end
 local reenter = tonumber(ARGV[1])
 if reenter == 0 then
@@ -64,7 +73,7 @@ else
 end
 local old = redis.call('HGET', KEYS[1], 'task') or ''
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'due', ARGV[6], 'task', ARGV[7], 'event', ARGV[8])
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'due', ARGV[6], 'task', ARGV[7], 'event', ARGV[8], 'since', ARGV[9])
 redis.call('SADD', KEYS[3], ARGV[2])
 if reenter > 0 then
   redis.call('SET', KEYS[2], ARGV[4], 'PX', reenter)
@@ -77,8 +86,8 @@ return {1, old}
 // (an older active one is replaced).
 func (s *Store) Enrol(ctx context.Context, e Enrolment, reenterAfter time.Duration) (EnrolOutcome, string, error) {
 	res, err := enrol.Run(ctx, s.rdb,
-		[]string{s.enrolKey(e.Journey, e.CustomerID), s.enteredKey(e.Journey, e.CustomerID), s.enrolSetKey(e.CustomerID)},
-		reenterAfter.Milliseconds(), e.Journey, e.ID, e.StartedAt.UnixMilli(), e.Step, e.Due.UnixMilli(), e.Task, string(e.Event),
+		[]string{s.enrolKey(e.Journey, e.CustomerID), s.enteredKey(e.Journey, e.CustomerID), s.enrolSetKey(e.CustomerID), s.goalKey(e.Journey, e.CustomerID)},
+		reenterAfter.Milliseconds(), e.Journey, e.ID, e.StartedAt.UnixMilli(), e.Step, e.Due.UnixMilli(), e.Task, string(e.Event), e.Since.UnixMicro(),
 	).Slice()
 	if err != nil {
 		return Refused, "", fmt.Errorf("enrol %s in %s: %w", e.CustomerID, e.Journey, err)
@@ -107,6 +116,7 @@ func (s *Store) Enrolment(ctx context.Context, journey, cid string) (*Enrolment,
 		Due:        millis(h["due"]),
 		Task:       h["task"],
 		Event:      json.RawMessage(h["event"]),
+		Since:      micros(h["since"]),
 	}, nil
 }
 
@@ -201,6 +211,52 @@ func (s *Store) SetTimer(ctx context.Context, journey, cid, task string) error {
 		return fmt.Errorf("save timer of %s in %s: %w", cid, journey, err)
 	}
 	return nil
+}
+
+// exit records a goal event and ends the enrolment it is a goal of, if that enrolment's
+// event came no later. KEYS: enrolment hash, customer's enrolment set, goal marker.
+// ARGV: goal µs, journey, marker TTL ms.
+var exit = redis.NewScript(`
+local goal = tonumber(ARGV[1])
+local prev = tonumber(redis.call('GET', KEYS[3]) or '')
+if not prev or prev < goal then
+  redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3])
+end
+local since = tonumber(redis.call('HGET', KEYS[1], 'since') or '')
+if not since or since > goal then
+  return false
+end
+local task = redis.call('HGET', KEYS[1], 'task') or ''
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return task
+`)
+
+// GoalMemory is how long a goal event is remembered to refuse enrolments by events that
+// occurred before it but arrive after it.
+const GoalMemory = 7 * 24 * time.Hour
+
+// Exit records that a goal event of the journey occurred at goalAt for the customer, and
+// ends the active enrolment if its enrolling event occurred no later. It returns the
+// pending task to cancel and whether an enrolment ended.
+func (s *Store) Exit(ctx context.Context, journey, cid string, goalAt time.Time) (string, bool, error) {
+	task, err := exit.Run(ctx, s.rdb, []string{s.enrolKey(journey, cid), s.enrolSetKey(cid), s.goalKey(journey, cid)},
+		goalAt.UnixMicro(), journey, GoalMemory.Milliseconds()).Text()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("exit %s from %s: %w", cid, journey, err)
+	}
+	return task, true, nil
+}
+
+func micros(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
 }
 
 func millis(s string) time.Time {

@@ -41,6 +41,9 @@ func (s *Store) enrolSetKey(cid string) string { return s.prefix + "enrols:" + c
 func (s *Store) enteredKey(journey, cid string) string {
 	return s.prefix + "entered:" + journey + ":" + cid
 }
+func (s *Store) goalKey(journey, cid string) string {
+	return s.prefix + "goal:" + journey + ":" + cid
+}
 func (s *Store) historyKey(cid string) string { return s.prefix + "history:" + cid }
 func (s *Store) timerKey(journey, cid string) string {
 	return s.prefix + "timer:" + journey + ":" + cid

@@ -1,0 +1,84 @@
+// Command rapport is the Rapport worker: trigger-based relationship-marketing journeys on
+// asynq and Redis.
+//
+//	rapport serve    [--config FILE]   HTTP API and worker in one process
+//	rapport worker   [--config FILE]   only process tasks (scale out with more of these)
+//	rapport api      [--config FILE]   only the HTTP API
+//	rapport validate [--config FILE]   check config, journeys and templates; exit 1 on any problem
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rapporthq/rapport/internal/yamlx"
+)
+
+const usage = `usage: rapport <command> [--config FILE]
+
+commands:
+  serve      run the HTTP API and the worker in one process
+  worker     run only the worker (processes events, steps and timers)
+  api        run only the HTTP API
+  validate   load config, journeys and templates; print every problem as file:line: message
+
+The config defaults to config/rapport.yaml.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one subcommand and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("rapport "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "config/rapport.yaml", "the config file")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "rapport: --log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	switch cmd {
+	case "validate":
+		return validate(*configPath, stdout, stderr)
+	case "serve", "worker", "api":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		roles := roles{worker: cmd != "api", api: cmd != "worker"}
+		if err := serve(ctx, *configPath, roles, log); err != nil {
+			var problems yamlx.Errors
+			if errors.As(err, &problems) {
+				fmt.Fprintln(stderr, problems)
+			} else {
+				log.Error("rapport stopped", "err", err)
+			}
+			return 1
+		}
+		return 0
+	default:
+		fmt.Fprintf(stderr, "rapport: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
