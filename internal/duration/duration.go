@@ -66,7 +66,8 @@ func invalid(s string) error {
 	return fmt.Errorf("invalid duration %q: write an integer and a unit s, m, h, d or w, combinable largest first (30s, 15m, 3d, 1d12h)", s)
 }
 
-// Format writes d in the same notation, e.g. 36h as "1d12h"; zero is "0s".
+// Format writes d in the same notation, e.g. 36h as "1d12h" and 60 days as "60d"; zero
+// is "0s".
 func Format(d time.Duration) string {
 	if d == 0 {
 		return "0s"
@@ -77,6 +78,9 @@ func Format(d time.Duration) string {
 		d = -d
 	}
 	for _, u := range units {
+		if u.suffix == 'w' && d%u.d != 0 {
+			continue // 60d reads better than 8w4d
+		}
 		if n := d / u.d; n > 0 {
 			b.WriteString(strconv.FormatInt(int64(n), 10))
 			b.WriteByte(u.suffix)

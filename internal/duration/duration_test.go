@@ -21,6 +21,11 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
+	for d, want := range map[time.Duration]string{60 * 24 * time.Hour: "60d", 14 * 24 * time.Hour: "2w", 90 * time.Minute: "1h30m"} {
+		if got := Format(d); got != want {
+			t.Errorf("Format(%v) = %q, want %q", d, got, want)
+		}
+	}
 	for _, in := range []string{"", "3 days", "3", "d", "1.5h", "-1h", "12h1d", "1h1h", "10ms", "1y", " 1h"} {
 		t.Run(in+" is rejected", func(t *testing.T) {
 			if _, err := Parse(in); err == nil {

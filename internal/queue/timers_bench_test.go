@@ -60,33 +60,12 @@ func runBirthdays(tb testing.TB, population, due int) {
 	if fire.Day() != time.Now().In(tokyo).Day() {
 		tb.Skip("too close to midnight in Tokyo")
 	}
-	dir := tb.TempDir()
-	os.WriteFile(filepath.Join(dir, "birthday.yaml"), []byte(fmt.Sprintf(`
+	eng, sent := newEngine(tb, rdb, fmt.Sprintf(`
 id: birthday
 trigger: {date: customer.birthday, at: "%s"}
 steps:
   - send: {template: hello, channels: [email]}
-`, fire.Format("15:04:05"))), 0o644)
-	tmpl, err := templates.Load("testdata/templates")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	set, err := workflows.Load(dir, workflows.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var sent atomic.Int64
-	eng, err := engine.New(engine.Config{
-		Store: store.New(rdb), Scheduler: queue.NewScheduler(rdb), Journeys: set, Templates: tmpl,
-		Channels: channels.Set{"email": {Name: "email", Type: channels.Type{Name: "count", Kind: channels.KindEmail, AddressKey: "email"},
-			Channel: channels.ChannelFunc(func(context.Context, channels.Message) (channels.Receipt, error) {
-				sent.Add(1)
-				return channels.Receipt{}, nil
-			})}},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+`, fire.Format("15:04:05")))
 
 	before := usedMemory(tb, rdb)
 	today := fire.Format("01-02")
@@ -158,6 +137,56 @@ steps:
 	if window > 5_000 {
 		tb.Errorf("the due window made %d Redis calls: the work grows with the population", window)
 	}
+}
+
+// counter is a channel that counts what it sends, per address.
+type counter struct {
+	mu   sync.Mutex
+	sent map[string]int
+	n    atomic.Int64
+}
+
+func (c *counter) Send(_ context.Context, m channels.Message) (channels.Receipt, error) {
+	c.mu.Lock()
+	c.sent[m.To]++
+	c.mu.Unlock()
+	c.n.Add(1)
+	return channels.Receipt{}, nil
+}
+
+func (c *counter) Load() int64 { return c.n.Load() }
+
+func (c *counter) to(addr string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent[addr]
+}
+
+// newEngine builds an engine on rdb with the given journeys, the asynq scheduler and a
+// counting email channel.
+func newEngine(tb testing.TB, rdb redis.UniversalClient, journeys ...string) (*engine.Engine, *counter) {
+	tb.Helper()
+	dir := tb.TempDir()
+	for i, j := range journeys {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("j%d.yaml", i)), []byte(j), 0o644)
+	}
+	tmpl, err := templates.Load("testdata/templates")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set, err := workflows.Load(dir, workflows.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sent := &counter{sent: map[string]int{}}
+	eng, err := engine.New(engine.Config{
+		Store: store.New(rdb), Scheduler: queue.NewScheduler(rdb), Journeys: set, Templates: tmpl,
+		Channels: channels.Set{"email": {Name: "email", Type: channels.Type{Name: "count", Kind: channels.KindEmail, AddressKey: "email"}, Channel: sent}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return eng, sent
 }
 
 func usedMemory(tb testing.TB, rdb *redis.Client) int64 {
