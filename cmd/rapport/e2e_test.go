@@ -54,9 +54,11 @@ type setup struct {
 	config    string
 }
 
-func newSetup(t *testing.T, workflowsDir string) *setup {
+// newSetup writes a config for a rapport on a private redis-server and an in-process SMTP
+// server; extra is appended to the config (worker settings, say).
+func newSetup(t testing.TB, workflowsDir, extra string, smtpOpts ...smtptest.Option) *setup {
 	t.Helper()
-	s := &setup{redis: redistest.Start(t), smtp: smtptest.Start(t), workflows: workflowsDir, addr: freeAddr(t)}
+	s := &setup{redis: redistest.Start(t), smtp: smtptest.Start(t, smtpOpts...), workflows: workflowsDir, addr: freeAddr(t)}
 	s.config = filepath.Join(t.TempDir(), "rapport.yaml")
 	repo, _ := filepath.Abs("../..")
 	cfg := fmt.Sprintf(`redis: {url: %q}
@@ -66,8 +68,8 @@ workflows: %q
 templates: %q
 defaults: {timezone: UTC, locale: en}
 channels:
-  email: {type: smtp, host: %q, port: %d, from: "Shop <hello@shop.example>", tls: none}
-`, s.redis.URL(), s.addr, s.addr, token, workflowsDir, filepath.Join(repo, "templates"), s.smtp.Host, s.smtp.Port)
+  email: {type: smtp, host: %q, port: %d, from: "Shop <hello@shop.example>", tls: none, pool: 32}
+%s`, s.redis.URL(), s.addr, s.addr, token, workflowsDir, filepath.Join(repo, "templates"), s.smtp.Host, s.smtp.Port, extra)
 	if err := os.WriteFile(s.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ type proc struct {
 	done chan struct{}
 }
 
-func (s *setup) start(t *testing.T, command string) *proc {
+func (s *setup) start(t testing.TB, command string) *proc {
 	t.Helper()
 	p := &proc{out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary, command, "--config", s.config)
@@ -115,7 +117,7 @@ func (p *proc) kill() {
 	<-p.done
 }
 
-func (s *setup) post(t *testing.T, path, body string) (int, map[string]any) {
+func (s *setup) post(t testing.TB, path, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", "http://"+s.addr+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -131,7 +133,7 @@ func (s *setup) post(t *testing.T, path, body string) (int, map[string]any) {
 }
 
 func TestOrderPlacedSendsOnePersonalEmailWithOneClickUnsubscribe(t *testing.T) {
-	s := newSetup(t, "../../workflows")
+	s := newSetup(t, "../../workflows", "")
 	s.start(t, "serve")
 
 	order := `{"id": "evt-1", "type": "order.placed", "customer_id": "c-42",
@@ -186,7 +188,7 @@ func TestOrderPlacedSendsOnePersonalEmailWithOneClickUnsubscribe(t *testing.T) {
 
 func TestAStepWaitsAndAGoalEventCancelsIt(t *testing.T) {
 	dir, _ := filepath.Abs("testdata/wait-exit")
-	s := newSetup(t, dir)
+	s := newSetup(t, dir, "")
 	s.start(t, "serve")
 
 	start := time.Now()
@@ -222,7 +224,7 @@ func TestAStepWaitsAndAGoalEventCancelsIt(t *testing.T) {
 
 func TestPendingStepsSurviveAWorkerKilledMidway(t *testing.T) {
 	dir, _ := filepath.Abs("testdata/kill")
-	s := newSetup(t, dir)
+	s := newSetup(t, dir, "")
 	s.start(t, "api")
 	worker := s.start(t, "worker")
 
@@ -306,7 +308,7 @@ func countTo(msgs []smtptest.Message, addr string) int {
 	return n
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -317,7 +319,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -120,7 +120,7 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, ev
 			return err
 		}
 	}
-	e.log.Info("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
+	e.log.Debug("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
 	return e.scheduleStep(ctx, &en, 0, due)
 }
 
@@ -132,7 +132,7 @@ func (e *Engine) exit(ctx context.Context, j *workflows.Journey, cid, goal strin
 	if err != nil || !ended {
 		return err
 	}
-	e.log.Info("enrolment ended", "journey", j.ID, "customer", cid, "reason", "goal event "+goal)
+	e.log.Debug("enrolment ended", "journey", j.ID, "customer", cid, "reason", "goal event "+goal)
 	if task == "" {
 		return nil
 	}

@@ -24,10 +24,6 @@ const (
 	OutcomeFailed      Outcome = "failed"
 )
 
-// sendClaimTTL bounds how long a step's send-once claim is kept; far longer than any
-// retry schedule of its task.
-const sendClaimTTL = 30 * 24 * time.Hour
-
 // Delivery is one step's message on its way through the send pipeline:
 // choose channel -> policies -> render -> send -> record. Each stage fills in more of it.
 type Delivery struct {
@@ -154,10 +150,10 @@ func (e *Engine) render(d *Delivery) error {
 }
 
 // send hands the message to its channel at most once: a claim in Redis is taken before
-// the send and kept after it, so a retried task never sends twice.
+// the send and settled with the record after it, so a retried task never sends twice.
 func (e *Engine) send(ctx context.Context, d *Delivery) error {
 	st := e.cfg.Store
-	claimed, state, err := st.ClaimSend(ctx, d.MessageID, sendClaimTTL)
+	claimed, state, err := st.ClaimSend(ctx, d.MessageID)
 	if err != nil {
 		return err
 	}
@@ -167,42 +163,46 @@ func (e *Engine) send(ctx context.Context, d *Delivery) error {
 		}
 		// An earlier attempt died while sending: the message may have gone out. Sending
 		// again could make a duplicate, so record it instead.
-		if err := st.FinishSend(ctx, d.MessageID, sendClaimTTL); err != nil {
-			return err
-		}
-		return e.record(ctx, d, OutcomeFailed, "interrupted while sending; not resent to avoid a duplicate")
+		return e.settle(ctx, d, OutcomeFailed, "interrupted while sending; not resent to avoid a duplicate")
 	}
 	_, sendErr := d.Channel.Send(ctx, d.Message)
-	if sendErr != nil && channels.IsTemporary(sendErr) && !d.Attempt.Last() {
+	switch {
+	case sendErr == nil:
+		return e.settle(ctx, d, OutcomeSent, "")
+	case channels.IsTemporary(sendErr) && !d.Attempt.Last():
 		if err := st.ReleaseSend(ctx, d.MessageID); err != nil {
 			return errors.Join(sendErr, err)
 		}
 		e.log.Warn("send failed, will retry", "journey", d.Journey.ID, "step", d.Step.ID,
 			"customer", d.CustomerID, "channel", d.Channel.Name, "attempt", d.Attempt.Retry, "err", sendErr)
 		return sendErr
+	case channels.IsTemporary(sendErr):
+		return e.settle(ctx, d, OutcomeFailed, fmt.Sprintf("gave up after %d retries: %v", d.Attempt.Retry, sendErr))
+	default:
+		return e.settle(ctx, d, OutcomeFailed, sendErr.Error())
 	}
-	if err := st.FinishSend(ctx, d.MessageID, sendClaimTTL); err != nil {
-		return err
-	}
-	if sendErr != nil {
-		reason := sendErr.Error()
-		if channels.IsTemporary(sendErr) {
-			reason = fmt.Sprintf("gave up after %d retries: %s", d.Attempt.Retry, reason)
-		}
-		return e.record(ctx, d, OutcomeFailed, reason)
-	}
-	return e.record(ctx, d, OutcomeSent, "")
 }
 
-// record writes the step's outcome to the customer's history and the log.
+// record writes the step's outcome to the customer's history and, for failures, the log.
 func (e *Engine) record(ctx context.Context, d *Delivery, o Outcome, reason string) error {
+	return e.write(ctx, d, o, reason, "")
+}
+
+// settle records the outcome of a claimed send and settles its claim, in one transaction.
+func (e *Engine) settle(ctx context.Context, d *Delivery, o Outcome, reason string) error {
+	return e.write(ctx, d, o, reason, d.MessageID)
+}
+
+func (e *Engine) write(ctx context.Context, d *Delivery, o Outcome, reason, claim string) error {
 	r := store.Record{At: d.Now, Journey: d.Journey.ID, Step: d.Step.ID, Template: d.Step.Send.Template,
 		Channel: d.Channel.Name, Outcome: string(o), Reason: reason, MessageID: d.MessageID}
-	level := e.log.Info
+	// One line per message is for debugging; failures are for everyone. The history
+	// keeps every outcome.
+	level := e.log.Debug
 	if o == OutcomeFailed {
 		level = e.log.Warn
 	}
 	level("step "+string(o), "journey", d.Journey.ID, "step", d.Step.ID, "customer", d.CustomerID,
 		"channel", d.Channel.Name, "reason", reason)
-	return e.cfg.Store.AddRecord(ctx, d.CustomerID, r)
+	return e.cfg.Store.AddRecord(ctx, d.CustomerID, r, claim)
 }

@@ -44,7 +44,7 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return permanent("step payload: %v", err)
 	}
-	en, err := e.cfg.Store.Enrolment(ctx, p.Journey, p.Customer)
+	en, profile, err := e.cfg.Store.EnrolmentAndProfile(ctx, p.Journey, p.Customer)
 	if err != nil {
 		return err
 	}
@@ -63,10 +63,6 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 		return err
 	}
 	step := &j.Steps[p.Step]
-	profile, err := e.cfg.Store.Profile(ctx, p.Customer)
-	if err != nil {
-		return err
-	}
 	d := &Delivery{
 		Journey: j, Step: step, CustomerID: p.Customer, Customer: profile,
 		Event: decodeEvent(en.Event), MessageID: en.ID + "-" + strconv.Itoa(p.Step),
@@ -99,7 +95,7 @@ func (e *Engine) advance(ctx context.Context, j *workflows.Journey, en *store.En
 	if next >= len(j.Steps) {
 		_, _, err := e.cfg.Store.End(ctx, j.ID, en.CustomerID, en.ID)
 		if err == nil {
-			e.log.Info("journey completed", "journey", j.ID, "customer", en.CustomerID)
+			e.log.Debug("journey completed", "journey", j.ID, "customer", en.CustomerID)
 		}
 		return err
 	}

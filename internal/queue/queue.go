@@ -50,8 +50,11 @@ func (s *Scheduler) Schedule(ctx context.Context, t engine.Task) error {
 	if !ok {
 		return fmt.Errorf("schedule %s: unknown task kind %q", t.ID, t.Kind)
 	}
-	_, err := s.client.EnqueueContext(ctx, asynq.NewTask(typ, t.Payload),
-		asynq.TaskID(t.ID), asynq.ProcessAt(t.At), asynq.Queue(Steps), asynq.MaxRetry(MaxStepRetry))
+	opts := []asynq.Option{asynq.TaskID(t.ID), asynq.Queue(Steps), asynq.MaxRetry(MaxStepRetry)}
+	if t.At.After(time.Now()) {
+		opts = append(opts, asynq.ProcessAt(t.At))
+	} // else due already: straight to the pending list, not via the scheduled set
+	_, err := s.client.EnqueueContext(ctx, asynq.NewTask(typ, t.Payload), opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("schedule %s: %w", t.ID, err)
 	}

@@ -165,12 +165,18 @@ func (c *counter) to(addr string) int {
 // newEngine builds an engine on rdb with the given journeys, the asynq scheduler and a
 // counting email channel.
 func newEngine(tb testing.TB, rdb redis.UniversalClient, journeys ...string) (*engine.Engine, *counter) {
+	sent := &counter{sent: map[string]int{}}
+	set := channels.Set{"email": {Name: "email", Type: channels.Type{Name: "count", Kind: channels.KindEmail, AddressKey: "email"}, Channel: sent}}
+	return newEngineWith(tb, rdb, "testdata/templates", set, journeys...), sent
+}
+
+func newEngineWith(tb testing.TB, rdb redis.UniversalClient, templateDir string, chans channels.Set, journeys ...string) *engine.Engine {
 	tb.Helper()
 	dir := tb.TempDir()
 	for i, j := range journeys {
 		os.WriteFile(filepath.Join(dir, fmt.Sprintf("j%d.yaml", i)), []byte(j), 0o644)
 	}
-	tmpl, err := templates.Load("testdata/templates")
+	tmpl, err := templates.Load(templateDir)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -178,15 +184,14 @@ func newEngine(tb testing.TB, rdb redis.UniversalClient, journeys ...string) (*e
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sent := &counter{sent: map[string]int{}}
 	eng, err := engine.New(engine.Config{
-		Store: store.New(rdb), Scheduler: queue.NewScheduler(rdb), Journeys: set, Templates: tmpl,
-		Channels: channels.Set{"email": {Name: "email", Type: channels.Type{Name: "count", Kind: channels.KindEmail, AddressKey: "email"}, Channel: sent}},
+		Store: store.New(rdb), Scheduler: queue.NewScheduler(rdb), Journeys: set, Templates: tmpl, Channels: chans,
+		UnsubscribeURL: func(cid, ch string) string { return "https://r.example/unsubscribe/" + ch + "/" + cid },
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return eng, sent
+	return eng
 }
 
 func usedMemory(tb testing.TB, rdb *redis.Client) int64 {

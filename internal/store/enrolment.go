@@ -103,8 +103,31 @@ func (s *Store) Enrolment(ctx context.Context, journey, cid string) (*Enrolment,
 	if err != nil {
 		return nil, fmt.Errorf("load enrolment of %s in %s: %w", cid, journey, err)
 	}
+	return decodeEnrolment(journey, cid, h), nil
+}
+
+// EnrolmentAndProfile returns the customer's active enrolment in the journey (or nil) and
+// profile, in one round trip: what a due step needs.
+func (s *Store) EnrolmentAndProfile(ctx context.Context, journey, cid string) (*Enrolment, map[string]any, error) {
+	var en, prof *redis.MapStringStringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		en = p.HGetAll(ctx, s.enrolKey(journey, cid))
+		prof = p.HGetAll(ctx, s.customerKey(cid))
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load enrolment of %s in %s: %w", cid, journey, err)
+	}
+	profile := make(map[string]any, len(prof.Val()))
+	for k, v := range prof.Val() {
+		profile[k] = decodeValue(v)
+	}
+	return decodeEnrolment(journey, cid, en.Val()), profile, nil
+}
+
+func decodeEnrolment(journey, cid string, h map[string]string) *Enrolment {
 	if h["id"] == "" {
-		return nil, nil
+		return nil
 	}
 	step, _ := strconv.Atoi(h["step"])
 	return &Enrolment{
@@ -117,7 +140,7 @@ func (s *Store) Enrolment(ctx context.Context, journey, cid string) (*Enrolment,
 		Task:       h["task"],
 		Event:      json.RawMessage(h["event"]),
 		Since:      micros(h["since"]),
-	}, nil
+	}
 }
 
 // Enrolments returns the customer's active enrolments.

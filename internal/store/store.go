@@ -182,13 +182,18 @@ type Record struct {
 	MessageID string `json:"message_id,omitempty"`
 }
 
-// AddRecord prepends r to the customer's history, keeping the newest HistoryLength.
-func (s *Store) AddRecord(ctx context.Context, cid string, r Record) error {
+// AddRecord prepends r to the customer's history, keeping the newest HistoryLength. When
+// finishClaim is not empty, that message's send claim is marked done in the same
+// transaction, so a message is never recorded without its claim settled.
+func (s *Store) AddRecord(ctx context.Context, cid string, r Record, finishClaim string) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if finishClaim != "" {
+			p.Set(ctx, s.prefix+"send:"+finishClaim, ClaimDone, sendClaimTTL)
+		}
 		p.LPush(ctx, s.historyKey(cid), b)
 		p.LTrim(ctx, s.historyKey(cid), 0, HistoryLength-1)
 		return nil
@@ -221,12 +226,17 @@ const (
 	ClaimDone    = "done"
 )
 
+// sendClaimTTL bounds how long a message's send claim is kept: far longer than any retry
+// schedule of its task.
+const sendClaimTTL = 30 * 24 * time.Hour
+
 // ClaimSend marks the message key as being sent, so that no other attempt sends it. It
 // returns true when the caller owns the send, and otherwise the state the earlier attempt
-// left: ClaimSending (it died mid-send, the outcome is unknown) or ClaimDone.
-func (s *Store) ClaimSend(ctx context.Context, key string, ttl time.Duration) (bool, string, error) {
+// left: ClaimSending (it died mid-send, the outcome is unknown) or ClaimDone. AddRecord
+// with the key settles the claim; ReleaseSend gives it up.
+func (s *Store) ClaimSend(ctx context.Context, key string) (bool, string, error) {
 	k := s.prefix + "send:" + key
-	ok, err := s.rdb.SetNX(ctx, k, ClaimSending, ttl).Result()
+	ok, err := s.rdb.SetNX(ctx, k, ClaimSending, sendClaimTTL).Result()
 	if err != nil {
 		return false, "", fmt.Errorf("claim send %s: %w", key, err)
 	}
@@ -235,20 +245,12 @@ func (s *Store) ClaimSend(ctx context.Context, key string, ttl time.Duration) (b
 	}
 	state, err := s.rdb.Get(ctx, k).Result()
 	if errors.Is(err, redis.Nil) { // expired between the two calls
-		return s.ClaimSend(ctx, key, ttl)
+		return s.ClaimSend(ctx, key)
 	}
 	if err != nil {
 		return false, "", fmt.Errorf("read send claim %s: %w", key, err)
 	}
 	return false, state, nil
-}
-
-// FinishSend marks the claimed message key done, for good.
-func (s *Store) FinishSend(ctx context.Context, key string, ttl time.Duration) error {
-	if err := s.rdb.Set(ctx, s.prefix+"send:"+key, ClaimDone, ttl).Err(); err != nil {
-		return fmt.Errorf("finish send %s: %w", key, err)
-	}
-	return nil
 }
 
 // ReleaseSend drops a claim whose send failed for sure, so a retry may send.
