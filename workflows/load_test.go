@@ -158,6 +158,7 @@ func TestConditionsSeeTheDocumentedEnvironment(t *testing.T) {
 	good := []string{
 		"event.data.total >= 10", "customer.orders_count == 0", "now > event.occurred_at",
 		`any(event.data.items, .category == "coffee")`, `event.type == "order.placed" && event.customer_id != ""`,
+		`(event.data.total ?? 0) > 50`, `now - customer.last_order_at > duration("720h")`,
 	}
 	for _, src := range good {
 		if _, err := CompileCondition(src); err != nil {
@@ -169,8 +170,13 @@ func TestConditionsSeeTheDocumentedEnvironment(t *testing.T) {
 			t.Errorf("%q compiled, want an error", src)
 		}
 	}
+	quiet, _ := CompileCondition(`now - customer.last_order_at > duration("720h")`)
+	ok, err := quiet.Eval(Env{Now: time.Now(), Customer: map[string]any{"last_order_at": time.Now().Add(-31 * 24 * time.Hour)}})
+	if err != nil || !ok {
+		t.Fatalf("a month since the last order = %v, %v", ok, err)
+	}
 	c, _ := CompileCondition("now > event.occurred_at")
-	ok, err := c.Eval(Env{Now: time.Now(), Event: EventEnv{OccurredAt: time.Now().Add(-time.Hour)}})
+	ok, err = c.Eval(Env{Now: time.Now(), Event: EventEnv{OccurredAt: time.Now().Add(-time.Hour)}})
 	if err != nil || !ok {
 		t.Fatalf("now > event.occurred_at = %v, %v", ok, err)
 	}
