@@ -344,3 +344,121 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+func TestOneClickUnsubscribeStopsTheEmails(t *testing.T) {
+	s := newSetup(t, "../../workflows", "")
+	s.start(t, "serve")
+	order := func(id string) {
+		body := fmt.Sprintf(`{"id": %q, "type": "order.placed", "customer_id": "u-1",
+		  "customer": {"email": "una@example.com", "first_name": "Una"}, "data": {"order_id": %q, "total": 10}}`, id, id)
+		if code, _ := s.post(t, "/v1/events", body); code != 202 {
+			t.Fatalf("order %s refused", id)
+		}
+	}
+	order("o-1")
+	msgs := s.smtp.WaitFor(t, 1, 15*time.Second)
+	link := strings.Trim(msgs[0].Header.Get("List-Unsubscribe"), "<>")
+
+	// A forged token changes nothing; a GET (a link scanner, say) only shows the page.
+	forged := link[:strings.LastIndex(link, ".")+1] + "AAAAAAAAAAAAAAAAAAAAAA"
+	for _, c := range []struct {
+		method, url string
+		status      int
+	}{{"POST", forged, 400}, {"GET", link, 200}} {
+		resp, err := http.DefaultClient.Do(must(http.NewRequest(c.method, c.url, strings.NewReader("List-Unsubscribe=One-Click"))))
+		if err != nil || resp.StatusCode != c.status {
+			t.Fatalf("%s %s: %v %v, want %d", c.method, c.url, resp.Status, err, c.status)
+		}
+		resp.Body.Close()
+	}
+	if got := s.customer(t, "u-1")["consent"].(map[string]any)["email"]; got != true {
+		t.Fatalf("consent after a forged POST and a GET = %v, want still subscribed", got)
+	}
+
+	resp, err := http.Post(link, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("one-click POST: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	if got := s.customer(t, "u-1")["consent"].(map[string]any)["email"]; got != false {
+		t.Fatalf("consent after one-click = %v, want unsubscribed", got)
+	}
+
+	order("o-2")
+	waitFor(t, 15*time.Second, "the second thank-you to be recorded unreachable", func() bool {
+		for _, h := range s.customer(t, "u-1")["history"].([]any) {
+			r := h.(map[string]any)
+			if r["journey"] == "thank-you" && r["outcome"] == "unreachable" {
+				return true
+			}
+		}
+		return false
+	})
+	if n := len(s.smtp.Messages()); n != 1 {
+		t.Fatalf("%d emails, want only the one before unsubscribing", n)
+	}
+}
+
+func TestCustomersCanBeReadUpdatedAndErased(t *testing.T) {
+	s := newSetup(t, "../../workflows", "")
+	s.start(t, "serve")
+	put := func(body string) int {
+		req := must(http.NewRequest("PUT", "http://"+s.addr+"/v1/customers/p-1", strings.NewReader(body)))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := put(`{"email": "p@example.com", "birthday": "1990-06-01", "orders_count": 3}`); code != 400 {
+		t.Fatalf("setting a derived attribute: %d, want 400", code)
+	}
+	if code := put(`{"email": "p@example.com", "birthday": "1990-06-01", "first_name": "Pia"}`); code != 202 {
+		t.Fatalf("PUT: %d, want 202", code)
+	}
+	waitFor(t, 10*time.Second, "the profile to be stored", func() bool {
+		p, _ := s.customer(t, "p-1")["profile"].(map[string]any)
+		return p["first_name"] == "Pia"
+	})
+	insp := asynq.NewInspectorFromRedisClient(s.redis.Client(t))
+	waitFor(t, 10*time.Second, "the birthday timer", func() bool {
+		q, err := insp.GetQueueInfo(queue.Steps)
+		return err == nil && q.Scheduled == 1
+	})
+	req := must(http.NewRequest("DELETE", "http://"+s.addr+"/v1/customers/p-1", nil))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("DELETE: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	if p := s.customer(t, "p-1")["profile"].(map[string]any); len(p) != 0 {
+		t.Fatalf("profile after erasing: %v", p)
+	}
+	if q, _ := insp.GetQueueInfo(queue.Steps); q.Scheduled != 0 {
+		t.Fatalf("%d tasks still scheduled after erasing the customer", q.Scheduled)
+	}
+}
+
+func (s *setup) customer(t testing.TB, id string) map[string]any {
+	t.Helper()
+	req := must(http.NewRequest("GET", "http://"+s.addr+"/v1/customers/"+id, nil))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET customer: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	json.NewDecoder(resp.Body).Decode(&v)
+	return v
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

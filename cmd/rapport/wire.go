@@ -137,11 +137,13 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 			Addr:              cfg.HTTP.Addr,
 			ReadHeaderTimeout: 10 * time.Second,
 			Handler: api.New(api.Options{
-				Tokens:   cfg.HTTP.APITokens,
-				Intake:   intake,
-				Ready:    st.Ping,
-				Logger:   log,
-				Journeys: func() []api.JourneyInfo { return journeyInfo(eng.Journeys()) },
+				Tokens:      cfg.HTTP.APITokens,
+				Intake:      intake,
+				Ready:       st.Ping,
+				Logger:      log,
+				Journeys:    func() []api.JourneyInfo { return journeyInfo(eng.Journeys()) },
+				Customers:   eng,
+				Unsubscribe: signer.Verify,
 			}),
 		}
 		go func() { errc <- srv.ListenAndServe() }()

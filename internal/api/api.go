@@ -1,4 +1,5 @@
-// Package api is Rapport's HTTP API: the shop backend's way in. It authenticates requests,
+// Package api is Rapport's HTTP API: the shop backend's way in, the customers' one-click
+// unsubscribe, and health checks for operators. It authenticates requests,
 // decodes and checks bodies (every error names the field at fault), hands events to the
 // intake and answers with the status codes of the contract: 202 once an event is durably
 // in Redis, 200 for a duplicate id, 400, 401, 413, and 503 when Redis cannot be reached.
@@ -44,7 +45,12 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Journeys lists the loaded journeys; nil leaves GET /v1/journeys out.
 	Journeys func() []JourneyInfo
-	Logger   *slog.Logger
+	// Customers serves /v1/customers; nil leaves those endpoints out.
+	Customers Customers
+	// Unsubscribe verifies one-click unsubscribe tokens; with Customers it serves
+	// GET and POST /unsubscribe/{token}.
+	Unsubscribe Verifier
+	Logger      *slog.Logger
 	// MaxBodyBytes bounds request bodies; default 1 MiB.
 	MaxBodyBytes int64
 }
@@ -76,6 +82,13 @@ func New(opts Options) http.Handler {
 		mux.Handle("GET /v1/journeys", s.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]any{"journeys": opts.Journeys()})
 		})))
+	}
+	if opts.Customers != nil {
+		s.customerRoutes(mux)
+		if opts.Unsubscribe != nil {
+			mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribe)
+			mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
+		}
 	}
 	return mux
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/engine"
 )
 
 var t0 = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
@@ -233,5 +234,58 @@ func TestGoalEventsWorkInWhicheverOrderEventsArrive(t *testing.T) {
 	}
 	if n := len(h.sent.to("fresh@x.example")); n != 1 {
 		t.Errorf("fresh got %d reminders, want 1: its order came before this cart", n)
+	}
+}
+
+func TestAnUnsubscribedChannelIsNeverChosen(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	ev := cart("c", 20)
+	ev.Customer["chat_id"] = "777"
+	ev.Customer["preferred_channel"] = "chat"
+	if err := h.eng.SetConsent(t.Context(), "c", "chat", false); err != nil {
+		t.Fatal(err)
+	}
+	h.event(ev)
+	h.advance(2 * time.Hour) // first step: [preferred, email] falls back to email
+	if len(h.sent.to("777")) != 0 || len(h.sent.to("c@x.example")) != 1 {
+		t.Fatalf("chat got %d, email %d; want the email only", len(h.sent.to("777")), len(h.sent.to("c@x.example")))
+	}
+	if err := h.eng.SetConsent(t.Context(), "c", "email", false); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(24 * time.Hour) // second step: [email] only, now unsubscribed
+	if n := len(h.sent.to("c@x.example")); n != 1 {
+		t.Fatalf("%d emails after unsubscribing, want still 1", n)
+	}
+	if hist := h.history("c"); hist[0].Outcome != "unreachable" {
+		t.Fatalf("history = %+v, want the second step unreachable", hist)
+	}
+	if err := h.eng.SetConsent(t.Context(), "c", "fax", false); !errors.Is(err, engine.ErrUnknownChannel) {
+		t.Fatalf("consent on an unknown channel: %v", err)
+	}
+	v, err := h.eng.Customer(t.Context(), "c")
+	if err != nil || v.Consent["email"] || v.Consent["chat"] || len(v.History) != 2 {
+		t.Fatalf("customer view = %+v, %v", v, err)
+	}
+}
+
+func TestForgetErasesTheCustomerAndCancelsWhatIsPending(t *testing.T) {
+	h := newHarness(t, t0, twoSteps, birthday)
+	ev := cart("gone", 20)
+	ev.Customer["birthday"] = "06-01"
+	h.event(ev)
+	if n := len(h.sched.tasks); n != 2 {
+		t.Fatalf("%d tasks pending, want the first step and the birthday timer", n)
+	}
+	if err := h.eng.Forget(t.Context(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.sched.tasks); n != 0 {
+		t.Fatalf("%d tasks still pending after erasing the customer", n)
+	}
+	h.advance(365 * 24 * time.Hour)
+	v, _ := h.eng.Customer(t.Context(), "gone")
+	if len(h.sent.to("gone@x.example")) != 0 || len(v.Profile) != 0 || len(v.Enrolments) != 0 || len(v.History) != 0 {
+		t.Fatalf("after erasing: sent %d, view %+v", len(h.sent.to("gone@x.example")), v)
 	}
 }

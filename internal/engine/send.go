@@ -31,7 +31,10 @@ type Delivery struct {
 	Step       *workflows.Step
 	CustomerID string
 	Customer   map[string]any
-	Event      workflows.EventEnv
+	// Consent is the customer's recorded consent per channel name; a channel the
+	// customer unsubscribed from is never chosen.
+	Consent map[string]bool
+	Event   workflows.EventEnv
 	// MessageID is stable for this step of this enrolment.
 	MessageID string
 	Now       time.Time
@@ -84,15 +87,16 @@ func (e *Engine) deliver(ctx context.Context, d *Delivery) error {
 }
 
 // chooseChannel picks the first channel of the step the customer can be reached on: the
-// channel is configured, the profile has an address for its type, and the template has a
-// version for its kind.
+// channel is configured, the customer has not unsubscribed from it, the profile has an
+// address for its type, and the template has a version for its kind. Consent is assumed
+// until the customer opts out (the soft opt-in of existing customers).
 func (e *Engine) chooseChannel(d *Delivery) bool {
 	for _, name := range d.Step.Send.Channels {
 		if name == workflows.Preferred {
 			name, _ = d.Customer["preferred_channel"].(string)
 		}
 		ch, ok := e.cfg.Channels.Get(name)
-		if !ok {
+		if subscribed, recorded := d.Consent[name]; !ok || (recorded && !subscribed) {
 			continue
 		}
 		addr := address(ch.Type.AddressKey, d)

@@ -44,10 +44,11 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return permanent("step payload: %v", err)
 	}
-	en, profile, err := e.cfg.Store.EnrolmentAndProfile(ctx, p.Journey, p.Customer)
+	state, err := e.cfg.Store.LoadStepState(ctx, p.Journey, p.Customer)
 	if err != nil {
 		return err
 	}
+	en := state.Enrolment
 	switch {
 	case en == nil || en.ID != p.Enrolment || en.Step < p.Step:
 		return nil // ended, replaced or cancelled
@@ -64,7 +65,7 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 	}
 	step := &j.Steps[p.Step]
 	d := &Delivery{
-		Journey: j, Step: step, CustomerID: p.Customer, Customer: profile,
+		Journey: j, Step: step, CustomerID: p.Customer, Customer: state.Profile, Consent: state.Consent,
 		Event: decodeEvent(en.Event), MessageID: en.ID + "-" + strconv.Itoa(p.Step),
 		Now: e.cfg.Clock.Now(), Attempt: at,
 	}

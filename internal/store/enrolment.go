@@ -106,23 +106,31 @@ func (s *Store) Enrolment(ctx context.Context, journey, cid string) (*Enrolment,
 	return decodeEnrolment(journey, cid, h), nil
 }
 
-// EnrolmentAndProfile returns the customer's active enrolment in the journey (or nil) and
-// profile, in one round trip: what a due step needs.
-func (s *Store) EnrolmentAndProfile(ctx context.Context, journey, cid string) (*Enrolment, map[string]any, error) {
-	var en, prof *redis.MapStringStringCmd
+// StepState is what a due step needs to know about its customer.
+type StepState struct {
+	Enrolment *Enrolment // nil when the customer has no enrolment in the journey
+	Profile   map[string]any
+	Consent   map[string]bool
+}
+
+// LoadStepState reads the customer's enrolment in the journey, profile and consent in one
+// round trip.
+func (s *Store) LoadStepState(ctx context.Context, journey, cid string) (StepState, error) {
+	var en, prof, cons *redis.MapStringStringCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		en = p.HGetAll(ctx, s.enrolKey(journey, cid))
 		prof = p.HGetAll(ctx, s.customerKey(cid))
+		cons = p.HGetAll(ctx, s.consentKey(cid))
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("load enrolment of %s in %s: %w", cid, journey, err)
+		return StepState{}, fmt.Errorf("load state of %s in %s: %w", cid, journey, err)
 	}
 	profile := make(map[string]any, len(prof.Val()))
 	for k, v := range prof.Val() {
 		profile[k] = decodeValue(v)
 	}
-	return decodeEnrolment(journey, cid, en.Val()), profile, nil
+	return StepState{Enrolment: decodeEnrolment(journey, cid, en.Val()), Profile: profile, Consent: decodeConsent(cons.Val())}, nil
 }
 
 func decodeEnrolment(journey, cid string, h map[string]string) *Enrolment {

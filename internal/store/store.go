@@ -260,3 +260,49 @@ func (s *Store) ReleaseSend(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+func (s *Store) consentKey(cid string) string { return s.prefix + "consent:" + cid }
+
+// SetConsent records whether the customer agrees to messages on a channel.
+func (s *Store) SetConsent(ctx context.Context, cid, channel string, subscribed bool) error {
+	v := "0"
+	if subscribed {
+		v = "1"
+	}
+	if err := s.rdb.HSet(ctx, s.consentKey(cid), channel, v).Err(); err != nil {
+		return fmt.Errorf("save consent of %s: %w", cid, err)
+	}
+	return nil
+}
+
+// Consent returns the customer's recorded consent per channel; a channel not in the map
+// has no record.
+func (s *Store) Consent(ctx context.Context, cid string) (map[string]bool, error) {
+	h, err := s.rdb.HGetAll(ctx, s.consentKey(cid)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("load consent of %s: %w", cid, err)
+	}
+	return decodeConsent(h), nil
+}
+
+func decodeConsent(h map[string]string) map[string]bool {
+	c := make(map[string]bool, len(h))
+	for ch, v := range h {
+		c[ch] = v == "1"
+	}
+	return c
+}
+
+// Forget erases the customer's profile, consent, history and the markers kept per
+// journey (journeys lists the journey ids). Enrolments and timers are the engine's to end
+// first, since their tasks must be cancelled.
+func (s *Store) Forget(ctx context.Context, cid string, journeys []string) error {
+	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid)}
+	for _, j := range journeys {
+		keys = append(keys, s.enrolKey(j, cid), s.enteredKey(j, cid), s.goalKey(j, cid), s.timerKey(j, cid))
+	}
+	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+		return fmt.Errorf("erase customer %s: %w", cid, err)
+	}
+	return nil
+}

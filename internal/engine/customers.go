@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rapporthq/rapport/internal/store"
+)
+
+// CustomerView is everything Rapport knows about one customer.
+type CustomerView struct {
+	ID         string          `json:"id"`
+	Profile    map[string]any  `json:"profile"`
+	Consent    map[string]bool `json:"consent"`
+	Enrolments []EnrolmentView `json:"enrolments"`
+	History    []store.Record  `json:"history"`
+}
+
+// EnrolmentView is an active enrolment and its next step.
+type EnrolmentView struct {
+	Journey   string    `json:"journey"`
+	StartedAt time.Time `json:"started_at"`
+	NextStep  string    `json:"next_step"`
+	Due       time.Time `json:"due"`
+}
+
+// Customer returns the customer's profile, consent per configured channel, active
+// enrolments with their next step, and recent history.
+func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) {
+	st := e.cfg.Store
+	v := CustomerView{ID: id, Consent: map[string]bool{}, Enrolments: []EnrolmentView{}}
+	var err error
+	if v.Profile, err = st.Profile(ctx, id); err != nil {
+		return v, err
+	}
+	consent, err := st.Consent(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	for name := range e.cfg.Channels {
+		subscribed, recorded := consent[name]
+		v.Consent[name] = subscribed || !recorded
+	}
+	ens, err := st.Enrolments(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	for _, en := range ens {
+		ev := EnrolmentView{Journey: en.Journey, StartedAt: en.StartedAt, Due: en.Due}
+		if j, ok := e.Journeys().Get(en.Journey); ok && en.Step < len(j.Steps) {
+			ev.NextStep = j.Steps[en.Step].ID
+		}
+		v.Enrolments = append(v.Enrolments, ev)
+	}
+	if v.History, err = st.History(ctx, id); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// ErrUnknownChannel is returned for consent on a channel the config does not have.
+var ErrUnknownChannel = fmt.Errorf("unknown channel")
+
+// SetConsent records that the customer subscribed to or unsubscribed from a channel.
+// From then on an unsubscribed channel is never chosen for the customer.
+func (e *Engine) SetConsent(ctx context.Context, id, channel string, subscribed bool) error {
+	if _, ok := e.cfg.Channels.Get(channel); !ok {
+		return fmt.Errorf("%w %q", ErrUnknownChannel, channel)
+	}
+	if err := e.cfg.Store.SetConsent(ctx, id, channel, subscribed); err != nil {
+		return err
+	}
+	e.log.Info("consent changed", "customer", id, "channel", channel, "subscribed", subscribed)
+	return nil
+}
+
+// Forget erases the customer: every pending step and timer is cancelled, then the
+// profile, consent, history and enrolments are deleted.
+func (e *Engine) Forget(ctx context.Context, id string) error {
+	ens, err := e.cfg.Store.Enrolments(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, en := range ens {
+		if err := e.cfg.Scheduler.Cancel(ctx, en.Task); err != nil {
+			return err
+		}
+	}
+	var journeys []string
+	for _, en := range ens {
+		journeys = append(journeys, en.Journey) // also journeys since removed from the config
+	}
+	for _, j := range e.Journeys().All() {
+		journeys = append(journeys, j.ID)
+		timer, err := e.cfg.Store.Timer(ctx, j.ID, id)
+		if err != nil {
+			return err
+		}
+		if timer != "" {
+			if err := e.cfg.Scheduler.Cancel(ctx, timer); err != nil {
+				return err
+			}
+		}
+	}
+	if err := e.cfg.Store.Forget(ctx, id, journeys); err != nil {
+		return err
+	}
+	e.log.Info("customer erased", "customer", id)
+	return nil
+}
