@@ -1,17 +1,3 @@
-// Package templates loads and renders the message templates marketers write in templates/.
-//
-// A template name maps to files by channel kind: NAME.email.html (the HTML part of an email,
-// opening with a front-matter block that holds subject: and optional preheader:),
-// NAME.email.txt (its optional plain-text part; without one, the text is derived from the
-// HTML) and NAME.msg.txt (the text of messenger and webhook messages). NAME.LOCALE.* files are
-// variants picked by the customer's locale, falling back from "ru-RU" to "ru" to the plain
-// name. Files whose name starts with "_" are not templates: _layout.email.html is the shared
-// email layout, into which each email's body is inserted as {{ .content }}.
-//
-// HTML is rendered with html/template, so values are escaped; text, subjects and messenger
-// messages with text/template. Templates see .customer, .event, .journey (.id, .name), .now
-// and .unsubscribe_url, and the functions of Funcs. Every file is parsed at load time; a
-// broken one is reported as file:line: message.
 package templates
 
 import (

@@ -1,0 +1,15 @@
+// Package engine is Rapport's core: it turns trigger events into enrolments, enrolments
+// into scheduled steps, and due steps into messages.
+//
+// HandleEvent upserts the profile, ends the enrolments the event is a goal of, enrols the
+// customer where a trigger matches and moves the customer's date and inactivity timers.
+// Each enrolment has exactly one pending task, its next step, under a deterministic ID;
+// HandleStep runs it when due and schedules the next. HandleTimer fires a date or
+// inactivity trigger. A message goes through a short pipeline, choose channel -> policies
+// -> render -> send -> record, where frequency caps and quiet hours plug in as Policy
+// values, and a claim in Redis makes each message go out at most once.
+//
+// The engine reads time only from its Clock and schedules only through its Scheduler, so
+// the same engine runs on asynq in production (internal/queue) and on a virtual clock in
+// tests and simulations. It knows channels only through the channels.Channel interface.
+package engine
