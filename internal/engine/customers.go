@@ -103,7 +103,11 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 			}
 		}
 	}
-	if err := e.cfg.Store.Forget(ctx, id, journeys); err != nil {
+	counters := []string{"all"}
+	for name := range e.cfg.Channels {
+		counters = append(counters, name)
+	}
+	if err := e.cfg.Store.Forget(ctx, id, journeys, counters); err != nil {
 		return err
 	}
 	e.log.Info("customer erased", "customer", id)

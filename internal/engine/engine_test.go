@@ -35,48 +35,48 @@ func cart(cid string, total float64) event.Event {
 
 func TestStepsRunAfterTheirWaitsCountedFromThePreviousStep(t *testing.T) {
 	h := newHarness(t, t0, twoSteps)
-	h.event(cart("c1", 20))
-	h.advance(59 * time.Minute)
-	if n := len(h.sent.to("c1@x.example")); n != 0 {
+	h.Event(cart("c1", 20))
+	h.Advance(59 * time.Minute)
+	if n := len(h.Sent.To("c1@x.example")); n != 0 {
 		t.Fatalf("%d messages before the first wait ended", n)
 	}
-	h.advance(time.Minute)
-	first := h.sent.to("c1@x.example")
+	h.Advance(time.Minute)
+	first := h.Sent.To("c1@x.example")
 	if len(first) != 1 || first[0].Subject != "Hello Ann" {
 		t.Fatalf("after 1h: %+v, want one message with subject 'Hello Ann'", first)
 	}
 	if !strings.HasPrefix(first[0].UnsubscribeURL, "https://r.example/unsubscribe/email/c1") {
 		t.Errorf("UnsubscribeURL = %q", first[0].UnsubscribeURL)
 	}
-	h.advance(24*time.Hour - time.Second)
-	if n := len(h.sent.to("c1@x.example")); n != 1 {
+	h.Advance(24*time.Hour - time.Second)
+	if n := len(h.Sent.To("c1@x.example")); n != 1 {
 		t.Fatalf("%d messages before the second wait ended", n)
 	}
-	h.advance(time.Second)
-	if n := len(h.sent.to("c1@x.example")); n != 2 {
+	h.Advance(time.Second)
+	if n := len(h.Sent.To("c1@x.example")); n != 2 {
 		t.Fatalf("%d messages after both waits, want 2", n)
 	}
-	if e, _ := h.store.Enrolment(t.Context(), "cart", "c1"); e != nil {
+	if e, _ := h.Store.Enrolment(t.Context(), "cart", "c1"); e != nil {
 		t.Errorf("the enrolment is still active after its last step: %+v", e)
 	}
 }
 
 func TestTriggerConditionAndGoalEvent(t *testing.T) {
 	h := newHarness(t, t0, twoSteps)
-	h.event(cart("small", 5))   // below the trigger condition
-	h.event(cart("buyer", 50))  // will order before the first step
-	h.event(cart("keeper", 50)) // will get both steps
-	h.advance(30 * time.Minute)
-	h.event(event.Event{Type: "order.placed", CustomerID: "buyer", Data: map[string]any{"total": 50.0}})
-	h.advance(48 * time.Hour)
+	h.Event(cart("small", 5))   // below the trigger condition
+	h.Event(cart("buyer", 50))  // will order before the first step
+	h.Event(cart("keeper", 50)) // will get both steps
+	h.Advance(30 * time.Minute)
+	h.Event(event.Event{Type: "order.placed", CustomerID: "buyer", Data: map[string]any{"total": 50.0}})
+	h.Advance(48 * time.Hour)
 
 	for cid, want := range map[string]int{"small": 0, "buyer": 0, "keeper": 2} {
-		if got := len(h.sent.to(cid + "@x.example")); got != want {
+		if got := len(h.Sent.To(cid + "@x.example")); got != want {
 			t.Errorf("%s got %d messages, want %d", cid, got, want)
 		}
 	}
-	if h.sched.cancelled != 1 {
-		t.Errorf("%d tasks cancelled, want the buyer's pending step", h.sched.cancelled)
+	if h.Scheduler.Cancelled != 1 {
+		t.Errorf("%d tasks cancelled, want the buyer's pending step", h.Scheduler.Cancelled)
 	}
 }
 
@@ -84,14 +84,14 @@ func TestAStepConditionSkipsAndTheJourneyGoesOn(t *testing.T) {
 	// Without exit_on, an order does not end the enrolment; it makes the second
 	// step's condition (no orders yet) false.
 	h2 := newHarness(t, t0, strings.Replace(twoSteps, "exit_on: [order.placed]\n", "", 1))
-	h2.event(cart("c", 20))
-	h2.advance(2 * time.Hour)
-	h2.event(event.Event{Type: "order.placed", CustomerID: "c", Data: map[string]any{"total": 9.5}})
-	h2.advance(48 * time.Hour)
-	if n := len(h2.sent.to("c@x.example")); n != 1 {
+	h2.Event(cart("c", 20))
+	h2.Advance(2 * time.Hour)
+	h2.Event(event.Event{Type: "order.placed", CustomerID: "c", Data: map[string]any{"total": 9.5}})
+	h2.Advance(48 * time.Hour)
+	if n := len(h2.Sent.To("c@x.example")); n != 1 {
 		t.Fatalf("%d messages, want only the first: the second step's condition is false", n)
 	}
-	hist := h2.history("c")
+	hist := h2.History("c")
 	if len(hist) != 2 || hist[0].Outcome != "skipped" || hist[1].Outcome != "sent" {
 		t.Fatalf("history = %+v, want sent then skipped", hist)
 	}
@@ -99,27 +99,27 @@ func TestAStepConditionSkipsAndTheJourneyGoesOn(t *testing.T) {
 
 func TestNoReentryWhileActiveUnlessReenterAfterPassed(t *testing.T) {
 	h := newHarness(t, t0, twoSteps)
-	h.event(cart("c", 20))
-	h.advance(10 * time.Minute)
-	h.event(cart("c", 30)) // still active: ignored
-	h.advance(72 * time.Hour)
-	if n := len(h.sent.to("c@x.example")); n != 2 {
+	h.Event(cart("c", 20))
+	h.Advance(10 * time.Minute)
+	h.Event(cart("c", 30)) // still active: ignored
+	h.Advance(72 * time.Hour)
+	if n := len(h.Sent.To("c@x.example")); n != 2 {
 		t.Fatalf("%d messages, want 2 from a single enrolment", n)
 	}
-	h.event(cart("c", 40)) // ended: enters again
-	h.advance(2 * time.Hour)
-	if n := len(h.sent.to("c@x.example")); n != 3 {
+	h.Event(cart("c", 40)) // ended: enters again
+	h.Advance(2 * time.Hour)
+	if n := len(h.Sent.To("c@x.example")); n != 3 {
 		t.Fatalf("%d messages, want a third from the new enrolment", n)
 	}
 
 	r := newHarness(t, t0, strings.Replace(twoSteps, "exit_on:", "reenter_after: 1d\nexit_on:", 1))
-	r.event(cart("c", 20))
-	r.advance(2 * time.Hour)
-	r.event(cart("c", 20)) // within a day of the first entry: refused
-	r.advance(23 * time.Hour)
-	r.event(cart("c", 20)) // 25h after the first entry: replaces the active one
-	r.advance(time.Hour)
-	if n := len(r.sent.to("c@x.example")); n != 3 {
+	r.Event(cart("c", 20))
+	r.Advance(2 * time.Hour)
+	r.Event(cart("c", 20)) // within a day of the first entry: refused
+	r.Advance(23 * time.Hour)
+	r.Event(cart("c", 20)) // 25h after the first entry: replaces the active one
+	r.Advance(time.Hour)
+	if n := len(r.Sent.To("c@x.example")); n != 3 {
 		t.Fatalf("%d messages with reenter_after, want 3 (first, second, first again)", n)
 	}
 }
@@ -128,10 +128,10 @@ func TestTheSameEventTwiceEnrolsOnce(t *testing.T) {
 	h := newHarness(t, t0, twoSteps)
 	ev := cart("c", 20)
 	ev.ID = "evt-1"
-	h.event(ev)
-	h.event(ev)
-	h.advance(72 * time.Hour)
-	if n := len(h.sent.to("c@x.example")); n != 2 {
+	h.Event(ev)
+	h.Event(ev)
+	h.Advance(72 * time.Hour)
+	if n := len(h.Sent.To("c@x.example")); n != 2 {
 		t.Fatalf("%d messages, want 2", n)
 	}
 }
@@ -139,10 +139,10 @@ func TestTheSameEventTwiceEnrolsOnce(t *testing.T) {
 func TestOrderStatisticsCountEachOrderOnce(t *testing.T) {
 	h := newHarness(t, t0, twoSteps)
 	order := event.Event{ID: "o-1", Type: "order.placed", CustomerID: "c", Data: map[string]any{"total": 10.5}}
-	h.event(order)
-	h.event(order) // a retried event
-	h.event(event.Event{ID: "o-2", Type: "order.placed", CustomerID: "c", Data: map[string]any{"total": 4.5}})
-	p, err := h.store.Profile(t.Context(), "c")
+	h.Event(order)
+	h.Event(order) // a retried event
+	h.Event(event.Event{ID: "o-2", Type: "order.placed", CustomerID: "c", Data: map[string]any{"total": 4.5}})
+	p, err := h.Store.Profile(t.Context(), "c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,17 +159,17 @@ func TestChannelChoiceFallsBackFromPreferred(t *testing.T) {
 	ev := cart("chatty", 20)
 	ev.Customer["preferred_channel"] = "chat"
 	ev.Customer["chat_id"] = 123456.0
-	h.event(ev)
+	h.Event(ev)
 	noAddr := cart("silent", 20)
 	delete(noAddr.Customer, "email")
 	noAddr.Customer["preferred_channel"] = "chat" // but no chat_id either
-	h.event(noAddr)
-	h.advance(2 * time.Hour)
+	h.Event(noAddr)
+	h.Advance(2 * time.Hour)
 
-	if got := h.sent.to("123456"); len(got) != 1 || got[0].Text == "" {
+	if got := h.Sent.To("123456"); len(got) != 1 || got[0].Text == "" {
 		t.Fatalf("preferred chat got %+v, want one text message", got)
 	}
-	hist := h.history("silent")
+	hist := h.History("silent")
 	if len(hist) != 1 || hist[0].Outcome != "unreachable" {
 		t.Fatalf("history of a customer with no address = %+v, want unreachable", hist)
 	}
@@ -178,7 +178,7 @@ func TestChannelChoiceFallsBackFromPreferred(t *testing.T) {
 func TestTemporaryFailuresAreRetriedAndPermanentOnesRecorded(t *testing.T) {
 	h := newHarness(t, t0, twoSteps)
 	fails := map[string]int{}
-	h.sent.fail = func(m channels.Message) error {
+	h.Sent.Fail = func(m channels.Message) error {
 		switch m.To {
 		case "flaky@x.example":
 			if fails[m.To]++; fails[m.To] <= 2 {
@@ -192,25 +192,25 @@ func TestTemporaryFailuresAreRetriedAndPermanentOnesRecorded(t *testing.T) {
 		return nil
 	}
 	for _, c := range []string{"flaky", "gone", "down"} {
-		h.event(cart(c, 20))
+		h.Event(cart(c, 20))
 	}
-	h.advance(2 * time.Hour)
+	h.Advance(2 * time.Hour)
 
-	if n := len(h.sent.to("flaky@x.example")); n != 1 {
+	if n := len(h.Sent.To("flaky@x.example")); n != 1 {
 		t.Errorf("flaky got %d messages, want exactly 1 after two temporary failures", n)
 	}
 	for cid, want := range map[string]string{"flaky": "sent", "gone": "failed", "down": "failed"} {
-		hist := h.history(cid)
+		hist := h.History(cid)
 		if len(hist) != 1 || hist[0].Outcome != want {
 			t.Errorf("%s history = %+v, want one %q record", cid, hist, want)
 		}
 	}
-	if hist := h.history("down"); len(hist) == 1 && !strings.Contains(hist[0].Reason, "gave up after 3 retries") {
+	if hist := h.History("down"); len(hist) == 1 && !strings.Contains(hist[0].Reason, "gave up after 3 retries") {
 		t.Errorf("down's reason = %q, want it to say it gave up", hist[0].Reason)
 	}
 	// The journey goes on after a failed step.
-	h.advance(24 * time.Hour)
-	if hist := h.history("gone"); len(hist) != 2 {
+	h.Advance(24 * time.Hour)
+	if hist := h.History("gone"); len(hist) != 2 {
 		t.Errorf("gone history = %+v, want the second step recorded too", hist)
 	}
 }
@@ -220,19 +220,19 @@ func TestGoalEventsWorkInWhicheverOrderEventsArrive(t *testing.T) {
 	// The order came after the cart was abandoned, but is processed first.
 	late := cart("late", 20)
 	late.OccurredAt = t0.Add(-time.Minute)
-	h.event(event.Event{Type: "order.placed", CustomerID: "late", OccurredAt: t0})
-	h.event(late)
+	h.Event(event.Event{Type: "order.placed", CustomerID: "late", OccurredAt: t0})
+	h.Event(late)
 	// A new cart abandoned after an order, processed before that order.
 	fresh := cart("fresh", 20)
 	fresh.OccurredAt = t0
-	h.event(fresh)
-	h.event(event.Event{Type: "order.placed", CustomerID: "fresh", OccurredAt: t0.Add(-time.Minute)})
-	h.advance(2 * time.Hour)
+	h.Event(fresh)
+	h.Event(event.Event{Type: "order.placed", CustomerID: "fresh", OccurredAt: t0.Add(-time.Minute)})
+	h.Advance(2 * time.Hour)
 
-	if n := len(h.sent.to("late@x.example")); n != 0 {
+	if n := len(h.Sent.To("late@x.example")); n != 0 {
 		t.Errorf("late got %d reminders for a cart it had already ordered", n)
 	}
-	if n := len(h.sent.to("fresh@x.example")); n != 1 {
+	if n := len(h.Sent.To("fresh@x.example")); n != 1 {
 		t.Errorf("fresh got %d reminders, want 1: its order came before this cart", n)
 	}
 }
@@ -242,28 +242,28 @@ func TestAnUnsubscribedChannelIsNeverChosen(t *testing.T) {
 	ev := cart("c", 20)
 	ev.Customer["chat_id"] = "777"
 	ev.Customer["preferred_channel"] = "chat"
-	if err := h.eng.SetConsent(t.Context(), "c", "chat", false); err != nil {
+	if err := h.Engine.SetConsent(t.Context(), "c", "chat", false); err != nil {
 		t.Fatal(err)
 	}
-	h.event(ev)
-	h.advance(2 * time.Hour) // first step: [preferred, email] falls back to email
-	if len(h.sent.to("777")) != 0 || len(h.sent.to("c@x.example")) != 1 {
-		t.Fatalf("chat got %d, email %d; want the email only", len(h.sent.to("777")), len(h.sent.to("c@x.example")))
+	h.Event(ev)
+	h.Advance(2 * time.Hour) // first step: [preferred, email] falls back to email
+	if len(h.Sent.To("777")) != 0 || len(h.Sent.To("c@x.example")) != 1 {
+		t.Fatalf("chat got %d, email %d; want the email only", len(h.Sent.To("777")), len(h.Sent.To("c@x.example")))
 	}
-	if err := h.eng.SetConsent(t.Context(), "c", "email", false); err != nil {
+	if err := h.Engine.SetConsent(t.Context(), "c", "email", false); err != nil {
 		t.Fatal(err)
 	}
-	h.advance(24 * time.Hour) // second step: [email] only, now unsubscribed
-	if n := len(h.sent.to("c@x.example")); n != 1 {
+	h.Advance(24 * time.Hour) // second step: [email] only, now unsubscribed
+	if n := len(h.Sent.To("c@x.example")); n != 1 {
 		t.Fatalf("%d emails after unsubscribing, want still 1", n)
 	}
-	if hist := h.history("c"); hist[0].Outcome != "unreachable" {
+	if hist := h.History("c"); hist[0].Outcome != "unreachable" {
 		t.Fatalf("history = %+v, want the second step unreachable", hist)
 	}
-	if err := h.eng.SetConsent(t.Context(), "c", "fax", false); !errors.Is(err, engine.ErrUnknownChannel) {
+	if err := h.Engine.SetConsent(t.Context(), "c", "fax", false); !errors.Is(err, engine.ErrUnknownChannel) {
 		t.Fatalf("consent on an unknown channel: %v", err)
 	}
-	v, err := h.eng.Customer(t.Context(), "c")
+	v, err := h.Engine.Customer(t.Context(), "c")
 	if err != nil || v.Consent["email"] || v.Consent["chat"] || len(v.History) != 2 {
 		t.Fatalf("customer view = %+v, %v", v, err)
 	}
@@ -273,19 +273,19 @@ func TestForgetErasesTheCustomerAndCancelsWhatIsPending(t *testing.T) {
 	h := newHarness(t, t0, twoSteps, birthday)
 	ev := cart("gone", 20)
 	ev.Customer["birthday"] = "06-01"
-	h.event(ev)
-	if n := len(h.sched.tasks); n != 2 {
+	h.Event(ev)
+	if n := h.Scheduler.Len(); n != 2 {
 		t.Fatalf("%d tasks pending, want the first step and the birthday timer", n)
 	}
-	if err := h.eng.Forget(t.Context(), "gone"); err != nil {
+	if err := h.Engine.Forget(t.Context(), "gone"); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(h.sched.tasks); n != 0 {
+	if n := h.Scheduler.Len(); n != 0 {
 		t.Fatalf("%d tasks still pending after erasing the customer", n)
 	}
-	h.advance(365 * 24 * time.Hour)
-	v, _ := h.eng.Customer(t.Context(), "gone")
-	if len(h.sent.to("gone@x.example")) != 0 || len(v.Profile) != 0 || len(v.Enrolments) != 0 || len(v.History) != 0 {
-		t.Fatalf("after erasing: sent %d, view %+v", len(h.sent.to("gone@x.example")), v)
+	h.Advance(365 * 24 * time.Hour)
+	v, _ := h.Engine.Customer(t.Context(), "gone")
+	if len(h.Sent.To("gone@x.example")) != 0 || len(v.Profile) != 0 || len(v.Enrolments) != 0 || len(v.History) != 0 {
+		t.Fatalf("after erasing: sent %d, view %+v", len(h.Sent.To("gone@x.example")), v)
 	}
 }

@@ -113,7 +113,7 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, ev
 		if err != nil || cur == nil {
 			return err
 		}
-		return e.scheduleStep(ctx, cur, cur.Step, cur.Due)
+		return e.scheduleStep(ctx, cur)
 	}
 	if replaced != "" {
 		if err := e.cfg.Scheduler.Cancel(ctx, replaced); err != nil {
@@ -121,7 +121,7 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, ev
 		}
 	}
 	e.log.Debug("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
-	return e.scheduleStep(ctx, &en, 0, due)
+	return e.scheduleStep(ctx, &en)
 }
 
 // exit ends the customer's enrolment in j, if its event came no later than the goal

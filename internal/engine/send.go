@@ -52,6 +52,9 @@ type Verdict struct {
 	// Outcome, when set, stops the message and is recorded (e.g. OutcomeCapped).
 	Outcome Outcome
 	Reason  string
+	// Until, when set, holds the step back until then (quiet hours): it is rescheduled
+	// and runs the whole pipeline again.
+	Until time.Time
 }
 
 // Policy is a check every message passes after its channel is chosen and before it is
@@ -60,30 +63,40 @@ type Policy interface {
 	Check(ctx context.Context, d *Delivery) (Verdict, error)
 }
 
+// SentObserver is implemented by policies that need to know what was sent, such as
+// frequency caps counting messages. Sent is called after every successful send.
+type SentObserver interface {
+	Sent(ctx context.Context, d *Delivery) error
+}
+
 // PolicyFunc adapts a function to the Policy interface.
 type PolicyFunc func(ctx context.Context, d *Delivery) (Verdict, error)
 
 // Check calls f(ctx, d).
 func (f PolicyFunc) Check(ctx context.Context, d *Delivery) (Verdict, error) { return f(ctx, d) }
 
-// deliver runs the send pipeline for d. It returns an error only to ask for a retry.
-func (e *Engine) deliver(ctx context.Context, d *Delivery) error {
+// deliver runs the send pipeline for d. It returns a time when a policy holds the step
+// back until then, and an error only to ask for a retry.
+func (e *Engine) deliver(ctx context.Context, d *Delivery) (time.Time, error) {
 	if !e.chooseChannel(d) {
-		return e.record(ctx, d, OutcomeUnreachable, "no channel of "+fmt.Sprint(d.Step.Send.Channels)+" can reach the customer")
+		return time.Time{}, e.record(ctx, d, OutcomeUnreachable, "no channel of "+fmt.Sprint(d.Step.Send.Channels)+" can reach the customer")
 	}
 	for _, p := range e.cfg.Policies {
 		v, err := p.Check(ctx, d)
 		if err != nil {
-			return err
+			return time.Time{}, err
+		}
+		if !v.Until.IsZero() {
+			return v.Until, nil
 		}
 		if v.Outcome != "" {
-			return e.record(ctx, d, v.Outcome, v.Reason)
+			return time.Time{}, e.record(ctx, d, v.Outcome, v.Reason)
 		}
 	}
 	if err := e.render(d); err != nil {
-		return e.record(ctx, d, OutcomeFailed, err.Error())
+		return time.Time{}, e.record(ctx, d, OutcomeFailed, err.Error())
 	}
-	return e.send(ctx, d)
+	return time.Time{}, e.send(ctx, d)
 }
 
 // chooseChannel picks the first channel of the step the customer can be reached on: the
@@ -172,6 +185,13 @@ func (e *Engine) send(ctx context.Context, d *Delivery) error {
 	_, sendErr := d.Channel.Send(ctx, d.Message)
 	switch {
 	case sendErr == nil:
+		for _, p := range e.cfg.Policies {
+			if o, ok := p.(SentObserver); ok {
+				if err := o.Sent(ctx, d); err != nil {
+					e.log.Warn("a policy could not count a sent message", "customer", d.CustomerID, "err", err)
+				}
+			}
+		}
 		return e.settle(ctx, d, OutcomeSent, "")
 	case channels.IsTemporary(sendErr) && !d.Attempt.Last():
 		if err := st.ReleaseSend(ctx, d.MessageID); err != nil {

@@ -25,12 +25,13 @@ func stepTaskID(enrolment string, step int) string {
 	return "step:" + enrolment + ":" + strconv.Itoa(step)
 }
 
-func (e *Engine) scheduleStep(ctx context.Context, en *store.Enrolment, step int, due time.Time) error {
-	payload, err := json.Marshal(stepPayload{Journey: en.Journey, Customer: en.CustomerID, Enrolment: en.ID, Step: step, Due: due.UnixMilli()})
+// scheduleStep schedules the enrolment's pending step under its task ID.
+func (e *Engine) scheduleStep(ctx context.Context, en *store.Enrolment) error {
+	payload, err := json.Marshal(stepPayload{Journey: en.Journey, Customer: en.CustomerID, Enrolment: en.ID, Step: en.Step, Due: en.Due.UnixMilli()})
 	if err != nil {
 		return err
 	}
-	return e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindStep, ID: stepTaskID(en.ID, step), Payload: payload, At: due})
+	return e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindStep, ID: en.Task, Payload: payload, At: en.Due})
 }
 
 // HandleStep runs one due step: if the enrolment is still at that step, it checks the
@@ -55,7 +56,7 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 	case en.Step > p.Step:
 		// A previous attempt advanced the enrolment but may have died before scheduling
 		// the next step; scheduling is idempotent, so make sure.
-		return e.scheduleStep(ctx, en, en.Step, en.Due)
+		return e.scheduleStep(ctx, en)
 	}
 	j, ok := e.Journeys().Get(p.Journey)
 	if !ok || p.Step >= len(j.Steps) {
@@ -69,22 +70,39 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 		Event: decodeEvent(en.Event), MessageID: en.ID + "-" + strconv.Itoa(p.Step),
 		Now: e.cfg.Clock.Now(), Attempt: at,
 	}
-	if err := e.runStep(ctx, d); err != nil {
+	until, err := e.runStep(ctx, d)
+	if err != nil {
 		return err
+	}
+	if !until.IsZero() {
+		return e.hold(ctx, en, p, until)
 	}
 	return e.advance(ctx, j, en, p)
 }
 
-// runStep checks the step's condition and sends. It returns an error only to ask for a
-// retry.
-func (e *Engine) runStep(ctx context.Context, d *Delivery) error {
+// hold reschedules the step of p to run again at until, under a new task ID (the running
+// task still holds the old one).
+func (e *Engine) hold(ctx context.Context, en *store.Enrolment, p stepPayload, until time.Time) error {
+	task := stepTaskID(en.ID, p.Step) + "@" + strconv.FormatInt(until.Unix(), 10)
+	moved, err := e.cfg.Store.Advance(ctx, en.Journey, en.CustomerID, en.ID, p.Step, p.Step, until, task)
+	if err != nil || !moved {
+		return err
+	}
+	e.log.Debug("step held back", "journey", en.Journey, "customer", en.CustomerID, "step", p.Step, "until", until)
+	en.Due, en.Task = until, task
+	return e.scheduleStep(ctx, en)
+}
+
+// runStep checks the step's condition and sends. It returns a time when the step is held
+// back until then, and an error only to ask for a retry.
+func (e *Engine) runStep(ctx context.Context, d *Delivery) (time.Time, error) {
 	env := workflows.Env{Event: d.Event, Customer: d.Customer, Now: d.Now}
 	ok, err := d.Step.If.Eval(env)
 	if err != nil {
-		return e.record(ctx, d, OutcomeFailed, "condition: "+err.Error())
+		return time.Time{}, e.record(ctx, d, OutcomeFailed, "condition: "+err.Error())
 	}
 	if !ok {
-		return e.record(ctx, d, OutcomeSkipped, "condition is false")
+		return time.Time{}, e.record(ctx, d, OutcomeSkipped, "condition is false")
 	}
 	return e.deliver(ctx, d)
 }
@@ -105,6 +123,6 @@ func (e *Engine) advance(ctx context.Context, j *workflows.Journey, en *store.En
 	if err != nil || !moved {
 		return err
 	}
-	en.Step, en.Due = next, due
-	return e.scheduleStep(ctx, en, next, due)
+	en.Step, en.Due, en.Task = next, due, stepTaskID(en.ID, next)
+	return e.scheduleStep(ctx, en)
 }

@@ -96,12 +96,18 @@ func (e *Engine) armDate(ctx context.Context, j *workflows.Journey, cid string, 
 
 // location is the customer's time zone, or the default.
 func (e *Engine) location(profile map[string]any) *time.Location {
+	return Location(profile, e.cfg.Location)
+}
+
+// Location returns the time zone of a profile's timezone attribute, or def when it has
+// none or an unknown one.
+func Location(profile map[string]any, def *time.Location) *time.Location {
 	if name, _ := profile["timezone"].(string); name != "" {
 		if loc, err := time.LoadLocation(name); err == nil {
 			return loc
 		}
 	}
-	return e.cfg.Location
+	return def
 }
 
 // NextDate returns the first moment strictly after now when a yearly date (YYYY-MM-DD or

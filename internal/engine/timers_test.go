@@ -82,48 +82,48 @@ func TestNextDate(t *testing.T) {
 
 func TestABirthdayArrivesOnceAYearAtLocalTime(t *testing.T) {
 	h := newHarness(t, t0, birthday) // t0 is 2 March 2026, 12:00 UTC
-	h.event(profile("anna", map[string]any{"birthday": "1990-03-05", "timezone": "Europe/Moscow", "first_name": "Anna"}))
+	h.Event(profile("anna", map[string]any{"birthday": "1990-03-05", "timezone": "Europe/Moscow", "first_name": "Anna"}))
 
-	timers := h.sched.timers()
+	timers := h.Scheduler.Timers()
 	if len(timers) != 1 || !timers[0].At.Equal(time.Date(2026, 3, 5, 7, 0, 0, 0, time.UTC)) {
 		t.Fatalf("timers = %+v, want one at 10:00 Moscow on 5 March", timers)
 	}
-	h.advance(2*24*time.Hour + 19*time.Hour - time.Second) // 5 March 06:59:59 UTC
-	if n := len(h.sent.to("anna@x.example")); n != 0 {
+	h.Advance(2*24*time.Hour + 19*time.Hour - time.Second) // 5 March 06:59:59 UTC
+	if n := len(h.Sent.To("anna@x.example")); n != 0 {
 		t.Fatalf("%d greetings before 10:00 local", n)
 	}
-	h.advance(time.Second)
-	if n := len(h.sent.to("anna@x.example")); n != 1 {
+	h.Advance(time.Second)
+	if n := len(h.Sent.To("anna@x.example")); n != 1 {
 		t.Fatalf("%d greetings on the day, want 1", n)
 	}
 	// The same profile sent again does not add a timer; the one for next year stands.
-	h.event(profile("anna", map[string]any{"birthday": "1990-03-05", "timezone": "Europe/Moscow"}))
-	timers = h.sched.timers()
+	h.Event(profile("anna", map[string]any{"birthday": "1990-03-05", "timezone": "Europe/Moscow"}))
+	timers = h.Scheduler.Timers()
 	if len(timers) != 1 || !timers[0].At.Equal(time.Date(2027, 3, 5, 7, 0, 0, 0, time.UTC)) {
 		t.Fatalf("timers after the greeting = %+v, want one for next year", timers)
 	}
-	h.advance(366 * 24 * time.Hour)
-	if n := len(h.sent.to("anna@x.example")); n != 2 {
+	h.Advance(366 * 24 * time.Hour)
+	if n := len(h.Sent.To("anna@x.example")); n != 2 {
 		t.Fatalf("%d greetings after a year, want 2", n)
 	}
 }
 
 func TestChangingTheBirthdayOrTimeZoneMovesTheTimer(t *testing.T) {
 	h := newHarness(t, t0, birthday)
-	h.event(profile("b", map[string]any{"birthday": "03-10"}))
-	h.event(profile("b", map[string]any{"birthday": "03-20"}))
-	h.event(profile("b", map[string]any{"timezone": "Asia/Tokyo"}))
-	timers := h.sched.timers()
+	h.Event(profile("b", map[string]any{"birthday": "03-10"}))
+	h.Event(profile("b", map[string]any{"birthday": "03-20"}))
+	h.Event(profile("b", map[string]any{"timezone": "Asia/Tokyo"}))
+	timers := h.Scheduler.Timers()
 	want := time.Date(2026, 3, 20, 1, 0, 0, 0, time.UTC) // 10:00 in Tokyo
 	if len(timers) != 1 || !timers[0].At.Equal(want) {
 		t.Fatalf("timers = %+v, want exactly one at %v", timers, want)
 	}
-	h.advance(15 * 24 * time.Hour) // past 10 March
-	if n := len(h.sent.to("b@x.example")); n != 0 {
+	h.Advance(15 * 24 * time.Hour) // past 10 March
+	if n := len(h.Sent.To("b@x.example")); n != 0 {
 		t.Fatalf("%d greetings on the old date", n)
 	}
-	h.advance(5 * 24 * time.Hour)
-	if n := len(h.sent.to("b@x.example")); n != 1 {
+	h.Advance(5 * 24 * time.Hour)
+	if n := len(h.Sent.To("b@x.example")); n != 1 {
 		t.Fatalf("%d greetings on the new date, want 1", n)
 	}
 }
@@ -136,9 +136,9 @@ trigger: {date: customer.birthday, at: "02:30"}
 steps:
   - send: {template: hello, channels: [email]}
 `)
-	h.event(profile("ny", map[string]any{"birthday": "03-08", "timezone": "America/New_York"}))
-	h.advance(10 * 24 * time.Hour)
-	if n := len(h.sent.to("ny@x.example")); n != 1 {
+	h.Event(profile("ny", map[string]any{"birthday": "03-08", "timezone": "America/New_York"}))
+	h.Advance(10 * 24 * time.Hour)
+	if n := len(h.Sent.To("ny@x.example")); n != 1 {
 		t.Fatalf("%d greetings around the spring-forward night, want 1", n)
 	}
 }
@@ -147,29 +147,29 @@ func TestASecondOrderRestartsTheWinBackClock(t *testing.T) {
 	day := 24 * time.Hour
 	h := newHarness(t, t0, winBack)
 	order := func(id string) {
-		h.event(event.Event{ID: id, Type: "order.placed", CustomerID: "w",
+		h.Event(event.Event{ID: id, Type: "order.placed", CustomerID: "w",
 			Customer: map[string]any{"email": "w@x.example"}, Data: map[string]any{"total": 20.0}})
 	}
 	order("o1")
-	h.advance(59 * day)
+	h.Advance(59 * day)
 	order("o2") // restarts the 60 days
-	h.advance(59 * day)
-	if n := len(h.sent.to("w@x.example")); n != 0 {
+	h.Advance(59 * day)
+	if n := len(h.Sent.To("w@x.example")); n != 0 {
 		t.Fatalf("%d nudges within 60 days of the last order", n)
 	}
-	if n := len(h.sched.timers()); n != 1 {
+	if n := len(h.Scheduler.Timers()); n != 1 {
 		t.Fatalf("%d inactivity timers, want 1", n)
 	}
-	h.advance(day)
-	if n := len(h.sent.to("w@x.example")); n != 1 {
+	h.Advance(day)
+	if n := len(h.Sent.To("w@x.example")); n != 1 {
 		t.Fatalf("%d nudges 60 days after the last order, want 1", n)
 	}
-	h.advance(30 * day)
-	if n := len(h.sent.to("w@x.example")); n != 2 {
+	h.Advance(30 * day)
+	if n := len(h.Sent.To("w@x.example")); n != 2 {
 		t.Fatalf("%d nudges after 90 days, want 2", n)
 	}
-	h.advance(200 * day)
-	if n := len(h.sent.to("w@x.example")); n != 2 {
+	h.Advance(200 * day)
+	if n := len(h.Sent.To("w@x.example")); n != 2 {
 		t.Fatalf("%d nudges long after, want still 2: the clock waits for the next order", n)
 	}
 }
@@ -177,11 +177,11 @@ func TestASecondOrderRestartsTheWinBackClock(t *testing.T) {
 func TestAnOrderDuringWinBackEndsIt(t *testing.T) {
 	day := 24 * time.Hour
 	h := newHarness(t, t0, winBack)
-	h.event(event.Event{ID: "o1", Type: "order.placed", CustomerID: "w", Customer: map[string]any{"email": "w@x.example"}})
-	h.advance(61 * day)
-	h.event(event.Event{ID: "o2", Type: "order.placed", CustomerID: "w"})
-	h.advance(40 * day)
-	if n := len(h.sent.to("w@x.example")); n != 1 {
+	h.Event(event.Event{ID: "o1", Type: "order.placed", CustomerID: "w", Customer: map[string]any{"email": "w@x.example"}})
+	h.Advance(61 * day)
+	h.Event(event.Event{ID: "o2", Type: "order.placed", CustomerID: "w"})
+	h.Advance(40 * day)
+	if n := len(h.Sent.To("w@x.example")); n != 1 {
 		t.Fatalf("%d nudges, want only the first: the order ended the journey", n)
 	}
 }

@@ -289,16 +289,60 @@ func decodeConsent(h map[string]string) map[string]bool {
 	return c
 }
 
-// Forget erases the customer's profile, consent, history and the markers kept per
-// journey (journeys lists the journey ids). Enrolments and timers are the engine's to end
-// first, since their tasks must be cancelled.
-func (s *Store) Forget(ctx context.Context, cid string, journeys []string) error {
+// Forget erases the customer's profile, consent, history, the markers kept per journey
+// (journeys lists the journey ids) and the sent-message counters (counters lists their
+// names). Enrolments and timers are the engine's to end first, since their tasks must be
+// cancelled.
+func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []string) error {
 	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid)}
+	for _, c := range counters {
+		keys = append(keys, s.sentKey(cid, c))
+	}
 	for _, j := range journeys {
 		keys = append(keys, s.enrolKey(j, cid), s.enteredKey(j, cid), s.goalKey(j, cid), s.timerKey(j, cid))
 	}
 	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
 		return fmt.Errorf("erase customer %s: %w", cid, err)
+	}
+	return nil
+}
+
+func (s *Store) sentKey(cid, counter string) string { return s.prefix + "sent:" + cid + ":" + counter }
+
+// SentSince counts, for each counter (a channel name or "all"), the messages counted for
+// the customer at or after the matching time in since.
+func (s *Store) SentSince(ctx context.Context, cid string, counters []string, since []time.Time) ([]int64, error) {
+	cmds := make([]*redis.IntCmd, len(counters))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range counters {
+			cmds[i] = p.ZCount(ctx, s.sentKey(cid, c), strconv.FormatInt(since[i].UnixMilli(), 10), "+inf")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count messages of %s: %w", cid, err)
+	}
+	out := make([]int64, len(cmds))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
+// CountSent counts message id, sent at at, on each counter of the customer, forgetting
+// what is older than keep. Counting the same id twice counts it once.
+func (s *Store) CountSent(ctx context.Context, cid, id string, counters []string, at time.Time, keep time.Duration) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range counters {
+			k := s.sentKey(cid, c)
+			p.ZAdd(ctx, k, redis.Z{Score: float64(at.UnixMilli()), Member: id})
+			p.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(at.Add(-keep).UnixMilli(), 10))
+			p.PExpire(ctx, k, keep)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("count message of %s: %w", cid, err)
 	}
 	return nil
 }
