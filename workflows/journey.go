@@ -96,11 +96,11 @@ type Env struct {
 }
 
 // EventEnv is the event as conditions see it. For date and inactivity triggers it is a
-// synthetic event of type "date" or "inactivity".
+// synthetic event of type "date" or "inactivity". It is kept with the enrolment as JSON.
 type EventEnv struct {
-	ID         string         `expr:"id"`
-	Type       string         `expr:"type"`
-	CustomerID string         `expr:"customer_id"`
-	OccurredAt time.Time      `expr:"occurred_at"`
-	Data       map[string]any `expr:"data"`
+	ID         string         `expr:"id" json:"id"`
+	Type       string         `expr:"type" json:"type"`
+	CustomerID string         `expr:"customer_id" json:"customer_id"`
+	OccurredAt time.Time      `expr:"occurred_at" json:"occurred_at"`
+	Data       map[string]any `expr:"data" json:"data,omitempty"`
 }

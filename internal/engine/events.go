@@ -69,29 +69,21 @@ func eventEnv(ev event.Event) workflows.EventEnv {
 	return workflows.EventEnv{ID: ev.ID, Type: ev.Type, CustomerID: ev.CustomerID, OccurredAt: ev.OccurredAt.UTC(), Data: data}
 }
 
-// storedEvent is how an enrolling event is kept with its enrolment.
-type storedEvent struct {
-	ID         string         `json:"id"`
-	Type       string         `json:"type"`
-	CustomerID string         `json:"customer_id"`
-	OccurredAt time.Time      `json:"occurred_at"`
-	Data       map[string]any `json:"data,omitempty"`
-}
-
+// decodeEvent reads the enrolling event kept with an enrolment.
 func decodeEvent(raw json.RawMessage) workflows.EventEnv {
-	var s storedEvent
-	json.Unmarshal(raw, &s)
-	if s.Data == nil {
-		s.Data = map[string]any{}
+	var ev workflows.EventEnv
+	json.Unmarshal(raw, &ev)
+	if ev.Data == nil {
+		ev.Data = map[string]any{}
 	}
-	return workflows.EventEnv{ID: s.ID, Type: s.Type, CustomerID: s.CustomerID, OccurredAt: s.OccurredAt, Data: s.Data}
+	return ev
 }
 
 // enrol starts the customer in journey j, triggered by ev at now, and schedules the first
 // step. The enrolment ID comes from the journey, customer and event, so a retried event
 // finds its own enrolment and only makes sure the first step is scheduled.
 func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, ev workflows.EventEnv, now time.Time) error {
-	raw, err := json.Marshal(storedEvent(ev))
+	raw, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encode event of %s: %w", j.ID, err)
 	}

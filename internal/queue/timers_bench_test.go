@@ -195,32 +195,25 @@ func newEngineWith(tb testing.TB, rdb redis.UniversalClient, templateDir string,
 }
 
 func usedMemory(tb testing.TB, rdb *redis.Client) int64 {
-	info, err := rdb.Info(context.Background(), "memory").Result()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			return n
-		}
-	}
-	tb.Fatal("no used_memory in INFO")
-	return 0
+	return infoField(tb, rdb, "memory", "used_memory")
 }
 
 // commandCalls is the total number of commands Redis has run.
 func commandCalls(tb testing.TB, rdb *redis.Client) int64 {
-	info, err := rdb.Info(context.Background(), "stats").Result()
+	return infoField(tb, rdb, "stats", "total_commands_processed")
+}
+
+func infoField(tb testing.TB, rdb *redis.Client, section, field string) int64 {
+	info, err := rdb.Info(context.Background(), section).Result()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			return n
 		}
 	}
-	tb.Fatal("no total_commands_processed in INFO")
+	tb.Fatalf("no %s in INFO %s", field, section)
 	return 0
 }

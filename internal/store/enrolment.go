@@ -282,18 +282,14 @@ func (s *Store) Exit(ctx context.Context, journey, cid string, goalAt time.Time)
 	return task, true, nil
 }
 
-func micros(s string) time.Time {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.UnixMicro(n).UTC()
-}
+// millis and micros read the Unix times kept in hashes; a missing one is the zero time.
+func millis(s string) time.Time { return unixTime(s, time.Millisecond) }
+func micros(s string) time.Time { return unixTime(s, time.Microsecond) }
 
-func millis(s string) time.Time {
+func unixTime(s string, unit time.Duration) time.Time {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return time.Time{}
 	}
-	return time.UnixMilli(n).UTC()
+	return time.Unix(0, n*int64(unit)).UTC()
 }
