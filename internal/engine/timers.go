@@ -177,7 +177,7 @@ func (e *Engine) HandleTimer(ctx context.Context, id string, payload []byte) err
 	}
 	j, ok := e.Journeys().Get(p.Journey)
 	if !ok || j.Trigger.Kind == workflows.TriggerEvent {
-		return e.cfg.Store.SetTimer(ctx, p.Journey, p.Customer, "")
+		return e.cfg.Store.ClearTimer(ctx, p.Journey, p.Customer, id)
 	}
 	now := e.cfg.Clock.Now()
 	profile, err := e.cfg.Store.Profile(ctx, p.Customer)
@@ -193,7 +193,7 @@ func (e *Engine) HandleTimer(ctx context.Context, id string, payload []byte) err
 	if j.Trigger.Kind == workflows.TriggerDate {
 		return e.armDate(ctx, j, p.Customer, profile, maxTime(now, due))
 	}
-	return e.cfg.Store.SetTimer(ctx, p.Journey, p.Customer, "")
+	return e.cfg.Store.ClearTimer(ctx, p.Journey, p.Customer, id)
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -282,6 +282,23 @@ func (s *Store) Exit(ctx context.Context, journey, cid string, goalAt time.Time)
 	return task, true, nil
 }
 
+// clearTimer deletes the timer pointer only if it still names the given task.
+var clearTimer = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// ClearTimer forgets the customer's timer for a journey if it is still task: a timer that
+// fired does not clear one that an event set meanwhile.
+func (s *Store) ClearTimer(ctx context.Context, journey, cid, task string) error {
+	if err := clearTimer.Run(ctx, s.rdb, []string{s.timerKey(journey, cid)}, task).Err(); err != nil {
+		return fmt.Errorf("clear timer of %s in %s: %w", cid, journey, err)
+	}
+	return nil
+}
+
 // millis and micros read the Unix times kept in hashes; a missing one is the zero time.
 func millis(s string) time.Time { return unixTime(s, time.Millisecond) }
 func micros(s string) time.Time { return unixTime(s, time.Microsecond) }
