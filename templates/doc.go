@@ -6,7 +6,9 @@
 // HTML) and NAME.msg.txt (the text of messenger and webhook messages). NAME.LOCALE.* files are
 // variants picked by the customer's locale, falling back from "ru-RU" to "ru" to the plain
 // name. Files whose name starts with "_" are not templates: _layout.email.html is the shared
-// email layout, into which each email's body is inserted as {{ .content }}.
+// email layout, into which each email's body is inserted as {{ .content }}; other
+// _NAME.email.html and _NAME.msg.txt files hold {{ define }} blocks that every HTML or text
+// template may call, like {{ template "items" . }}.
 //
 // HTML is rendered with html/template, so values are escaped; text, subjects and messenger
 // messages with text/template. Templates see .customer, .event, .journey (.id, .name), .now

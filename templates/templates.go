@@ -68,9 +68,10 @@ func Load(dir string) (*Set, error) {
 	}
 	s := &Set{byName: map[string]map[string]*variant{}}
 	var errs yamlx.Errors
+	parts := loadPartials(dir, entries, &errs)
 	layoutPath := filepath.Join(dir, "_layout.email.html")
 	if src, err := os.ReadFile(layoutPath); err == nil {
-		s.layout, err = htmltemplate.New("_layout").Funcs(htmlFuncs).Option("missingkey=zero").Parse(string(src))
+		s.layout, err = parts.html("_layout", string(src))
 		if err != nil {
 			errs = append(errs, parseError(layoutPath, 0, err))
 		}
@@ -92,7 +93,7 @@ func Load(dir string) (*Set, error) {
 			continue
 		}
 		v := s.variant(m[1], normLocale(m[2]))
-		if err := v.parse(path, m[3], string(src)); err != nil {
+		if err := v.parse(path, m[3], string(src), parts); err != nil {
 			errs.Add(path, err)
 		}
 	}
@@ -137,29 +138,83 @@ func (s *Set) variant(name, locale string) *variant {
 	return v
 }
 
-func (v *variant) parse(path, kind, src string) error {
+// partials are the shared snippets every template may call with {{ template "NAME" . }}:
+// the {{ define }} blocks of _*.email.html files (but the layout) for HTML, and of
+// _*.msg.txt files for text.
+type partials struct {
+	htmlBase *htmltemplate.Template
+	textBase *texttemplate.Template
+}
+
+func loadPartials(dir string, entries []os.DirEntry, errs *yamlx.Errors) *partials {
+	p := &partials{
+		htmlBase: htmltemplate.New("_partials").Funcs(htmlFuncs).Option("missingkey=zero"),
+		textBase: texttemplate.New("_partials").Funcs(textFuncs).Option("missingkey=zero"),
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "_") || name == "_layout.email.html" {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			*errs = append(*errs, yamlx.Error{File: path, Msg: err.Error()})
+			continue
+		}
+		switch {
+		case strings.HasSuffix(name, ".email.html"):
+			_, err = p.htmlBase.New(name).Parse(string(src))
+		case strings.HasSuffix(name, ".msg.txt"):
+			_, err = p.textBase.New(name).Parse(string(src))
+		default:
+			err = fmt.Errorf("a partial is _NAME.email.html or _NAME.msg.txt")
+		}
+		if err != nil {
+			*errs = append(*errs, parseError(path, 0, err))
+		}
+	}
+	return p
+}
+
+// html parses an HTML template that can call the partials.
+func (p *partials) html(name, src string) (*htmltemplate.Template, error) {
+	base, err := p.htmlBase.Clone()
+	if err != nil {
+		return nil, err
+	}
+	return base.New(name).Parse(src)
+}
+
+// text parses a text template that can call the partials.
+func (p *partials) text(name, src string) (*texttemplate.Template, error) {
+	base, err := p.textBase.Clone()
+	if err != nil {
+		return nil, err
+	}
+	return base.New(name).Parse(src)
+}
+
+func (v *variant) parse(path, kind, src string, parts *partials) error {
+	name := filepath.Base(path)
+	var err error
 	switch kind {
 	case "email.html":
-		body, offset, err := v.frontMatter(path, src)
-		if err != nil {
-			return err
+		body, offset, ferr := v.frontMatter(path, src)
+		if ferr != nil {
+			return ferr
 		}
-		v.html, err = htmltemplate.New(filepath.Base(path)).Funcs(htmlFuncs).Option("missingkey=zero").Parse(body)
-		if err != nil {
+		if v.html, err = parts.html(name, body); err != nil {
 			return parseError(path, offset, err)
 		}
 	case "email.txt":
-		t, err := texttemplate.New(filepath.Base(path)).Funcs(textFuncs).Option("missingkey=zero").Parse(src)
-		if err != nil {
+		if v.emailText, err = parts.text(name, src); err != nil {
 			return parseError(path, 0, err)
 		}
-		v.emailText = t
 	case "msg.txt":
-		t, err := texttemplate.New(filepath.Base(path)).Funcs(textFuncs).Option("missingkey=zero").Parse(src)
-		if err != nil {
+		if v.msg, err = parts.text(name, src); err != nil {
 			return parseError(path, 0, err)
 		}
-		v.msg = t
 	}
 	return nil
 }
