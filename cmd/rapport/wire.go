@@ -154,6 +154,10 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		}
 		go func() { errc <- srv.ListenAndServe() }()
 		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr)
+		if cfg.Redis.URL == "" {
+			log.Info("try it: send an order, then look in the outbox folder (see README)",
+				"example", `curl -H 'Authorization: Bearer TOKEN' `+cfg.HTTP.BaseURL+`/v1/events -d '{"type":"order.placed","customer_id":"c-1","customer":{"email":"anna@example.com","first_name":"Anna"},"data":{"order_id":"A-1","items":[{"name":"Ethiopia Guji","price":19.9}]}}'`)
+		}
 	}
 
 	select {
