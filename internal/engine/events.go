@@ -46,7 +46,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 		}
 	}
 	for _, j := range set.Inactivity(ev.Type) {
-		if err := e.armInactivity(ctx, j, ev.CustomerID, ev.OccurredAt, now); err != nil {
+		if err := e.armInactivity(ctx, j, ev.CustomerID, ev.OccurredAt); err != nil {
 			return err
 		}
 	}

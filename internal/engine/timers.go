@@ -68,7 +68,7 @@ func (e *Engine) setTimer(ctx context.Context, j *workflows.Journey, cid string,
 
 // armInactivity (re)starts the customer's inactivity clock of j after an event that
 // occurred at occurred. An older event (sent late) never moves the clock back.
-func (e *Engine) armInactivity(ctx context.Context, j *workflows.Journey, cid string, occurred, now time.Time) error {
+func (e *Engine) armInactivity(ctx context.Context, j *workflows.Journey, cid string, occurred time.Time) error {
 	due := occurred.Add(j.Trigger.After)
 	if t := due.Truncate(time.Second); t.Before(due) {
 		due = t.Add(time.Second) // timers keep whole seconds; never fire early
