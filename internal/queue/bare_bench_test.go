@@ -149,3 +149,48 @@ steps:
 	})
 	reportEmails(b, sink, start)
 }
+
+// BenchmarkIntake sends events with the Go client from 32 goroutines and reports the
+// intake rate and the Redis memory an event costs once processed: its task is kept for
+// the 7-day dedup window, which is what makes ids idempotency keys.
+//
+//	go test -run '^$' -bench Intake -benchtime 20000x ./internal/queue/
+func BenchmarkIntake(b *testing.B) {
+	rs := redistest.Start(b)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, PoolSize: 64})
+	defer rdb.Close()
+	eng := newEngineWith(b, rdb, "testdata/templates", channels.Set{}, `
+id: unused
+trigger: {event: never.sent}
+steps:
+  - send: {template: hello, channels: [preferred]}
+`)
+	cl := client.NewFromRedis(rdb)
+	before := usedMemory(b, rdb)
+	b.ResetTimer()
+	start := time.Now()
+	produce(b, func(i int) error {
+		_, err := cl.Send(context.Background(), event.Event{ID: fmt.Sprintf("e-%d-%d", b.N, i), Type: "order.placed",
+			CustomerID: fmt.Sprintf("c-%d", i%1000),
+			Data: map[string]any{"order_id": fmt.Sprintf("A-%d", i), "total": 59.9,
+				"items": []any{map[string]any{"name": "Ethiopia Guji", "price": 19.9}}}})
+		return err
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	b.StopTimer()
+	w := queue.NewWorker(rdb, eng, queue.WorkerConfig{Concurrency: 32})
+	if err := w.Start(); err != nil {
+		b.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	for {
+		q, err := insp.GetQueueInfo(event.Queue)
+		if err == nil && q.Completed == b.N {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.Shutdown()
+	b.ReportMetric(float64(usedMemory(b, rdb)-before)/float64(b.N), "redis-bytes/event")
+	b.ReportMetric(0, "ns/op")
+}
