@@ -35,3 +35,31 @@ func (c *Condition) Eval(env Env) (bool, error) {
 	b, _ := out.(bool)
 	return b, nil
 }
+
+// Expression is a compiled expr expression over Env that yields any value, such as the
+// once_per of a trigger.
+type Expression struct {
+	Source  string
+	program *vm.Program
+}
+
+// CompileExpression compiles src against Env.
+func CompileExpression(src string) (*Expression, error) {
+	p, err := expr.Compile(src, expr.Env(Env{}))
+	if err != nil {
+		return nil, err
+	}
+	return &Expression{Source: src, program: p}, nil
+}
+
+// String evaluates the expression and formats its value; nil or a failed evaluation is "".
+func (x *Expression) String(env Env) string {
+	if x == nil {
+		return ""
+	}
+	out, err := expr.Run(x.program, env)
+	if err != nil || out == nil {
+		return ""
+	}
+	return fmt.Sprint(out)
+}

@@ -42,6 +42,10 @@ type Trigger struct {
 	Event string
 	// If is the optional condition of an event trigger; nil means always.
 	If *Condition
+	// OncePer, for an event trigger, makes the customer enrol once per distinct value
+	// (e.g. event.data.cart_id): a value seen before is ignored, a new one replaces the
+	// active enrolment.
+	OncePer *Expression
 	// DateAttr is the profile attribute holding the date (date kind): "birthday" for
 	// `date: customer.birthday`.
 	DateAttr string

@@ -78,6 +78,7 @@ type raw struct {
 type rawTrigger struct {
 	Event      string         `yaml:"event"`
 	If         yaml.Node      `yaml:"if"`
+	OncePer    yaml.Node      `yaml:"once_per"`
 	Date       yaml.Node      `yaml:"date"`
 	At         yaml.Node      `yaml:"at"`
 	Inactivity *rawInactivity `yaml:"inactivity"`
@@ -195,6 +196,13 @@ func (c *checker) trigger(node *yaml.Node, t *rawTrigger, j *Journey) {
 		kinds++
 		j.Trigger = Trigger{Kind: TriggerEvent, Event: t.Event}
 		j.Trigger.If = c.condition(&t.If)
+		if !t.OncePer.IsZero() {
+			x, err := CompileExpression(t.OncePer.Value)
+			if err != nil {
+				c.addf(&t.OncePer, "once_per %q: %s", t.OncePer.Value, exprMessage(err))
+			}
+			j.Trigger.OncePer = x
+		}
 	}
 	if !t.Date.IsZero() {
 		kinds++
@@ -229,6 +237,9 @@ func (c *checker) trigger(node *yaml.Node, t *rawTrigger, j *Journey) {
 	}
 	if !t.If.IsZero() && t.Event == "" {
 		c.addf(&t.If, "if belongs to an event trigger")
+	}
+	if !t.OncePer.IsZero() && t.Event == "" {
+		c.addf(&t.OncePer, "once_per belongs to an event trigger")
 	}
 	switch {
 	case kinds == 0:
@@ -341,9 +352,7 @@ func (c *checker) condition(n *yaml.Node) *Condition {
 	}
 	cond, err := CompileCondition(n.Value)
 	if err != nil {
-		msg, _, _ := strings.Cut(err.Error(), "\n")
-		msg = strings.NewReplacer("type workflows.EventEnv", "event", "workflows.EventEnv", "event").Replace(msg)
-		c.addf(n, "if %q: %s", n.Value, msg)
+		c.addf(n, "if %q: %s", n.Value, exprMessage(err))
 		return nil
 	}
 	return cond
@@ -409,3 +418,9 @@ func (s *Set) Inactivity(eventType string) []*Journey { return s.inactivity[even
 
 // Dated returns the journeys with a date trigger.
 func (s *Set) Dated() []*Journey { return s.dated }
+
+// exprMessage is the first line of an expr error, in the names marketers use.
+func exprMessage(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return strings.NewReplacer("type workflows.EventEnv", "event", "workflows.EventEnv", "event").Replace(msg)
+}

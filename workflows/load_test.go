@@ -37,6 +37,7 @@ func TestEveryProblemOfEveryFileIsReportedWithItsLine(t *testing.T) {
 		`testdata/bad/many.yaml:16: caps must be apply or bypass`,
 		`testdata/bad/syntax.yaml:`,
 		`testdata/bad/triggers.yaml:3: trigger has more than one`,
+		`testdata/bad/once.yaml:5: once_per belongs to an event trigger`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("errors lack %q; got:\n%s", want, got)
@@ -102,6 +103,9 @@ func TestTheShippedJourneysLoadAsDocumented(t *testing.T) {
 	b, _ := set.Get("birthday")
 	if b.Trigger.DateAttr != "birthday" || b.Trigger.AtHour != 10 || b.Trigger.AtMinute != 0 {
 		t.Errorf("birthday trigger = %+v, want customer.birthday at 10:00", b.Trigger)
+	}
+	if c, _ := set.Get("abandoned-cart"); c.Trigger.OncePer == nil || c.Trigger.OncePer.Source != "event.data.cart_id" {
+		t.Errorf("abandoned-cart once_per = %+v, want event.data.cart_id", c.Trigger.OncePer)
 	}
 	if w, _ := set.Get("win-back"); w.Trigger.After != 60*day {
 		t.Errorf("win-back after = %v, want 60d", w.Trigger.After)

@@ -289,3 +289,36 @@ func TestForgetErasesTheCustomerAndCancelsWhatIsPending(t *testing.T) {
 		t.Fatalf("after erasing: sent %d, view %+v", len(h.Sent.To("gone@x.example")), v)
 	}
 }
+
+func TestOncePerCartRemindsOncePerCartAndFollowsTheNewest(t *testing.T) {
+	h := newHarness(t, t0, `
+id: cart
+trigger: {event: cart.abandoned, once_per: event.data.cart_id}
+exit_on: [order.placed]
+steps:
+  - {id: reminder, wait: 1h, send: {template: hello, channels: [email]}}
+`)
+	abandon := func(cart string) {
+		h.Event(event.Event{Type: "cart.abandoned", CustomerID: "c", Customer: map[string]any{"email": "c@x.example"},
+			Data: map[string]any{"cart_id": cart}})
+	}
+	abandon("A")
+	h.Advance(30 * time.Minute)
+	abandon("B") // a new cart replaces the pending reminder about A
+	h.Advance(2 * time.Hour)
+	abandon("B") // the same cart again, after its reminder: ignored
+	abandon("A") // and the older one too
+	h.Advance(2 * time.Hour)
+	msgs := h.Sent.To("c@x.example")
+	if len(msgs) != 1 || h.Scheduler.Cancelled != 1 {
+		t.Fatalf("%d reminders, %d cancelled; want one reminder (for B) and A's cancelled", len(msgs), h.Scheduler.Cancelled)
+	}
+	if !strings.Contains(msgs[0].HTML, "about cart B") {
+		t.Fatalf("the reminder was not about the newest cart:\n%s", msgs[0].HTML)
+	}
+	abandon("C") // a third cart, later: reminded
+	h.Advance(2 * time.Hour)
+	if n := len(h.Sent.To("c@x.example")); n != 2 {
+		t.Fatalf("%d reminders after a new cart, want 2", n)
+	}
+}

@@ -40,7 +40,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 			continue
 		}
 		if ok {
-			if err := e.enrol(ctx, j, ev.CustomerID, env.Event, now); err != nil {
+			if err := e.enrol(ctx, j, ev.CustomerID, env); err != nil {
 				return err
 			}
 		}
@@ -79,10 +79,11 @@ func decodeEvent(raw json.RawMessage) workflows.EventEnv {
 	return ev
 }
 
-// enrol starts the customer in journey j, triggered by ev at now, and schedules the first
-// step. The enrolment ID comes from the journey, customer and event, so a retried event
-// finds its own enrolment and only makes sure the first step is scheduled.
-func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, ev workflows.EventEnv, now time.Time) error {
+// enrol starts the customer in journey j, triggered by env.Event at env.Now, and schedules
+// the first step. The enrolment ID comes from the journey, customer and event, so a
+// retried event finds its own enrolment and only makes sure the first step is scheduled.
+func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, env workflows.Env) error {
+	ev, now := env.Event, env.Now
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encode event of %s: %w", j.ID, err)
@@ -92,7 +93,9 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, ev
 	due := now.Add(first.Wait)
 	en := store.Enrolment{ID: id, Journey: j.ID, CustomerID: cid, StartedAt: now, Step: 0, Due: due,
 		Task: stepTaskID(id, 0), Event: raw, Since: ev.OccurredAt}
-	outcome, replaced, err := e.cfg.Store.Enrol(ctx, en, j.ReenterAfter)
+	rule := store.Rule{ReenterAfter: j.ReenterAfter,
+		Once: j.Trigger.OncePer.String(env)}
+	outcome, replaced, err := e.cfg.Store.Enrol(ctx, en, rule)
 	if err != nil {
 		return err
 	}

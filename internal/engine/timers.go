@@ -187,7 +187,7 @@ func (e *Engine) HandleTimer(ctx context.Context, id string, payload []byte) err
 	due := time.Unix(p.Due, 0).UTC()
 	ev := workflows.EventEnv{ID: id, Type: string(j.Trigger.Kind), CustomerID: p.Customer, OccurredAt: due,
 		Data: map[string]any{}}
-	if err := e.enrol(ctx, j, p.Customer, ev, now); err != nil {
+	if err := e.enrol(ctx, j, p.Customer, workflows.Env{Event: ev, Customer: profile, Now: now}); err != nil {
 		return fmt.Errorf("enrol on timer: %w", err)
 	}
 	if j.Trigger.Kind == workflows.TriggerDate {

@@ -36,7 +36,7 @@ type EnrolOutcome int
 
 // The outcomes of Enrol.
 const (
-	// Refused: an enrolment is active (or one started within reenter_after); nothing changed.
+	// Refused: the journey's rule or a goal event keeps the customer out; nothing changed.
 	Refused EnrolOutcome = iota
 	// Started: the enrolment was created. Replaced holds the pending task of the
 	// enrolment it replaced, if any, to cancel.
@@ -46,11 +46,25 @@ const (
 	AlreadyStarted
 )
 
+// Rule is a journey's re-entry rule.
+type Rule struct {
+	// ReenterAfter zero: never while an enrolment is active. Otherwise: at most one entry
+	// per that period; an older active enrolment is replaced.
+	ReenterAfter time.Duration
+	// Once, when set, is the value of the journey's once_per: an enrolment for a value
+	// seen before (within OnceMemory) is refused, and one for a new value replaces the
+	// active enrolment.
+	Once string
+}
+
+// OnceMemory is how long a once_per value is remembered.
+const OnceMemory = 90 * 24 * time.Hour
+
 // enrol creates an enrolment unless the journey's re-entry rule forbids it, or a goal
 // event at or after the enrolling event was already seen.
-// KEYS: enrolment hash, entered marker, customer's enrolment set, goal marker.
-// ARGV: reenter ms (0 = while active), journey, id, started ms, step, due ms, task, event,
-// since µs.
+// KEYS: enrolment hash, entered marker, customer's enrolment set, goal marker, once marker.
+// ARGV: reenter ms (0: not while active), journey, id, started ms, step, due ms, task,
+// event, since µs, once value (” for none), once TTL ms.
 // The entered marker holds the last entry time; its TTL only collects garbage, the
 // comparison uses the caller's clock so that a virtual clock works too.
 var enrol = redis.NewScript(`
@@ -62,14 +76,18 @@ local goal = tonumber(redis.call('GET', KEYS[4]) or '')
 if goal and goal >= tonumber(ARGV[9]) then
   return {0, ''}
 end
+local once = ARGV[10]
+if once ~= '' and redis.call('EXISTS', KEYS[5]) == 1 then
+  return {0, ''}
+end
 local reenter = tonumber(ARGV[1])
-if reenter == 0 then
-  if cur then return {0, ''} end
-else
+if reenter > 0 then
   local last = tonumber(redis.call('GET', KEYS[2]) or '')
   if last and tonumber(ARGV[4]) - last < reenter then
     return {0, ''}
   end
+elseif once == '' and cur then
+  return {0, ''}
 end
 local old = redis.call('HGET', KEYS[1], 'task') or ''
 redis.call('DEL', KEYS[1])
@@ -78,16 +96,20 @@ redis.call('SADD', KEYS[3], ARGV[2])
 if reenter > 0 then
   redis.call('SET', KEYS[2], ARGV[4], 'PX', reenter)
 end
+if once ~= '' then
+  redis.call('SET', KEYS[5], '1', 'PX', ARGV[11])
+end
 return {1, old}
 `)
 
-// Enrol starts e unless the customer is in the journey already: with reenterAfter zero,
-// while any enrolment is active; otherwise while one started less than reenterAfter ago
-// (an older active one is replaced).
-func (s *Store) Enrol(ctx context.Context, e Enrolment, reenterAfter time.Duration) (EnrolOutcome, string, error) {
+// Enrol starts e unless the journey's rule r forbids it or a goal event that occurred at
+// or after e.Since was seen. It returns the pending task of an enrolment it replaced.
+func (s *Store) Enrol(ctx context.Context, e Enrolment, r Rule) (EnrolOutcome, string, error) {
 	res, err := enrol.Run(ctx, s.rdb,
-		[]string{s.enrolKey(e.Journey, e.CustomerID), s.enteredKey(e.Journey, e.CustomerID), s.enrolSetKey(e.CustomerID), s.goalKey(e.Journey, e.CustomerID)},
-		reenterAfter.Milliseconds(), e.Journey, e.ID, e.StartedAt.UnixMilli(), e.Step, e.Due.UnixMilli(), e.Task, string(e.Event), e.Since.UnixMicro(),
+		[]string{s.enrolKey(e.Journey, e.CustomerID), s.enteredKey(e.Journey, e.CustomerID), s.enrolSetKey(e.CustomerID),
+			s.goalKey(e.Journey, e.CustomerID), s.onceKey(e.Journey, e.CustomerID, r.Once)},
+		r.ReenterAfter.Milliseconds(), e.Journey, e.ID, e.StartedAt.UnixMilli(), e.Step, e.Due.UnixMilli(), e.Task,
+		string(e.Event), e.Since.UnixMicro(), r.Once, OnceMemory.Milliseconds(),
 	).Slice()
 	if err != nil {
 		return Refused, "", fmt.Errorf("enrol %s in %s: %w", e.CustomerID, e.Journey, err)

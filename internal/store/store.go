@@ -40,6 +40,9 @@ func (s *Store) enteredKey(journey, cid string) string {
 func (s *Store) goalKey(journey, cid string) string {
 	return s.prefix + "goal:" + journey + ":" + cid
 }
+func (s *Store) onceKey(journey, cid, value string) string {
+	return s.prefix + "once:" + journey + ":" + cid + ":" + value
+}
 func (s *Store) historyKey(cid string) string { return s.prefix + "history:" + cid }
 func (s *Store) timerKey(journey, cid string) string {
 	return s.prefix + "timer:" + journey + ":" + cid
