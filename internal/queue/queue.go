@@ -122,6 +122,9 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 		Logger:                   slogAdapter{log},
 		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			if channels.IsTemporary(err) {
+				return // the engine logged it with the journey, step and customer
+			}
 			id, _ := asynq.GetTaskID(ctx)
 			n, _ := asynq.GetRetryCount(ctx)
 			log.Warn("task failed", "type", t.Type(), "task", id, "retry", n, "err", err)
