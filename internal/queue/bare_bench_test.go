@@ -29,15 +29,7 @@ import (
 //
 //	go test -run '^$' -bench BareAsynqGoMail -benchtime 5000x ./internal/queue/
 func BenchmarkBareAsynqGoMail(b *testing.B) {
-	rs := redistest.Start(b)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, PoolSize: 64})
-	defer rdb.Close()
-	sink := smtptest.Start(b, smtptest.WithoutKeeping())
-	smtp, err := email.NewSMTP(email.SMTPConfig{Host: sink.Host, Port: sink.Port, TLS: "none", From: "Shop <hello@shop.example>", Pool: 32})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer smtp.Close()
+	rdb, sink, smtp := emailStack(b)
 	tmpl := template.Must(template.New("t").Parse(`<p>Hi {{ .Name }}, thank you for order {{ .Order }}.</p><ul>{{ range .Items }}<li>{{ . }}</li>{{ end }}</ul>`))
 
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 64, LogLevel: asynq.ErrorLevel})
@@ -64,7 +56,7 @@ func BenchmarkBareAsynqGoMail(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer srv.Shutdown()
-	produce(b, func(i int) error {
+	produce(b, b.N, func(i int) error {
 		payload, _ := json.Marshal(map[string]any{"To": fmt.Sprintf("c%d@example.com", i), "Name": "Anna",
 			"Order": fmt.Sprintf("A-%d", i), "Items": []string{"Ethiopia Guji"}})
 		_, err := cl.Enqueue(asynq.NewTask("send", payload))
@@ -73,8 +65,8 @@ func BenchmarkBareAsynqGoMail(b *testing.B) {
 	reportEmails(b, sink, start)
 }
 
-// produce calls send for 0..b.N-1 from 32 goroutines, as a busy shop backend would.
-func produce(b *testing.B, send func(i int) error) {
+// produce calls send for 0..n-1 from 32 goroutines, as a busy shop backend would.
+func produce(tb testing.TB, n int, send func(i int) error) {
 	var wg sync.WaitGroup
 	jobs := make(chan int)
 	for w := 0; w < 32; w++ {
@@ -83,16 +75,31 @@ func produce(b *testing.B, send func(i int) error) {
 			defer wg.Done()
 			for i := range jobs {
 				if err := send(i); err != nil {
-					b.Error(err)
+					tb.Error(err)
 				}
 			}
 		}()
 	}
-	for i := 0; i < b.N; i++ {
+	for i := 0; i < n; i++ {
 		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
+}
+
+// emailStack is a private redis-server, an SMTP sink that only counts, and a go-mail
+// pool of 32 connections into it.
+func emailStack(b *testing.B) (*redis.Client, *smtptest.Server, *email.SMTP) {
+	rs := redistest.Start(b)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, PoolSize: 64})
+	b.Cleanup(func() { rdb.Close() })
+	sink := smtptest.Start(b, smtptest.WithoutKeeping())
+	smtp, err := email.NewSMTP(email.SMTPConfig{Host: sink.Host, Port: sink.Port, TLS: "none", From: "Shop <hello@shop.example>", Pool: 32})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { smtp.Close() })
+	return rdb, sink, smtp
 }
 
 // reportEmails waits for b.N emails at the sink and reports the rate since start.
@@ -115,15 +122,7 @@ func reportEmails(b *testing.B, sink *smtptest.Server, start time.Time) {
 //
 //	go test -run '^$' -bench 'BareAsynqGoMail|RapportEmails' -benchtime 5000x ./internal/queue/
 func BenchmarkRapportEmails(b *testing.B) {
-	rs := redistest.Start(b)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, PoolSize: 64})
-	defer rdb.Close()
-	sink := smtptest.Start(b, smtptest.WithoutKeeping())
-	smtp, err := email.NewSMTP(email.SMTPConfig{Host: sink.Host, Port: sink.Port, TLS: "none", From: "Shop <hello@shop.example>", Pool: 32})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer smtp.Close()
+	rdb, sink, smtp := emailStack(b)
 	eng := newEngineWith(b, rdb, "../../templates", channels.Set{"email": {Name: "email",
 		Type: channels.Type{Name: "smtp", Kind: channels.KindEmail, AddressKey: "email"}, Channel: smtp}}, `
 id: now
@@ -139,7 +138,7 @@ steps:
 		b.Fatal(err)
 	}
 	defer w.Shutdown()
-	produce(b, func(i int) error {
+	produce(b, b.N, func(i int) error {
 		_, err := cl.Send(context.Background(), event.Event{ID: fmt.Sprintf("e-%d-%d", b.N, i), Type: "order.placed",
 			CustomerID: fmt.Sprintf("c-%d", i),
 			Customer:   map[string]any{"email": fmt.Sprintf("c%d@example.com", i), "first_name": "Anna"},
@@ -169,7 +168,7 @@ steps:
 	before := usedMemory(b, rdb)
 	b.ResetTimer()
 	start := time.Now()
-	produce(b, func(i int) error {
+	produce(b, b.N, func(i int) error {
 		_, err := cl.Send(context.Background(), event.Event{ID: fmt.Sprintf("e-%d-%d", b.N, i), Type: "order.placed",
 			CustomerID: fmt.Sprintf("c-%d", i%1000),
 			Data: map[string]any{"order_id": fmt.Sprintf("A-%d", i), "total": 59.9,

@@ -70,32 +70,16 @@ steps:
 	before := usedMemory(tb, rdb)
 	today := fire.Format("01-02")
 	other := fire.AddDate(0, 0, 100).Format("01-02")
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				day := other
-				if i < due {
-					day = today
-				}
-				ev := event.Event{ID: "p-" + strconv.Itoa(i), Type: "customer.updated", CustomerID: "c-" + strconv.Itoa(i),
-					OccurredAt: time.Now(),
-					Customer:   map[string]any{"email": "c" + strconv.Itoa(i) + "@x.example", "birthday": "1990-" + day, "timezone": "Asia/Tokyo"}}
-				if err := eng.HandleEvent(ctx, ev); err != nil {
-					tb.Error(err)
-				}
-			}
-		}()
-	}
 	armStart := time.Now()
-	for i := 0; i < population; i++ {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	produce(tb, population, func(i int) error {
+		day := other
+		if i < due {
+			day = today
+		}
+		return eng.HandleEvent(ctx, event.Event{ID: "p-" + strconv.Itoa(i), Type: "customer.updated", CustomerID: "c-" + strconv.Itoa(i),
+			OccurredAt: time.Now(),
+			Customer:   map[string]any{"email": "c" + strconv.Itoa(i) + "@x.example", "birthday": "1990-" + day, "timezone": "Asia/Tokyo"}})
+	})
 	armTook := time.Since(armStart)
 	perCustomer := float64(usedMemory(tb, rdb)-before) / float64(population)
 
