@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,7 +26,8 @@ type Outbox struct {
 	sender
 }
 
-// NewOutbox checks cfg and creates the folder.
+// NewOutbox checks cfg. The folder is created by the first send, so that validating a
+// config touches nothing.
 func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
 	s, err := parseFrom(cfg.From)
 	if err != nil {
@@ -33,9 +35,6 @@ func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
 	}
 	if cfg.Dir == "" {
 		return nil, errors.New("dir is required: the folder .eml files are written to")
-	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create outbox: %w", err)
 	}
 	return &Outbox{dir: cfg.Dir, sender: s}, nil
 }
@@ -50,7 +49,13 @@ func (o *Outbox) Send(_ context.Context, msg channels.Message) (channels.Receipt
 	}
 	name := time.Now().UTC().Format("20060102T150405.000000000") + "-" + unsafe.ReplaceAllString(msg.ID, "_") + ".eml"
 	path := filepath.Join(o.dir, name)
-	if err := m.WriteToFile(path); err != nil {
+	err = m.WriteToFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(o.dir, 0o755); err == nil {
+			err = m.WriteToFile(path)
+		}
+	}
+	if err != nil {
 		return channels.Receipt{}, channels.Temporary(fmt.Errorf("write %s: %w", path, err))
 	}
 	return channels.Receipt{ProviderID: path}, nil
