@@ -100,6 +100,11 @@ func (s *setup) start(t testing.TB, command string) *proc {
 	})
 	if command != "worker" {
 		waitFor(t, 10*time.Second, "rapport to answer /healthz", func() bool {
+			select {
+			case <-p.done:
+				t.Fatalf("rapport %s exited:\n%s", command, p.out.String())
+			default:
+			}
 			resp, err := http.Get("http://" + s.addr + "/healthz")
 			if err != nil {
 				return false
@@ -242,8 +247,8 @@ func TestPendingStepsSurviveAWorkerKilledMidway(t *testing.T) {
 		return err == nil && q.Scheduled == n
 	})
 	worker.kill()
-	if len(s.smtp.Messages()) != 0 {
-		t.Fatal("messages went out before their wait")
+	if n := len(s.smtp.Messages()); n != 0 {
+		t.Fatalf("%d messages went out before their 10s wait", n)
 	}
 
 	s.start(t, "worker")
