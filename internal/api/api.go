@@ -147,26 +147,38 @@ func (e *badRequest) Error() string {
 }
 
 func (s *server) postEvent(w http.ResponseWriter, r *http.Request) {
-	var we wireEvent
-	if err := s.decode(w, r, &we); err != nil {
-		s.fail(w, err)
-		return
-	}
-	ev, err := we.event("")
+	body, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	res, err := s.Intake.Send(r.Context(), ev)
-	if err != nil {
-		s.fail(w, intakeError(err, ""))
-		return
-	}
-	if res.Duplicate {
+	res, err := s.accept(r.Context(), body, "")
+	switch {
+	case err != nil:
+		s.fail(w, err)
+	case res.Duplicate:
 		writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "duplicate": true})
-		return
+	default:
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID})
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID})
+}
+
+// accept decodes one event, checks it and hands it to the intake. Errors name the field,
+// prefixed (events[3].type) inside a batch.
+func (s *server) accept(ctx context.Context, raw []byte, prefix string) (client.Result, error) {
+	var we wireEvent
+	if err := strictUnmarshal(raw, &we, prefix); err != nil {
+		return client.Result{}, err
+	}
+	ev, err := we.event(prefix)
+	if err != nil {
+		return client.Result{}, err
+	}
+	res, err := s.Intake.Send(ctx, ev)
+	if err != nil {
+		return client.Result{}, intakeError(err, prefix)
+	}
+	return res, nil
 }
 
 type batchResult struct {
@@ -190,42 +202,33 @@ func (s *server) postBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	results := make([]batchResult, len(body.Events))
-	status := http.StatusOK
+	var unavailable error
 	for i, raw := range body.Events {
-		prefix := fmt.Sprintf("events[%d]", i)
-		res := batchResult{Index: i}
-		var we wireEvent
-		err := strictUnmarshal(raw, &we, prefix)
-		var ev event.Event
-		if err == nil {
-			ev, err = we.event(prefix)
+		if unavailable != nil { // Redis is gone: do not wait for it once per event
+			results[i] = batchResult{Index: i, Status: http.StatusServiceUnavailable, Error: unavailable.Error()}
+			continue
 		}
-		if err == nil {
-			var out client.Result
-			out, err = s.Intake.Send(r.Context(), ev)
-			if err != nil {
-				err = intakeError(err, prefix)
-			} else {
-				res.ID, res.Duplicate, res.Status = out.ID, out.Duplicate, http.StatusAccepted
-				if out.Duplicate {
-					res.Status = http.StatusOK
-				}
+		res, err := s.accept(r.Context(), raw, fmt.Sprintf("events[%d]", i))
+		switch {
+		case err == nil && res.Duplicate:
+			results[i] = batchResult{Index: i, Status: http.StatusOK, ID: res.ID, Duplicate: true}
+		case err == nil:
+			results[i] = batchResult{Index: i, Status: http.StatusAccepted, ID: res.ID}
+		default:
+			results[i] = batchResult{Index: i, Status: statusOf(err), Error: err.Error()}
+			if results[i].Status == http.StatusServiceUnavailable {
+				unavailable = err
 			}
 		}
-		if err != nil {
-			res.Status, res.Error = statusOf(err), err.Error()
-			if res.Status == http.StatusServiceUnavailable {
-				status = http.StatusServiceUnavailable
-			}
-		}
-		results[i] = res
 	}
-	if status == http.StatusServiceUnavailable {
+	if unavailable != nil {
 		// Ids are idempotency keys, so the sender can safely retry the whole batch.
+		s.Logger.Error("batch refused: redis unavailable", "err", unavailable)
 		w.Header().Set("Retry-After", "1")
-		s.Logger.Error("batch partly refused: redis unavailable")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"results": results})
+		return
 	}
-	writeJSON(w, status, map[string]any{"results": results})
+	writeJSON(w, http.StatusOK, map[string]any{"results": results})
 }
 
 // event checks the wire event and turns it into an event.Event.
@@ -257,15 +260,24 @@ func join(prefix, field string) string {
 
 // decode reads a size-limited JSON body strictly into v.
 func (s *server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return strictUnmarshal(body, v, "")
+}
+
+// readBody reads the body, refusing one over MaxBodyBytes.
+func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return errTooLarge{tooBig.Limit}
+			return nil, errTooLarge{tooBig.Limit}
 		}
-		return &badRequest{"", "could not read the body: " + err.Error()}
+		return nil, &badRequest{"", "could not read the body: " + err.Error()}
 	}
-	return strictUnmarshal(body, v, "")
+	return body, nil
 }
 
 type errTooLarge struct{ limit int64 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rapporthq/rapport/client"
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/api"
+	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/redistest"
 )
 
@@ -181,5 +182,50 @@ func TestWithoutRedisNothingIsAccepted(t *testing.T) {
 	}
 	if code, _ := e.do(t, "GET", "/readyz", "", ""); code != 503 {
 		t.Fatalf("readyz with Redis down: %d, want 503", code)
+	}
+}
+
+// customers stands in for the engine behind the customer endpoints; the behaviour behind
+// them is tested end to end in cmd/rapport.
+type customers struct{ consent map[string]bool }
+
+func (c *customers) Customer(context.Context, string) (engine.CustomerView, error) {
+	return engine.CustomerView{ID: "c", Consent: c.consent}, nil
+}
+
+func (c *customers) SetConsent(_ context.Context, _, channel string, subscribed bool) error {
+	if channel != "email" {
+		return fmt.Errorf("%w %q", engine.ErrUnknownChannel, channel)
+	}
+	c.consent[channel] = subscribed
+	return nil
+}
+
+func (c *customers) Forget(context.Context, string) error { return nil }
+
+func TestConsentBodiesAreChecked(t *testing.T) {
+	rs := redistest.Start(t)
+	cs := &customers{consent: map[string]bool{}}
+	srv := httptest.NewServer(api.New(api.Options{Tokens: []string{token}, Intake: client.NewFromRedis(rs.Client(t)), Customers: cs}))
+	defer srv.Close()
+	e := &env{srv: srv}
+	cases := []struct {
+		body   string
+		status int
+		field  string
+	}{
+		{`{"channel": "email", "subscribed": false}`, 200, ""},
+		{`{"channel": "email"}`, 400, "subscribed"},
+		{`{"channel": "fax", "subscribed": false}`, 400, "channel"},
+		{`{"channel": "email", "subscribed": "no"}`, 400, "subscribed"},
+	}
+	for _, c := range cases {
+		code, out := e.post(t, "/v1/customers/c/consent", c.body)
+		if code != c.status || (c.field != "" && out["field"] != c.field) {
+			t.Errorf("%s: %d %v, want %d naming %q", c.body, code, out, c.status, c.field)
+		}
+	}
+	if subscribed, ok := cs.consent["email"]; !ok || subscribed {
+		t.Fatalf("consent = %v, want email unsubscribed", cs.consent)
 	}
 }
