@@ -177,8 +177,14 @@ func TestWithoutRedisNothingIsAccepted(t *testing.T) {
 	if code, out := e.post(t, "/v1/events", `{"id": "lost?", "type": "x", "customer_id": "c"}`); code != 503 {
 		t.Fatalf("event with Redis down: %d %v, want 503", code, out)
 	}
-	if code, _ := e.post(t, "/v1/events/batch", `{"events": [{"type": "x", "customer_id": "c"}]}`); code != 503 {
+	code, out := e.post(t, "/v1/events/batch", `{"events": [{"type": "x", "customer_id": "c"}, {"type": "y", "customer_id": "c"}]}`)
+	if code != 503 {
 		t.Fatalf("batch with Redis down: %d, want 503", code)
+	}
+	for _, r := range out["results"].([]any) {
+		if r.(map[string]any)["status"] != 503.0 {
+			t.Errorf("result %v, want 503 for every event", r)
+		}
 	}
 	if code, _ := e.do(t, "GET", "/readyz", "", ""); code != 503 {
 		t.Fatalf("readyz with Redis down: %d, want 503", code)
