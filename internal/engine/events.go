@@ -116,7 +116,26 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 		}
 	}
 	e.log.Debug("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
-	return e.scheduleStep(ctx, &en)
+	return e.startStep(ctx, &en)
+}
+
+// startStep runs a first step that is due already right here, sparing it a trip through
+// the queue (a thank-you goes out while its order event is being processed). A step due
+// later, or one whose send must be retried, goes to the scheduler; its send claim keeps
+// it to one message either way.
+func (e *Engine) startStep(ctx context.Context, en *store.Enrolment) error {
+	if en.Due.After(e.cfg.Clock.Now()) {
+		return e.scheduleStep(ctx, en)
+	}
+	payload, err := json.Marshal(pendingStep(en))
+	if err != nil {
+		return err
+	}
+	if err := e.HandleStep(ctx, payload, Attempt{Retry: 0, MaxRetry: 1}); err != nil {
+		e.log.Debug("immediate step goes to the queue", "journey", en.Journey, "customer", en.CustomerID, "err", err)
+		return e.scheduleStep(ctx, en)
+	}
+	return nil
 }
 
 // exit ends the customer's enrolment in j, if its event came no later than the goal

@@ -27,11 +27,15 @@ func stepTaskID(enrolment string, step int) string {
 
 // scheduleStep schedules the enrolment's pending step under its task ID.
 func (e *Engine) scheduleStep(ctx context.Context, en *store.Enrolment) error {
-	payload, err := json.Marshal(stepPayload{Journey: en.Journey, Customer: en.CustomerID, Enrolment: en.ID, Step: en.Step, Due: en.Due.UnixMilli()})
+	payload, err := json.Marshal(pendingStep(en))
 	if err != nil {
 		return err
 	}
 	return e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindStep, ID: en.Task, Payload: payload, At: en.Due})
+}
+
+func pendingStep(en *store.Enrolment) stepPayload {
+	return stepPayload{Journey: en.Journey, Customer: en.CustomerID, Enrolment: en.ID, Step: en.Step, Due: en.Due.UnixMilli()}
 }
 
 // HandleStep runs one due step: if the enrolment is still at that step, it checks the
