@@ -9,6 +9,7 @@ import (
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/workflows"
 )
 
 var t0 = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
@@ -320,5 +321,22 @@ steps:
 	h.Advance(2 * time.Hour)
 	if n := len(h.Sent.To("c@x.example")); n != 2 {
 		t.Fatalf("%d reminders after a new cart, want 2", n)
+	}
+}
+
+func TestAJourneyRemovedByAReloadEndsItsEnrolments(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	h.Event(cart("c", 20))
+	empty, err := workflows.NewSet(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Engine.SetJourneys(empty)
+	h.Advance(48 * time.Hour)
+	if n := len(h.Sent.To("c@x.example")); n != 0 {
+		t.Fatalf("%d messages from a journey that was removed", n)
+	}
+	if en, _ := h.Store.Enrolment(t.Context(), "cart", "c"); en != nil {
+		t.Fatalf("the enrolment outlived its journey: %+v", en)
 	}
 }

@@ -102,11 +102,6 @@ func (s *Store) ApplyEvent(ctx context.Context, ev event.Event) (map[string]any,
 	return decodeProfile(res), nil
 }
 
-// UpsertProfile sets profile attributes, as a customer block of an event does.
-func (s *Store) UpsertProfile(ctx context.Context, cid string, attrs map[string]any) (map[string]any, error) {
-	return s.ApplyEvent(ctx, event.Event{ID: "profile", CustomerID: cid, Customer: attrs})
-}
-
 // Profile returns the customer's attributes, empty when the customer is unknown.
 func (s *Store) Profile(ctx context.Context, cid string) (map[string]any, error) {
 	res, err := s.rdb.HGetAll(ctx, s.customerKey(cid)).Result()
