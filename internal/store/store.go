@@ -29,6 +29,7 @@ const HistoryLength = 100
 // it matches the intake's dedup window.
 var appliedTTL = event.DedupWindow
 
+// Keys, all per customer so that one customer's state is easy to find and to erase.
 func (s *Store) customerKey(cid string) string { return s.prefix + "customer:" + cid }
 func (s *Store) enrolKey(journey, cid string) string {
 	return s.prefix + "enrol:" + journey + ":" + cid
@@ -44,6 +45,10 @@ func (s *Store) onceKey(journey, cid, value string) string {
 	return s.prefix + "once:" + journey + ":" + cid + ":" + value
 }
 func (s *Store) historyKey(cid string) string { return s.prefix + "history:" + cid }
+func (s *Store) consentKey(cid string) string { return s.prefix + "consent:" + cid }
+func (s *Store) sentKey(cid, counter string) string {
+	return s.prefix + "sent:" + cid + ":" + counter
+}
 func (s *Store) timerKey(journey, cid string) string {
 	return s.prefix + "timer:" + journey + ":" + cid
 }
@@ -255,8 +260,6 @@ func (s *Store) ReleaseSend(ctx context.Context, key string) error {
 	return nil
 }
 
-func (s *Store) consentKey(cid string) string { return s.prefix + "consent:" + cid }
-
 // SetConsent records whether the customer agrees to messages on a channel.
 func (s *Store) SetConsent(ctx context.Context, cid, channel string, subscribed bool) error {
 	v := "0"
@@ -304,8 +307,6 @@ func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []str
 	}
 	return nil
 }
-
-func (s *Store) sentKey(cid, counter string) string { return s.prefix + "sent:" + cid + ":" + counter }
 
 // SentSince counts, for each counter (a channel name or "all"), the messages counted for
 // the customer at or after the matching time in since.
