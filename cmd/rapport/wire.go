@@ -78,8 +78,8 @@ func validate(path string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer l.channels.Close()
-	fmt.Fprintf(stdout, "ok: %s, %d journeys, %d templates, %d channels\n",
-		l.cfg.File, len(l.journeys.All()), len(l.templates.Names()), len(l.channels))
+	fmt.Fprintf(stdout, "ok: %s: %s, %s, %s\n", l.cfg.File, count(len(l.journeys.All()), "journey"),
+		count(len(l.templates.Names()), "template"), count(len(l.channels), "channel"))
 	return 0
 }
 
@@ -255,4 +255,11 @@ func journeyInfo(set *workflows.Set) []api.JourneyInfo {
 		out = append(out, api.JourneyInfo{ID: j.ID, Name: j.Name, Trigger: trigger, Steps: len(j.Steps)})
 	}
 	return out
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
