@@ -185,3 +185,21 @@ func TestAnOrderDuringWinBackEndsIt(t *testing.T) {
 		t.Fatalf("%d nudges, want only the first: the order ended the journey", n)
 	}
 }
+
+func TestA29FebruaryBirthdayIsGreetedOn28FebruaryInACommonYear(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC), birthday)
+	h.Event(profile("leap", map[string]any{"birthday": "1996-02-29", "timezone": "Europe/Berlin"}))
+	want := time.Date(2027, 2, 28, 9, 0, 0, 0, time.UTC) // 10:00 in Berlin, winter time
+	if timers := h.Scheduler.Timers(); len(timers) != 1 || !timers[0].At.Equal(want) {
+		t.Fatalf("timers = %+v, want one at %v", timers, want)
+	}
+	h.Advance(want.Sub(h.Clock.Now()))
+	if n := len(h.Sent.To("leap@x.example")); n != 1 {
+		t.Fatalf("%d greetings on 28 February 2027, want 1", n)
+	}
+	// The next one is in the leap year 2028, on the 29th itself.
+	next := time.Date(2028, 2, 29, 9, 0, 0, 0, time.UTC)
+	if timers := h.Scheduler.Timers(); len(timers) != 1 || !timers[0].At.Equal(next) {
+		t.Fatalf("timers after the greeting = %+v, want one at %v", timers, next)
+	}
+}
