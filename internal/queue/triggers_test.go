@@ -96,7 +96,7 @@ steps:
 	profile("moved-out", today)
 	profile("moved-out", tomorrow) // no longer today
 
-	eventually(t, 10*time.Second, "the greeting", func() bool { return sent.to("moved-in@x.example") == 1 })
+	eventually(t, 20*time.Second, "the greeting", func() bool { return sent.to("moved-in@x.example") == 1 })
 	time.Sleep(time.Second)
 	if n := sent.to("moved-out@x.example"); n != 0 {
 		t.Fatalf("the customer whose birthday moved away was greeted %d times", n)
