@@ -70,6 +70,7 @@ type TemporaryError struct {
 	RetryAfter time.Duration
 }
 
+// Error says what failed and, when known, how long to wait.
 func (e *TemporaryError) Error() string {
 	if e.RetryAfter > 0 {
 		return fmt.Sprintf("temporary: %v (retry after %s)", e.Err, e.RetryAfter)
@@ -77,6 +78,7 @@ func (e *TemporaryError) Error() string {
 	return "temporary: " + e.Err.Error()
 }
 
+// Unwrap returns the underlying failure.
 func (e *TemporaryError) Unwrap() error { return e.Err }
 
 // Temporary wraps err as a *TemporaryError with no retry-after hint.

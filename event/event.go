@@ -51,6 +51,7 @@ type FieldError struct {
 	Message string
 }
 
+// Error reads "field: message".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Validate checks the required fields and their shapes. The error is a *FieldError naming

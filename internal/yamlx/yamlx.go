@@ -22,6 +22,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error reads "file:line: message", or "file: message" without a line.
 func (e Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
