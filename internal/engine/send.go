@@ -52,8 +52,8 @@ type Verdict struct {
 	// Outcome, when set, stops the message and is recorded (e.g. OutcomeCapped).
 	Outcome Outcome
 	Reason  string
-	// Until, when set, holds the step back until then (quiet hours): it is rescheduled
-	// and runs the whole pipeline again.
+	// Until, when later than now, holds the step back until then (quiet hours): it is
+	// rescheduled and runs the whole pipeline again.
 	Until time.Time
 }
 
@@ -86,7 +86,7 @@ func (e *Engine) deliver(ctx context.Context, d *Delivery) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, err
 		}
-		if !v.Until.IsZero() {
+		if v.Until.After(d.Now) {
 			return v.Until, nil
 		}
 		if v.Outcome != "" {
