@@ -213,11 +213,10 @@ func (s *Store) Advance(ctx context.Context, journey, cid, id string, from, next
 	return n == 1, nil
 }
 
-// end deletes an enrolment, if it is the given one (ARGV[1] non-empty) or any.
-// KEYS: enrolment hash, customer's enrolment set. ARGV: id or ”, journey.
+// end deletes an enrolment if it is still the given one.
+// KEYS: enrolment hash, customer's enrolment set. ARGV: id, journey.
 var end = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 'id')
-if not cur or (ARGV[1] ~= '' and cur ~= ARGV[1]) then
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then
   return false
 end
 local task = redis.call('HGET', KEYS[1], 'task') or ''
@@ -226,9 +225,8 @@ redis.call('SREM', KEYS[2], ARGV[2])
 return task
 `)
 
-// End finishes the customer's enrolment in the journey: the one with the given id, or
-// whichever is active when id is empty. It returns the pending task to cancel, and false
-// when there was no such enrolment.
+// End finishes the customer's enrolment id in the journey, if it is still active. It
+// returns the enrolment's pending task, and false when there was no such enrolment.
 func (s *Store) End(ctx context.Context, journey, cid, id string) (string, bool, error) {
 	task, err := end.Run(ctx, s.rdb, []string{s.enrolKey(journey, cid), s.enrolSetKey(cid)}, id, journey).Text()
 	if errors.Is(err, redis.Nil) {
