@@ -64,7 +64,7 @@ const OnceMemory = 90 * 24 * time.Hour
 // event at or after the enrolling event was already seen.
 // KEYS: enrolment hash, entered marker, customer's enrolment set, goal marker, once marker.
 // ARGV: reenter ms (0: not while active), journey, id, started ms, step, due ms, task,
-// event, since µs, once value (” for none), once TTL ms.
+// event, since µs, once value (empty for none), once TTL ms.
 // The entered marker holds the last entry time; its TTL only collects garbage, the
 // comparison uses the caller's clock so that a virtual clock works too.
 var enrol = redis.NewScript(`
