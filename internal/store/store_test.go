@@ -1,0 +1,107 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/redistest"
+	"github.com/rapporthq/rapport/internal/store"
+)
+
+var t0 = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+
+func enrolment(id string, at time.Time) store.Enrolment {
+	return store.Enrolment{ID: id, Journey: "j", CustomerID: "c", StartedAt: at, Due: at.Add(time.Hour),
+		Task: "step:" + id + ":0", Event: []byte(`{}`), Since: at}
+}
+
+func TestEnrolFollowsTheJourneysRule(t *testing.T) {
+	type try struct {
+		id    string
+		after time.Duration // since t0
+		rule  store.Rule
+		want  store.EnrolOutcome
+	}
+	day := 24 * time.Hour
+	cases := []struct {
+		name  string
+		tries []try
+	}{
+		{"a second event while active is refused by default", []try{
+			{"a", 0, store.Rule{}, store.Started}, {"b", time.Hour, store.Rule{}, store.Refused}}},
+		{"the same event again is recognised as itself", []try{
+			{"a", 0, store.Rule{}, store.Started}, {"a", time.Hour, store.Rule{}, store.AlreadyStarted}}},
+		{"reenter_after refuses within the period and replaces after it", []try{
+			{"a", 0, store.Rule{ReenterAfter: day}, store.Started},
+			{"b", 23 * time.Hour, store.Rule{ReenterAfter: day}, store.Refused},
+			{"c", 25 * time.Hour, store.Rule{ReenterAfter: day}, store.Started}}},
+		{"once_per refuses a value seen before and replaces for a new one", []try{
+			{"a", 0, store.Rule{Once: "cart-1"}, store.Started},
+			{"b", time.Hour, store.Rule{Once: "cart-1"}, store.Refused},
+			{"c", 2 * time.Hour, store.Rule{Once: "cart-2"}, store.Started}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := store.New(redistest.Start(t).Client(t))
+			for _, tr := range c.tries {
+				got, _, err := st.Enrol(context.Background(), enrolment(tr.id, t0.Add(tr.after)), tr.rule)
+				if err != nil || got != tr.want {
+					t.Fatalf("enrol %s at +%v = %v, %v; want %v", tr.id, tr.after, got, err, tr.want)
+				}
+			}
+		})
+	}
+}
+
+func TestAReplacedEnrolmentHandsBackItsTaskToCancel(t *testing.T) {
+	st := store.New(redistest.Start(t).Client(t))
+	ctx := context.Background()
+	st.Enrol(ctx, enrolment("a", t0), store.Rule{Once: "1"})
+	_, replaced, err := st.Enrol(ctx, enrolment("b", t0.Add(time.Minute)), store.Rule{Once: "2"})
+	if err != nil || replaced != "step:a:0" {
+		t.Fatalf("replaced = %q, %v; want a's task", replaced, err)
+	}
+}
+
+func TestAGoalEventEndsOnlyEnrolmentsThatCameBeforeIt(t *testing.T) {
+	st := store.New(redistest.Start(t).Client(t))
+	ctx := context.Background()
+	st.Enrol(ctx, enrolment("a", t0), store.Rule{})
+	if _, ended, _ := st.Exit(ctx, "j", "c", t0.Add(-time.Minute)); ended {
+		t.Fatal("a goal that occurred before the enrolling event ended the enrolment")
+	}
+	task, ended, err := st.Exit(ctx, "j", "c", t0.Add(time.Minute))
+	if err != nil || !ended || task != "step:a:0" {
+		t.Fatalf("Exit = %q, %v, %v; want a's task", task, ended, err)
+	}
+	// An event that occurred before the goal but arrives after it enrols no one.
+	if got, _, _ := st.Enrol(ctx, enrolment("late", t0), store.Rule{}); got != store.Refused {
+		t.Fatalf("a late event before the goal: %v, want refused", got)
+	}
+}
+
+func TestApplyEventKeepsTheProfileAndCountsEachOrderOnce(t *testing.T) {
+	st := store.New(redistest.Start(t).Client(t))
+	ctx := context.Background()
+	order := event.Event{ID: "o-1", Type: store.OrderPlaced, CustomerID: "c", OccurredAt: t0,
+		Customer: map[string]any{"first_name": "Anna", "tags": []any{"vip"}}, Data: map[string]any{"total": 10.5}}
+	st.ApplyEvent(ctx, order)
+	st.ApplyEvent(ctx, order)
+	older := order
+	older.ID, older.OccurredAt, older.Data = "o-0", t0.Add(-time.Hour), map[string]any{"total": "4.5"}
+	p, err := st.ApplyEvent(ctx, older)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p["orders_count"] != 2.0 || p["total_spent"] != 15.0 || p["first_name"] != "Anna" {
+		t.Fatalf("profile = %v", p)
+	}
+	if last, _ := p["last_order_at"].(time.Time); !last.Equal(t0) {
+		t.Errorf("last_order_at = %v, want the newest order's time, not the late one's", p["last_order_at"])
+	}
+	if tags, _ := p["tags"].([]any); len(tags) != 1 || tags[0] != "vip" {
+		t.Errorf("a list attribute came back as %#v", p["tags"])
+	}
+}
