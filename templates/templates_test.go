@@ -174,3 +174,25 @@ func sortedCopy(s []string) []string {
 	}
 	return c
 }
+
+func TestShippedTemplatesRenderForACustomerWeKnowLittleAbout(t *testing.T) {
+	set, err := Load(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := Data{Customer: map[string]any{"email": "x@example.com"}, Event: map[string]any{"type": "date", "data": map[string]any{}}}
+	for _, name := range shipped {
+		for _, locale := range []string{"en", "ru"} {
+			for _, kind := range []channels.Kind{channels.KindEmail, channels.KindMsg} {
+				r, err := set.Render(name, kind, locale, bare)
+				if err != nil {
+					t.Errorf("%s (%s, %s): %v", name, locale, kind, err)
+					continue
+				}
+				if all := r.Subject + r.HTML + r.Text; strings.Contains(all, "no value") || strings.Contains(all, "<nil>") || strings.Contains(all, "%!") {
+					t.Errorf("%s (%s, %s) shows a missing value:\n%s", name, locale, kind, all)
+				}
+			}
+		}
+	}
+}
