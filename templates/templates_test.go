@@ -196,3 +196,14 @@ func TestShippedTemplatesRenderForACustomerWeKnowLittleAbout(t *testing.T) {
 		}
 	}
 }
+
+func TestAGivenPlainTextPartIsUsedAsWritten(t *testing.T) {
+	set, err := Load("testdata/ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := set.Render("given", channels.KindEmail, "en", Data{Customer: map[string]any{"first_name": "Ann"}})
+	if err != nil || r.Text != "Plain text written by hand for Ann.\n" || !strings.Contains(r.HTML, "HTML for Ann") {
+		t.Fatalf("rendered %+v, %v", r, err)
+	}
+}

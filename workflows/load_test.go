@@ -185,3 +185,17 @@ func TestConditionsSeeTheDocumentedEnvironment(t *testing.T) {
 		t.Fatalf("now > event.occurred_at = %v, %v", ok, err)
 	}
 }
+
+func TestIDsDefaultToTheFileNameAndStepN(t *testing.T) {
+	set, err := Load("testdata/defaults", testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, ok := set.Get("welcome-series")
+	if !ok || j.Name != "welcome-series" {
+		t.Fatalf("journeys = %v, want one named after its file", set.All())
+	}
+	if j.Steps[0].ID != "step-1" || j.Steps[1].ID != "step-2" || j.Steps[0].Wait != 0 || j.Steps[1].Send.Caps != CapsApply {
+		t.Fatalf("steps = %+v, want step-1 and step-2, no wait by default, caps applied", j.Steps)
+	}
+}

@@ -8,6 +8,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hibiken/asynq"
+
+	"github.com/rapporthq/rapport/client"
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/queue"
@@ -103,5 +106,34 @@ steps:
 	}
 	if n := sent.to("moved-in@x.example"); n != 1 {
 		t.Fatalf("greeted %d times, want once", n)
+	}
+}
+
+func TestAProcessedEventIDStaysADuplicateForSevenDays(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	eng, _ := newEngine(t, rdb, `
+id: hello
+trigger: {event: signed.up}
+steps:
+  - send: {template: hello, channels: [email]}
+`)
+	startWorker(t, eng, rdb)
+	cl := client.NewFromRedis(rdb)
+	ev := event.Event{ID: "evt-7", Type: "signed.up", CustomerID: "c", Customer: map[string]any{"email": "c@x.example"}}
+	if _, err := cl.Send(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	var info *asynq.TaskInfo
+	eventually(t, 10*time.Second, "the event to be processed", func() bool {
+		var err error
+		info, err = insp.GetTaskInfo(event.Queue, event.TaskID("evt-7"))
+		return err == nil && info.State == asynq.TaskStateCompleted
+	})
+	if info.Retention != event.DedupWindow {
+		t.Fatalf("a processed event is kept %v, want %v", info.Retention, event.DedupWindow)
+	}
+	if res, err := cl.Send(context.Background(), ev); err != nil || !res.Duplicate {
+		t.Fatalf("the id again after processing: %+v, %v; want a duplicate", res, err)
 	}
 }
