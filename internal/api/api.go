@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -17,7 +18,9 @@ import (
 	"github.com/rapporthq/rapport/event"
 )
 
-// Intake accepts events; *client.Client is one.
+// Intake accepts events; *client.Client is one. Send answers only once the event is
+// durably queued; an error wrapping client.ErrUnavailable means it was not, and an
+// *event.FieldError names a field the intake refused.
 type Intake interface {
 	Send(ctx context.Context, ev event.Event) (client.Result, error)
 }
@@ -32,39 +35,57 @@ type JourneyInfo struct {
 
 // Options configure New.
 type Options struct {
-	// Tokens are the accepted bearer tokens.
+	// Tokens are the accepted bearer tokens for /v1/*; empty tokens never match, so an
+	// API without tokens refuses every /v1 request.
 	Tokens []string
+	// Intake receives the accepted events. Required.
 	Intake Intake
-	// Ready reports whether Redis is reachable, for /readyz.
+	// Ready reports whether Redis is reachable, for /readyz; nil means always ready.
 	Ready func(ctx context.Context) error
-	// Journeys lists the loaded journeys; nil leaves GET /v1/journeys out.
+	// Journeys lists the loaded journeys; nil leaves GET /v1/journeys out (404).
 	Journeys func() []JourneyInfo
 	// Customers serves /v1/customers; nil leaves those endpoints out.
 	Customers Customers
 	// Unsubscribe verifies one-click unsubscribe tokens; with Customers it serves
 	// GET and POST /unsubscribe/{token}.
 	Unsubscribe Verifier
-	Logger      *slog.Logger
-	// MaxBodyBytes bounds request bodies; default 1 MiB.
+	// Logger receives one record per 5xx answer; nil means slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies; zero or less means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 }
 
-// MaxBatch is the most events one batch may carry.
-const MaxBatch = 1000
+const (
+	// MaxBatch is the most events one batch may carry.
+	MaxBatch = 1000
+	// DefaultMaxBodyBytes bounds request bodies when Options.MaxBodyBytes is not set.
+	DefaultMaxBodyBytes = 1 << 20
+)
+
+// readyTimeout bounds how long /readyz waits for Redis.
+const readyTimeout = 2 * time.Second
 
 type server struct {
 	Options
+	tokens [][sha256.Size]byte
 }
 
-// New returns the API handler.
+// New returns the API handler: POST /v1/events, POST /v1/events/batch, GET /healthz,
+// GET /readyz, GET /v1/journeys, and the customer and unsubscribe endpoints when
+// Options.Customers is set. Everything under /v1/ needs a bearer token.
 func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 1 << 20
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &server{opts}
+	s := &server{Options: opts}
+	for _, t := range opts.Tokens {
+		if t != "" {
+			s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -74,7 +95,11 @@ func New(opts Options) http.Handler {
 	mux.Handle("POST /v1/events/batch", s.auth(http.HandlerFunc(s.postBatch)))
 	if opts.Journeys != nil {
 		mux.Handle("GET /v1/journeys", s.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]any{"journeys": opts.Journeys()})
+			js := opts.Journeys()
+			if js == nil {
+				js = []JourneyInfo{}
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"journeys": js})
 		})))
 	}
 	if opts.Customers != nil {
@@ -87,36 +112,39 @@ func New(opts Options) http.Handler {
 	return mux
 }
 
+// auth lets a request through only with one of the accepted bearer tokens.
 func (s *server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !s.validToken(strings.TrimSpace(tok)) {
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if !strings.EqualFold(scheme, "Bearer") || !s.validToken(strings.TrimSpace(tok)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rapport"`)
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token", "")
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: send Authorization: Bearer TOKEN", "")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// validToken compares digests in constant time, so neither a token's content nor its
+// length shows in the timing, and checks every token whatever matched.
 func (s *server) validToken(tok string) bool {
 	if tok == "" {
 		return false
 	}
-	valid := false
-	for _, t := range s.Tokens {
-		if t != "" && subtle.ConstantTimeCompare([]byte(t), []byte(tok)) == 1 {
-			valid = true
-		}
+	sum := sha256.Sum256([]byte(tok))
+	valid := 0
+	for _, t := range s.tokens {
+		valid |= subtle.ConstantTimeCompare(t[:], sum[:])
 	}
-	return valid
+	return valid == 1
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
 	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
 		if err := s.Ready(ctx); err != nil {
+			s.Logger.Warn("not ready: redis unreachable", "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "redis: " + err.Error()})
 			return
 		}
@@ -124,7 +152,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// wireEvent is the JSON of one event; occurred_at is checked by hand to name the field.
+// wireEvent is the JSON of one event; occurred_at is parsed by hand to name the field.
 type wireEvent struct {
 	ID         string         `json:"id"`
 	Type       string         `json:"type"`
@@ -146,16 +174,30 @@ func (e *badRequest) Error() string {
 	return e.field + ": " + e.msg
 }
 
+// errTooLarge is a 413: the body is over the limit.
+type errTooLarge struct{ limit int64 }
+
+func (e errTooLarge) Error() string { return fmt.Sprintf("the body is larger than %d bytes", e.limit) }
+
+// unavailableMsg is what a sender reads when its event was not accepted for want of Redis;
+// the details go to the log.
+const unavailableMsg = "the event was not accepted: the queue is unavailable; send it again"
+
 func (s *server) postEvent(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(w, r)
 	if err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
-	res, err := s.accept(r.Context(), body, "")
+	ev, err := parseEvent(body, "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.send(r.Context(), ev, "")
 	switch {
 	case err != nil:
-		s.fail(w, err)
+		s.fail(w, r, err)
 	case res.Duplicate:
 		writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "duplicate": true})
 	default:
@@ -163,17 +205,18 @@ func (s *server) postEvent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// accept decodes one event, checks it and hands it to the intake. Errors name the field,
-// prefixed (events[3].type) inside a batch.
-func (s *server) accept(ctx context.Context, raw []byte, prefix string) (client.Result, error) {
+// parseEvent decodes one event strictly and checks it. Errors name the field, prefixed
+// (events[3].type) inside a batch.
+func parseEvent(raw []byte, prefix string) (event.Event, error) {
 	var we wireEvent
 	if err := strictUnmarshal(raw, &we, prefix); err != nil {
-		return client.Result{}, err
+		return event.Event{}, err
 	}
-	ev, err := we.event(prefix)
-	if err != nil {
-		return client.Result{}, err
-	}
+	return we.event(prefix)
+}
+
+// send hands a checked event to the intake.
+func (s *server) send(ctx context.Context, ev event.Event, prefix string) (client.Result, error) {
 	res, err := s.Intake.Send(ctx, ev)
 	if err != nil {
 		return client.Result{}, intakeError(err, prefix)
@@ -181,6 +224,7 @@ func (s *server) accept(ctx context.Context, raw []byte, prefix string) (client.
 	return res, nil
 }
 
+// batchResult is the answer for one event of a batch.
 type batchResult struct {
 	Index     int    `json:"index"`
 	Status    int    `json:"status"`
@@ -189,41 +233,53 @@ type batchResult struct {
 	Error     string `json:"error,omitempty"`
 }
 
+// postBatch checks and sends every event on its own. Once Redis has failed one event the
+// remaining valid ones are answered 503 without waiting for Redis again, and the whole
+// answer is 503: ids are idempotency keys, so the sender can retry the whole batch.
 func (s *server) postBatch(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Events []json.RawMessage `json:"events"`
 	}
 	if err := s.decode(w, r, &body); err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	if len(body.Events) == 0 || len(body.Events) > MaxBatch {
-		s.fail(w, &badRequest{"events", fmt.Sprintf("must hold 1 to %d events, not %d", MaxBatch, len(body.Events))})
+		s.fail(w, r, &badRequest{"events", fmt.Sprintf("must hold 1 to %d events, not %d", MaxBatch, len(body.Events))})
 		return
 	}
 	results := make([]batchResult, len(body.Events))
 	var unavailable error
 	for i, raw := range body.Events {
-		if unavailable != nil { // Redis is gone: do not wait for it once per event
-			results[i] = batchResult{Index: i, Status: http.StatusServiceUnavailable, Error: unavailable.Error()}
-			continue
+		prefix := fmt.Sprintf("events[%d]", i)
+		results[i].Index = i
+		ev, err := parseEvent(raw, prefix)
+		if err == nil && unavailable != nil {
+			err = unavailable
 		}
-		res, err := s.accept(r.Context(), raw, fmt.Sprintf("events[%d]", i))
+		var res client.Result
+		if err == nil {
+			res, err = s.send(r.Context(), ev, prefix)
+		}
 		switch {
-		case err == nil && res.Duplicate:
-			results[i] = batchResult{Index: i, Status: http.StatusOK, ID: res.ID, Duplicate: true}
 		case err == nil:
-			results[i] = batchResult{Index: i, Status: http.StatusAccepted, ID: res.ID}
-		default:
-			results[i] = batchResult{Index: i, Status: statusOf(err), Error: err.Error()}
-			if results[i].Status == http.StatusServiceUnavailable {
+			results[i].ID, results[i].Duplicate = res.ID, res.Duplicate
+			results[i].Status = http.StatusAccepted
+			if res.Duplicate {
+				results[i].Status = http.StatusOK
+			}
+		case statusOf(err) >= 500:
+			if unavailable == nil {
 				unavailable = err
 			}
+			results[i].Status, results[i].Error = http.StatusServiceUnavailable, unavailableMsg
+		default:
+			results[i].Status, results[i].Error = statusOf(err), err.Error()
 		}
 	}
 	if unavailable != nil {
-		// Ids are idempotency keys, so the sender can safely retry the whole batch.
-		s.Logger.Error("batch refused: redis unavailable", "err", unavailable)
+		s.Logger.Error("batch refused: queue unavailable", "method", r.Method, "path", r.URL.Path,
+			"events", len(body.Events), "err", unavailable)
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"results": results})
 		return
@@ -242,18 +298,18 @@ func (we *wireEvent) event(prefix string) (event.Event, error) {
 		ev.OccurredAt = t
 	}
 	if err := ev.Validate(); err != nil {
-		var fe *event.FieldError
-		if errors.As(err, &fe) {
-			return ev, &badRequest{join(prefix, fe.Field), fe.Message}
-		}
-		return ev, &badRequest{prefix, err.Error()}
+		return ev, intakeError(err, prefix)
 	}
 	return ev, nil
 }
 
+// join names field inside prefix: events[1] and type make events[1].type.
 func join(prefix, field string) string {
-	if prefix == "" {
+	switch {
+	case prefix == "":
 		return field
+	case field == "":
+		return prefix
 	}
 	return prefix + "." + field
 }
@@ -280,33 +336,31 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return body, nil
 }
 
-type errTooLarge struct{ limit int64 }
-
-func (e errTooLarge) Error() string { return fmt.Sprintf("the body is larger than %d bytes", e.limit) }
-
-// strictUnmarshal decodes JSON refusing unknown fields, naming the field at fault.
+// strictUnmarshal decodes one JSON value refusing unknown fields, naming the field at
+// fault, or the byte offset of malformed JSON.
 func strictUnmarshal(data []byte, v any, prefix string) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &badRequest{prefix, "the body is empty: send a JSON object"}
+	}
+	// Syntax first, over the whole input: a truncated body or trailing data is reported
+	// with its byte offset, which the streaming decoder does not give.
+	var syn *json.SyntaxError
+	if err := json.Unmarshal(data, new(json.RawMessage)); errors.As(err, &syn) {
+		return &badRequest{prefix, fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON value")
-	}
 	if err == nil {
 		return nil
 	}
-	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
-	case errors.As(err, &syn):
-		return &badRequest{prefix, fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
 	case errors.As(err, &typ):
 		return &badRequest{join(prefix, typ.Field), "must be " + jsonType(typ.Type.Kind().String()) + ", not " + typ.Value}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return &badRequest{join(prefix, field), "is not a known field"}
-	case errors.Is(err, io.EOF):
-		return &badRequest{prefix, "the body is empty: send a JSON object"}
 	}
 	return &badRequest{prefix, err.Error()}
 }
@@ -319,11 +373,13 @@ func jsonType(kind string) string {
 		return "an object"
 	case "slice":
 		return "an array"
+	case "bool":
+		return "true or false"
 	}
 	return kind
 }
 
-// intakeError maps the intake's errors onto the API's.
+// intakeError maps validation errors onto 400s naming the field; other errors pass.
 func intakeError(err error, prefix string) error {
 	var fe *event.FieldError
 	if errors.As(err, &fe) {
@@ -332,6 +388,8 @@ func intakeError(err error, prefix string) error {
 	return err
 }
 
+// statusOf is the HTTP status of an error: 400, 413, or 503 for everything else, which
+// is a failure of Redis or of the engine behind it and safe to retry.
 func statusOf(err error) int {
 	var br *badRequest
 	var tl errTooLarge
@@ -344,7 +402,8 @@ func statusOf(err error) int {
 	return http.StatusServiceUnavailable
 }
 
-func (s *server) fail(w http.ResponseWriter, err error) {
+// fail answers with err's status; a 5xx is logged here, once.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
 	field := ""
 	var br *badRequest
@@ -352,11 +411,12 @@ func (s *server) fail(w http.ResponseWriter, err error) {
 		field = br.field
 	}
 	msg := err.Error()
-	if status == http.StatusServiceUnavailable {
-		s.Logger.Error("event refused", "err", err)
+	if status >= 500 {
+		s.Logger.Error("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 		w.Header().Set("Retry-After", "1")
+		msg = unavailableMsg
 		if !errors.Is(err, client.ErrUnavailable) {
-			msg = "internal error: " + msg
+			msg = "internal error: the request was not carried out; try again"
 		}
 	}
 	writeError(w, status, msg, field)

@@ -25,7 +25,7 @@ func (s *server) customerRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/customers/{id}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.Customers.Customer(r.Context(), r.PathValue("id"))
 		if err != nil {
-			s.fail(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, v)
@@ -33,24 +33,24 @@ func (s *server) customerRoutes(mux *http.ServeMux) {
 	mux.Handle("PUT /v1/customers/{id}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var attrs map[string]any
 		if err := s.decode(w, r, &attrs); err != nil {
-			s.fail(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		ev := event.Event{Type: ProfileUpdated, CustomerID: r.PathValue("id"), Customer: attrs}
 		if err := ev.Validate(); err != nil {
-			s.fail(w, intakeError(err, ""))
+			s.fail(w, r, intakeError(err, ""))
 			return
 		}
 		res, err := s.Intake.Send(r.Context(), ev)
 		if err != nil {
-			s.fail(w, intakeError(err, ""))
+			s.fail(w, r, intakeError(err, ""))
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID})
 	})))
 	mux.Handle("DELETE /v1/customers/{id}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Customers.Forget(r.Context(), r.PathValue("id")); err != nil {
-			s.fail(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
@@ -61,20 +61,20 @@ func (s *server) customerRoutes(mux *http.ServeMux) {
 			Subscribed *bool  `json:"subscribed"`
 		}
 		if err := s.decode(w, r, &body); err != nil {
-			s.fail(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		if body.Subscribed == nil {
-			s.fail(w, &badRequest{"subscribed", "is required: true or false"})
+			s.fail(w, r, &badRequest{"subscribed", "is required: true or false"})
 			return
 		}
 		err := s.Customers.SetConsent(r.Context(), r.PathValue("id"), body.Channel, *body.Subscribed)
 		if errors.Is(err, engine.ErrUnknownChannel) {
-			s.fail(w, &badRequest{"channel", err.Error()})
+			s.fail(w, r, &badRequest{"channel", err.Error()})
 			return
 		}
 		if err != nil {
-			s.fail(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"channel": body.Channel, "subscribed": *body.Subscribed})
