@@ -10,4 +10,9 @@
 // message id (a retried send keeps it, so receivers can spot a duplicate), a plain-text
 // and an HTML alternative, and for marketing messages the RFC 8058 one-click unsubscribe
 // headers List-Unsubscribe and List-Unsubscribe-Post.
+//
+// An smtp send that fails is a *channels.TemporaryError for 4xx replies, timeouts and
+// lost connections, and a permanent error quoting the server for 5xx replies; error
+// texts shorten addresses to a***@domain. A pooled connection that the server dropped
+// before it saw the message is replaced at once, without failing the send.
 package email

@@ -16,11 +16,13 @@ import (
 // OutboxConfig is the config block of an outbox channel.
 type OutboxConfig struct {
 	// Dir is the folder the .eml files go to; it is created if missing.
-	Dir  string `yaml:"dir"`
+	Dir string `yaml:"dir"`
+	// From is the sender written into each email, like "Shop <hello@shop.example>".
 	From string `yaml:"from"`
 }
 
-// Outbox writes each message as an .eml file instead of sending it.
+// Outbox is an outbox channel: it writes each message as an .eml file instead of sending
+// it. It is safe for concurrent use.
 type Outbox struct {
 	dir string
 	sender
@@ -41,13 +43,22 @@ func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
 
 var unsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
-// Send writes msg to DIR/<time>-<id>.eml. A failure to write is temporary.
+// Send writes msg to DIR/<time>-<id>.eml, where time sorts in sending order and id is
+// msg.ID with unsafe characters replaced. The receipt's ProviderID is the file's path.
+// A bad recipient address is permanent; a failure to write is temporary.
 func (o *Outbox) Send(_ context.Context, msg channels.Message) (channels.Receipt, error) {
 	m, err := o.build(msg)
 	if err != nil {
 		return channels.Receipt{}, err
 	}
-	name := time.Now().UTC().Format("20060102T150405.000000000") + "-" + unsafe.ReplaceAllString(msg.ID, "_") + ".eml"
+	id := unsafe.ReplaceAllString(msg.ID, "_")
+	if len(id) > 80 {
+		id = id[:80]
+	}
+	if id == "" {
+		id = "message"
+	}
+	name := time.Now().UTC().Format("20060102T150405.000000000") + "-" + id + ".eml"
 	path := filepath.Join(o.dir, name)
 	err = m.WriteToFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,8 +19,12 @@ import (
 
 // SMTPConfig is the config block of an smtp channel.
 type SMTPConfig struct {
-	Host     string `yaml:"host"`
-	Port     int    `yaml:"port"`
+	// Host is the SMTP server's name; it is also the name its certificate must carry.
+	Host string `yaml:"host"`
+	// Port defaults to 587 for starttls, 465 for tls and 25 for none.
+	Port int `yaml:"port"`
+	// Username and Password turn on SMTP AUTH; the mechanism is picked from what the
+	// server offers (PLAIN and LOGIN only over TLS).
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
 	// From is the sender, like "Shop <hello@shop.example>".
@@ -31,18 +37,28 @@ type SMTPConfig struct {
 	Timeout duration.Duration `yaml:"timeout"`
 }
 
-// idleCheck is how long a pooled connection may sit unused before it is checked with a
-// NOOP before use.
-const idleCheck = 15 * time.Second
+const (
+	// noopAfter is how long a pooled connection may sit unused before it is checked
+	// with a NOOP before use.
+	noopAfter = 10 * time.Second
+	// maxIdle is how long a pooled connection may sit unused at all; older ones are
+	// closed and replaced, since servers drop idle clients after a while.
+	maxIdle = 30 * time.Second
+	// quitWait bounds the polite QUIT when connections are closed.
+	quitWait = 3 * time.Second
+)
 
-// SMTP is an smtp channel: a pool of SMTP connections behind the Channel interface.
+// SMTP is an smtp channel: a pool of reused SMTP connections behind the Channel
+// interface. A Send takes an idle connection or dials one, at most Pool at once, and
+// gives it back afterwards. It is safe for concurrent use.
 type SMTP struct {
-	client *gomail.Client
+	client  *gomail.Client
+	timeout time.Duration
 	sender
-	slots chan struct{} // one per connection that may be in use
-	idle  chan *conn    // connections ready for the next message
+	slots chan struct{} // one token per connection that may be in use
 
 	mu     sync.Mutex
+	idle   []*conn // ready for the next message, most recently used last
 	closed bool
 }
 
@@ -52,14 +68,20 @@ type conn struct {
 }
 
 // Option adjusts NewSMTP.
-type Option func(*[]gomail.Option)
+type Option func(*options)
 
-// WithTLSConfig sets the TLS configuration, e.g. RootCAs for a private certificate.
-func WithTLSConfig(c *tls.Config) Option {
-	return func(o *[]gomail.Option) { *o = append(*o, gomail.WithTLSConfig(c)) }
+type options struct {
+	tls *tls.Config
 }
 
-// NewSMTP checks cfg and returns the channel. It dials nothing until the first send.
+// WithTLSConfig sets the TLS configuration for starttls and tls, e.g. RootCAs that trust
+// a private certificate. ServerName defaults to the configured host.
+func WithTLSConfig(c *tls.Config) Option {
+	return func(o *options) { o.tls = c }
+}
+
+// NewSMTP checks cfg, fills in its defaults and returns the channel. It dials nothing
+// until the first send, so a wrong host or password shows up as a failed send.
 func NewSMTP(cfg SMTPConfig, opts ...Option) (*SMTP, error) {
 	s, err := parseFrom(cfg.From)
 	if err != nil {
@@ -68,16 +90,37 @@ func NewSMTP(cfg SMTPConfig, opts ...Option) (*SMTP, error) {
 	if cfg.Host == "" {
 		return nil, errors.New("host is required")
 	}
-	if cfg.Pool <= 0 {
+	if cfg.Port < 0 || cfg.Port > 65535 {
+		return nil, fmt.Errorf("port %d is out of range", cfg.Port)
+	}
+	if cfg.Pool < 0 {
+		return nil, fmt.Errorf("pool %d: want a positive number of connections", cfg.Pool)
+	}
+	if cfg.Pool == 0 {
 		cfg.Pool = 8
 	}
-	if cfg.Timeout <= 0 {
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("timeout %s is negative", time.Duration(cfg.Timeout))
+	}
+	if cfg.Timeout == 0 {
 		cfg.Timeout = duration.Duration(30 * time.Second)
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.tls != nil {
+		tc = o.tls.Clone()
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = cfg.Host
 	}
 	mopts := []gomail.Option{
 		gomail.WithTimeout(time.Duration(cfg.Timeout)),
 		gomail.WithoutNoop(), // the pool checks idle connections itself
-		gomail.WithTLSConfig(&tls.Config{ServerName: cfg.Host, MinVersion: tls.VersionTLS12}),
+		gomail.WithoutRset(), // a finished DATA already ends the transaction (RFC 5321 4.1.1.4)
+		gomail.WithTLSConfig(tc),
 	}
 	switch cfg.TLS {
 	case "none":
@@ -103,18 +146,17 @@ func NewSMTP(cfg SMTPConfig, opts ...Option) (*SMTP, error) {
 		mopts = append(mopts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
 			gomail.WithUsername(cfg.Username), gomail.WithPassword(cfg.Password))
 	}
-	for _, o := range opts {
-		o(&mopts)
-	}
 	client, err := gomail.NewClient(cfg.Host, mopts...)
 	if err != nil {
 		return nil, fmt.Errorf("smtp client: %w", err)
 	}
-	return &SMTP{client: client, sender: s, slots: make(chan struct{}, cfg.Pool), idle: make(chan *conn, cfg.Pool)}, nil
+	return &SMTP{client: client, timeout: time.Duration(cfg.Timeout), sender: s, slots: make(chan struct{}, cfg.Pool)}, nil
 }
 
-// Send delivers msg over a pooled connection. SMTP 4xx replies, timeouts and connection
-// failures are *channels.TemporaryError; 5xx replies and bad addresses are permanent.
+// Send delivers msg over a pooled connection. SMTP 4xx replies, timeouts, connection
+// failures and a closed channel are *channels.TemporaryError; 5xx replies and bad
+// addresses are permanent errors that quote the server's answer. Error texts shorten
+// email addresses to their first letter and domain.
 func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt, error) {
 	m, err := s.build(msg)
 	if err != nil {
@@ -123,88 +165,198 @@ func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
-		return channels.Receipt{}, channels.Temporary(ctx.Err())
+		return channels.Receipt{}, channels.Temporary(fmt.Errorf("wait for an SMTP connection: %w", ctx.Err()))
 	}
 	defer func() { <-s.slots }()
 
-	c, err := s.get(ctx)
+	c, reused, err := s.get(ctx)
 	if err != nil {
-		return channels.Receipt{}, channels.Temporary(fmt.Errorf("connect to SMTP server: %w", err))
+		return channels.Receipt{}, channels.Temporary(err)
 	}
 	err = s.client.SendWithSMTPClient(c.c, m)
+	if err != nil && reused && stale(err) {
+		// The server dropped the pooled connection before it saw this message (a
+		// restart, an idle timeout): nothing was sent, so one fresh connection may try.
+		c.c.Close()
+		if c, err = s.dial(ctx); err != nil {
+			return channels.Receipt{}, channels.Temporary(err)
+		}
+		err = s.client.SendWithSMTPClient(c.c, m)
+	}
 	if err == nil {
 		s.put(c)
-		return channels.Receipt{}, nil
+		return channels.Receipt{ProviderID: queueID(m.ServerResponse())}, nil
 	}
-	// The session may be mid-transaction or the connection gone: keep it only if a reset
-	// works.
-	if rerr := s.client.ResetWithSMTPClient(c.c); rerr != nil {
+	if m.IsDelivered() { // accepted; only what came after failed
 		c.c.Close()
-	} else {
+		return channels.Receipt{ProviderID: queueID(m.ServerResponse())}, nil
+	}
+	// After a refused MAIL FROM or RCPT TO the session is clean once RSET works; after
+	// anything else (a broken connection, a failure inside DATA) its state is unknown.
+	if refused(err) && c.c.Reset() == nil {
 		s.put(c)
+	} else {
+		c.c.Close()
 	}
 	return channels.Receipt{}, classify(err)
 }
 
-// get returns an idle connection, checked if it sat long, or dials a new one.
-func (s *SMTP) get(ctx context.Context) (*conn, error) {
+// get returns an idle connection, checked with a NOOP if it sat a while, or dials a new
+// one. reused says whether the connection carried messages before.
+func (s *SMTP) get(ctx context.Context) (c *conn, reused bool, err error) {
 	for {
-		select {
-		case c := <-s.idle:
-			if time.Since(c.used) < idleCheck || c.c.Noop() == nil {
-				return c, nil
-			}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, false, errors.New("smtp channel is closed")
+		}
+		n := len(s.idle)
+		if n == 0 {
+			s.mu.Unlock()
+			c, err := s.dial(ctx)
+			return c, false, err
+		}
+		c = s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+
+		idle := time.Since(c.used)
+		switch {
+		case idle > maxIdle:
 			c.c.Close()
-			continue
+		case idle > noopAfter && (c.c.UpdateDeadline(s.timeout) != nil || c.c.Noop() != nil):
+			c.c.Close()
 		default:
+			return c, true, nil
 		}
-		sc, err := s.client.DialToSMTPClientWithContext(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &conn{c: sc}, nil
 	}
 }
 
+func (s *SMTP) dial(ctx context.Context) (*conn, error) {
+	sc, err := s.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to SMTP server %s: %w", s.client.ServerAddr(), err)
+	}
+	return &conn{c: sc}, nil
+}
+
+// put makes c available to the next Send, or closes it when the channel is closed.
 func (s *SMTP) put(c *conn) {
+	c.used = time.Now()
 	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		s.client.CloseWithSMTPClient(c.c)
+	if !s.closed && len(s.idle) < cap(s.slots) {
+		s.idle = append(s.idle, c)
+		s.mu.Unlock()
 		return
 	}
-	c.used = time.Now()
-	select {
-	case s.idle <- c:
-	default:
-		s.client.CloseWithSMTPClient(c.c)
-	}
+	s.mu.Unlock()
+	s.quit(c)
 }
 
-// Close ends every idle connection; connections in use are closed when returned.
+// quit says goodbye to the server, briefly, and closes the connection.
+func (s *SMTP) quit(c *conn) {
+	if c.c.UpdateDeadline(quitWait) == nil {
+		_ = c.c.Quit()
+	}
+	c.c.Close()
+}
+
+// Close ends every idle connection and makes later sends fail as temporary; connections
+// in use are closed when their send returns.
 func (s *SMTP) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	idle := s.idle
+	s.idle = nil
 	s.mu.Unlock()
-	for {
-		select {
-		case c := <-s.idle:
-			s.client.CloseWithSMTPClient(c.c)
-		default:
-			return nil
-		}
+	var wg sync.WaitGroup
+	for _, c := range idle {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.quit(c)
+		}()
 	}
+	wg.Wait()
+	return nil
 }
 
-// classify says whether a send error is worth retrying: a 5xx reply is final, anything
-// else (a 4xx reply, a timeout, a dropped connection) may pass.
+// stale reports whether err says the connection was gone before MAIL FROM was
+// answered, so the message never reached the server.
+func stale(err error) bool {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Reason {
+	case gomail.ErrConnCheck:
+		return true
+	case gomail.ErrSMTPMailFrom:
+		code := se.ErrorCode()
+		return code == 0 || code == 421 // no reply at all, or "closing channel"
+	}
+	return false
+}
+
+// refused reports whether the server answered MAIL FROM or RCPT TO with a reply that
+// leaves the connection usable.
+func refused(err error) bool {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.ErrorCode()
+	return (se.Reason == gomail.ErrSMTPMailFrom || se.Reason == gomail.ErrSMTPRcptTo) &&
+		code >= 400 && code < 600 && code != 421
+}
+
+// classify says whether a send error is worth retrying: a 5xx reply or a message go-mail
+// cannot send is final, anything else (a 4xx reply, a timeout, a dropped connection)
+// may pass.
 func classify(err error) error {
+	text, _, _ := strings.Cut(err.Error(), ", affected message ID: ") // known to the caller
+	e := &sendError{text: redact(text), err: err}
 	var se *gomail.SendError
 	if errors.As(err, &se) {
 		if code := se.ErrorCode(); code >= 500 && code < 600 {
-			return fmt.Errorf("SMTP server refused the message (%d): %w", code, err)
+			e.text = fmt.Sprintf("SMTP server refused the message with %d: %s", code, e.text)
+			return e
+		}
+		switch se.Reason {
+		case gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrNoUnencoded:
+			return e
 		}
 	}
-	return channels.Temporary(err)
+	return &channels.TemporaryError{Err: e}
+}
+
+// sendError carries go-mail's error (for errors.As) under a text with addresses
+// shortened, since failures end up in logs and the message history.
+type sendError struct {
+	text string
+	err  error
+}
+
+func (e *sendError) Error() string { return e.text }
+func (e *sendError) Unwrap() error { return e.err }
+
+var address = regexp.MustCompile("([A-Za-z0-9!#$%&'*+/=?^_`{|}~-])[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]*@")
+
+// redact shortens every email address in s to its first letter and its domain:
+// anna@example.com becomes a***@example.com.
+func redact(s string) string {
+	return address.ReplaceAllString(s, "${1}***@")
+}
+
+// queueID picks the server's queue id out of its answer to DATA, as in Postfix's
+// "2.0.0 Ok: queued as 4Xk2B1234"; it is empty when the answer names none.
+func queueID(resp string) string {
+	_, after, ok := strings.Cut(resp, "queued as ")
+	if !ok {
+		return ""
+	}
+	if f := strings.Fields(after); len(f) > 0 {
+		return strings.TrimRight(f[0], ".,;")
+	}
+	return ""
 }
