@@ -89,3 +89,57 @@ func IsTemporary(err error) bool {
 	var t *TemporaryError
 	return errors.As(err, &t)
 }
+
+// UnreachableError says the customer cannot be reached on this channel at this address:
+// the bot was blocked, the chat is unknown, the number cannot receive messages. Nothing
+// was delivered. The engine does not retry it: the step falls back to the next usable
+// channel, and the channel stays closed for the customer until a new address arrives.
+type UnreachableError struct {
+	Err error
+}
+
+// Error says why the customer cannot be reached.
+func (e *UnreachableError) Error() string { return "unreachable: " + e.Err.Error() }
+
+// Unwrap returns the underlying failure.
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Unreachable wraps err as an *UnreachableError.
+func Unreachable(err error) error { return &UnreachableError{Err: err} }
+
+// UncertainError says the message was handed to the transport but its answer never came
+// (a timeout after the SMTP DATA terminator, a connection lost while the HTTP response
+// was awaited): it may or may not have been delivered. The engine records it as
+// uncertain and, by the journey's on_uncertain, skips or resends it.
+type UncertainError struct {
+	Err error
+}
+
+// Error says what went wrong after the hand-over.
+func (e *UncertainError) Error() string { return "uncertain: " + e.Err.Error() }
+
+// Unwrap returns the underlying failure.
+func (e *UncertainError) Unwrap() error { return e.Err }
+
+// Uncertain wraps err as an *UncertainError.
+func Uncertain(err error) error { return &UncertainError{Err: err} }
+
+type handOverKey struct{}
+
+// WithHandOver returns a context that carries f, the engine's hook that records a
+// message as handed over. A channel calls it through HandOver.
+func WithHandOver(ctx context.Context, f func(context.Context) error) context.Context {
+	return context.WithValue(ctx, handOverKey{}, f)
+}
+
+// HandOver must be called by a channel right before the write after which the message is
+// in the transport's hands and cannot be called back: for SMTP, before the DATA
+// terminator; for an HTTP API, before the request is sent. When it returns an error the
+// channel must not send, and returns that error wrapped as a *TemporaryError. Without a
+// hook in ctx it does nothing.
+func HandOver(ctx context.Context) error {
+	if f, ok := ctx.Value(handOverKey{}).(func(context.Context) error); ok {
+		return f(ctx)
+	}
+	return nil
+}
