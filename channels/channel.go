@@ -143,3 +143,10 @@ func HandOver(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Checker is implemented by channels that can test their configuration without sending
+// a message: an SMTP server's EHLO, STARTTLS and AUTH, a bot token, a phone number id.
+// `rapport check` calls it. The error says in plain words what is wrong.
+type Checker interface {
+	Check(ctx context.Context) error
+}
