@@ -251,14 +251,18 @@ type Recorder struct {
 	Fail func(channels.Message) error
 }
 
-// Send records msg unless Fail says otherwise.
-func (r *Recorder) Send(_ context.Context, m channels.Message) (channels.Receipt, error) {
+// Send records msg unless Fail says otherwise. Like a real channel it hands the message
+// over (channels.HandOver) before it counts as sent.
+func (r *Recorder) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.Fail != nil {
 		if err := r.Fail(m); err != nil {
 			return channels.Receipt{}, err
 		}
+	}
+	if err := channels.HandOver(ctx); err != nil {
+		return channels.Receipt{}, channels.Temporary(err)
 	}
 	r.msgs = append(r.msgs, m)
 	return channels.Receipt{}, nil
