@@ -109,10 +109,10 @@ func TestARedisRestartMidSendLosesNothingAndLeavesNothingUncertain(t *testing.T)
 			return channels.Receipt{}, channels.Temporary(err)
 		}
 		sent++
-		if sent == 1 { // Redis goes away while the first message is out, back a moment later
+		if sent == 1 { // Redis goes away while the first message is out, back two seconds later
 			h.Redis.Stop()
 			go func() {
-				time.Sleep(300 * time.Millisecond)
+				time.Sleep(2 * time.Second) // longer than go-redis's own retries
 				restarted <- h.Redis.Resume()
 			}()
 		}
