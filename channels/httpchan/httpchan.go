@@ -35,7 +35,7 @@ type Client struct {
 }
 
 // New returns a Client whose requests each take at most timeout (DefaultTimeout when
-// zero). Connections are kept and reused across messages, as many as 64 idle per host,
+// zero). Redirects are not followed: a 3xx is the answer. Connections are kept and reused across messages, as many as 64 idle per host,
 // so concurrent sends to one provider do not dial every time.
 func New(timeout time.Duration) *Client {
 	if timeout <= 0 {
@@ -44,8 +44,12 @@ func New(timeout time.Duration) *Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 64
-	return &Client{http: &http.Client{Transport: t}, timeout: timeout}
+	return &Client{http: &http.Client{Transport: t, CheckRedirect: noRedirects}, timeout: timeout}
 }
+
+// noRedirects makes a 3xx the answer: a POST redirected would become a GET, and no
+// provider redirects its API.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Response is a provider's answer: its status, headers and (up to 1 MiB of) body.
 type Response struct {
