@@ -3,6 +3,7 @@ package telegram_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -239,6 +240,39 @@ func BenchmarkSend(b *testing.B) {
 		for pb.Next() {
 			if _, err := tg.Send(context.Background(), msg("42", "Hi Anna, your order is on its way")); err != nil {
 				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// BenchmarkBareHTTP is the bare stack BenchmarkSend is measured against: the same JSON
+// POST to the same fake with a plain net/http client and the same connection reuse, no
+// channel around it.
+func BenchmarkBareHTTP(b *testing.B) {
+	srv := telegramtest.Start(b)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	client := &http.Client{Transport: tr}
+	url := srv.URL + "/bot" + telegramtest.Token + "/sendMessage"
+	body := `{"chat_id":42,"text":"Hi Anna, your order is on its way"}`
+	b.SetParallelism(8)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(url, "application/json", strings.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				b.Error(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
 				return
 			}
 		}
