@@ -155,7 +155,7 @@ func (t *Telegram) Send(ctx context.Context, msg channels.Message) (channels.Rec
 	}
 	e := &Error{Status: resp.Status, Description: a.Description}
 	if jsonErr != nil || a.Description == "" {
-		e.Description = strings.TrimSpace(http.StatusText(resp.Status) + " " + httpchan.Snippet(resp.Body))
+		e.Description = http.StatusText(resp.Status) // a proxy's HTML page says no more
 	}
 	return channels.Receipt{}, classify(e, a, resp)
 }

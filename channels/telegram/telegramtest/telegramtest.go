@@ -26,6 +26,13 @@ type Message struct {
 	At        time.Time
 }
 
+// Request is one sendMessage request the server answered, accepted or not.
+type Request struct {
+	ChatID string
+	At     time.Time
+	Status int
+}
+
 // Reply is a scripted answer: an HTTP status and the JSON body the Bot API sends with it.
 type Reply struct {
 	Status int
@@ -56,7 +63,7 @@ type Server struct {
 	next     int64
 	script   map[string][]Reply // per chat id, played in order before accepting
 	always   map[string]Reply   // per chat id, played on every request
-	requests int
+	requests []Request
 }
 
 // Start runs a fake Bot API until the test ends. Its URL is the channel's api_url.
@@ -93,7 +100,14 @@ func (s *Server) Messages() []Message {
 func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.requests
+	return len(s.requests)
+}
+
+// Log returns the sendMessage requests answered, in order, with their time and status.
+func (s *Server) Log() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
 }
 
 func reply(w http.ResponseWriter, r Reply) {
@@ -141,21 +155,24 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	chat := strings.Trim(string(req.ChatID), `"`)
 	s.mu.Lock()
-	s.requests++
+	now := time.Now()
 	if rep, ok := s.always[chat]; ok {
+		s.requests = append(s.requests, Request{chat, now, rep.Status})
 		s.mu.Unlock()
 		reply(w, rep)
 		return
 	}
 	if q := s.script[chat]; len(q) > 0 {
 		s.script[chat] = q[1:]
+		s.requests = append(s.requests, Request{chat, now, q[0].Status})
 		s.mu.Unlock()
 		reply(w, q[0])
 		return
 	}
 	s.next++
-	m := Message{ChatID: chat, Text: req.Text, MessageID: s.next, At: time.Now()}
+	m := Message{ChatID: chat, Text: req.Text, MessageID: s.next, At: now}
 	s.msgs = append(s.msgs, m)
+	s.requests = append(s.requests, Request{chat, now, http.StatusOK})
 	s.mu.Unlock()
 	text, err := json.Marshal(m.Text)
 	if err != nil {
