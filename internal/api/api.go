@@ -53,6 +53,17 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; zero or less means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+
+	// Loaded reports whether journeys are loaded, for /readyz; nil means they are.
+	Loaded func() bool
+	// Metrics, when set, serves GET /metrics, without a token.
+	Metrics http.Handler
+	// Monitoring, when set, serves the queue dashboard under /monitoring/, to requests
+	// with an API token as a bearer token or as the password of HTTP basic auth.
+	Monitoring http.Handler
+	// EventResult, when set, is told the result of every event posted: "accepted",
+	// "duplicate", "rejected" (400, 413) or "unavailable" (503).
+	EventResult func(result string)
 }
 
 const (
@@ -91,6 +102,13 @@ func New(opts Options) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", opts.Metrics)
+	}
+	if opts.Monitoring != nil {
+		mux.Handle("/monitoring/", s.browserAuth(opts.Monitoring))
+		mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
+	}
 	mux.Handle("POST /v1/events", s.auth(http.HandlerFunc(s.postEvent)))
 	mux.Handle("POST /v1/events/batch", s.auth(http.HandlerFunc(s.postBatch)))
 	if opts.Journeys != nil {
@@ -125,6 +143,24 @@ func (s *server) auth(next http.Handler) http.Handler {
 	})
 }
 
+// browserAuth is auth that also takes an API token as the password of HTTP basic auth
+// (any user name), so a browser can open the dashboard.
+func (s *server) browserAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pass, ok := r.BasicAuth(); ok && s.validToken(pass) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if strings.EqualFold(scheme, "Bearer") && s.validToken(strings.TrimSpace(tok)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="rapport", charset="UTF-8"`)
+		writeError(w, http.StatusUnauthorized, "an API token is needed: as a bearer token, or as the password of basic auth (any user name)", "")
+	})
+}
+
 // validToken compares digests in constant time, so neither a token's content nor its
 // length shows in the timing, and checks every token whatever matched.
 func (s *server) validToken(tok string) bool {
@@ -140,12 +176,17 @@ func (s *server) validToken(tok string) bool {
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.Loaded != nil && !s.Loaded() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "journeys: not loaded"})
+		return
+	}
 	if s.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
+			// The cause (and the server's address) goes to the log, not to the caller.
 			s.Logger.Warn("not ready: redis unreachable", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "redis: " + err.Error()})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "redis: unreachable"})
 			return
 		}
 	}
@@ -186,15 +227,18 @@ const unavailableMsg = "the event was not accepted: the queue is unavailable; se
 func (s *server) postEvent(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(w, r)
 	if err != nil {
+		s.tally(client.Result{}, err)
 		s.fail(w, r, err)
 		return
 	}
 	ev, err := parseEvent(body, "")
 	if err != nil {
+		s.tally(client.Result{}, err)
 		s.fail(w, r, err)
 		return
 	}
 	res, err := s.send(r.Context(), ev, "")
+	s.tally(res, err)
 	switch {
 	case err != nil:
 		s.fail(w, r, err)
@@ -222,6 +266,23 @@ func (s *server) send(ctx context.Context, ev event.Event, prefix string) (clien
 		return client.Result{}, intakeError(err, prefix)
 	}
 	return res, nil
+}
+
+// tally reports one event's result to Options.EventResult.
+func (s *server) tally(res client.Result, err error) {
+	if s.EventResult == nil {
+		return
+	}
+	switch {
+	case err == nil && res.Duplicate:
+		s.EventResult("duplicate")
+	case err == nil:
+		s.EventResult("accepted")
+	case statusOf(err) >= 500:
+		s.EventResult("unavailable")
+	default:
+		s.EventResult("rejected")
+	}
 }
 
 // batchResult is the answer for one event of a batch.
@@ -261,6 +322,7 @@ func (s *server) postBatch(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			res, err = s.send(r.Context(), ev, prefix)
 		}
+		s.tally(res, err)
 		switch {
 		case err == nil:
 			results[i].ID, results[i].Duplicate = res.ID, res.Duplicate

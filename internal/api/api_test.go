@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -433,8 +435,8 @@ func TestWithoutRedisNothingIsAccepted(t *testing.T) {
 	}
 
 	a = e.do(t, "GET", "/readyz", "", "")
-	if msg, _ := a.body["error"].(string); a.status != 503 || msg == "" {
-		t.Fatalf("readyz with Redis down: %v, want 503 with the error", a)
+	if msg, _ := a.body["error"].(string); a.status != 503 || msg != "redis: unreachable" {
+		t.Fatalf("readyz with Redis down: %v, want 503 with \"redis: unreachable\" and no address or cause", a)
 	}
 
 	var errs int
@@ -518,5 +520,36 @@ func TestConsentBodiesAreChecked(t *testing.T) {
 	}
 	if subscribed, ok := cs.consent["email"]; !ok || subscribed {
 		t.Fatalf("consent = %v, want email unsubscribed", cs.consent)
+	}
+}
+
+func TestReadyNeedsLoadedJourneys(t *testing.T) {
+	var loaded atomic.Bool
+	e := setup(t, api.Options{Loaded: loaded.Load})
+	if a := e.do(t, "GET", "/readyz", "", ""); a.status != 503 || a.body["error"] != "journeys: not loaded" {
+		t.Fatalf("readyz before journeys are loaded: %v, want 503 journeys: not loaded", a)
+	}
+	loaded.Store(true)
+	if a := e.do(t, "GET", "/readyz", "", ""); a.status != 200 {
+		t.Fatalf("readyz with journeys loaded and Redis up: %v, want 200", a)
+	}
+}
+
+func TestEveryPostedEventIsTalliedOnce(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	e := setup(t, api.Options{EventResult: func(r string) { mu.Lock(); got[r]++; mu.Unlock() }})
+	e.post(t, "/v1/events", `{"id": "t-1", "type": "x", "customer_id": "c"}`)
+	e.post(t, "/v1/events", `{"id": "t-1", "type": "x", "customer_id": "c"}`)
+	e.post(t, "/v1/events", `{"id": "t-2", "customer_id": "c"}`)
+	e.post(t, "/v1/events", `{"id": `)
+	e.batch(t, `{"id": "t-3", "type": "x", "customer_id": "c"}`, `{"id": "t-1", "type": "x", "customer_id": "c"}`, `{"type": "x"}`)
+	e.redis.Kill()
+	e.post(t, "/v1/events", `{"id": "t-4", "type": "x", "customer_id": "c"}`)
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"accepted": 2, "duplicate": 2, "rejected": 3, "unavailable": 1}
+	if !maps.Equal(got, want) {
+		t.Fatalf("tallies = %v, want %v", got, want)
 	}
 }
