@@ -106,6 +106,10 @@ type Worker struct {
 	Concurrency int `yaml:"concurrency"`
 	// ShutdownTimeout bounds a graceful stop; default 10s.
 	ShutdownTimeout duration.Duration `yaml:"shutdown_timeout"`
+	// MetricsAddr, when set, is where `rapport worker` (which has no HTTP API) serves
+	// /metrics, /healthz and /readyz, like ":9090". `serve` and `api` serve them on
+	// http.addr.
+	MetricsAddr string `yaml:"metrics_addr"`
 }
 
 // Load reads the config file at path, expanding variables from the process environment.

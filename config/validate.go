@@ -157,6 +157,11 @@ func (v *validator) validate() {
 		}
 	}
 
+	if a := c.Worker.MetricsAddr; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil || !validPort(port) {
+			v.addf(v.at("worker", "metrics_addr"), "worker.metrics_addr %q must be host:port or :port, like \":9090\"", a)
+		}
+	}
 	if n := v.at("worker", "concurrency"); isInt(n) && c.Worker.Concurrency < 0 {
 		v.addf(n, "worker.concurrency must be at least 1")
 	}

@@ -82,8 +82,10 @@ type server struct {
 }
 
 // New returns the API handler: POST /v1/events, POST /v1/events/batch, GET /healthz,
-// GET /readyz, GET /v1/journeys, and the customer and unsubscribe endpoints when
-// Options.Customers is set. Everything under /v1/ needs a bearer token.
+// GET /readyz, GET /v1/journeys, the customer and unsubscribe endpoints when
+// Options.Customers is set, GET /metrics and /monitoring/ when those handlers are set.
+// Everything under /v1/ needs a bearer token; /monitoring/ a token as bearer or as the
+// basic-auth password.
 func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -97,14 +99,7 @@ func New(opts Options) http.Handler {
 			s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
 		}
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	if opts.Metrics != nil {
-		mux.Handle("GET /metrics", opts.Metrics)
-	}
+	mux := s.opsRoutes()
 	if opts.Monitoring != nil {
 		mux.Handle("/monitoring/", s.browserAuth(opts.Monitoring))
 		mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
@@ -126,6 +121,28 @@ func New(opts Options) http.Handler {
 			mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribe)
 			mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
 		}
+	}
+	return mux
+}
+
+// Ops returns the operations endpoints alone: GET /healthz, GET /readyz and, when
+// Options.Metrics is set, GET /metrics. A worker without the API serves these. Only
+// Ready, Loaded, Metrics and Logger of opts are used.
+func Ops(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return (&server{Options: opts}).opsRoutes()
+}
+
+func (s *server) opsRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
 	}
 	return mux
 }

@@ -86,6 +86,8 @@ type WorkerConfig struct {
 	// PollInterval is how often due scheduled tasks are moved to run; default 1s.
 	PollInterval time.Duration
 	Logger       *slog.Logger
+	// Middleware wraps every task handler, outermost first (metrics, tracing).
+	Middleware []asynq.MiddlewareFunc
 }
 
 // Worker processes events, steps and timers.
@@ -131,6 +133,7 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 		}),
 	})
 	mux := asynq.NewServeMux()
+	mux.Use(cfg.Middleware...)
 	mux.HandleFunc(event.TaskType, func(ctx context.Context, t *asynq.Task) error {
 		ev, err := event.Unmarshal(t.Payload())
 		if err != nil {

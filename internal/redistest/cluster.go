@@ -1,0 +1,105 @@
+package redistest
+
+import (
+	"context"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Cluster is a real Redis Cluster of three masters owned by one test.
+type Cluster struct {
+	// Nodes are the masters, in the order they were started.
+	Nodes []*Server
+}
+
+// StartCluster launches three `redis-server --cluster-enabled yes` on free ports, joins
+// them with `redis-cli --cluster create`, waits until every slot is served, and stops
+// them when the test ends. It skips the test when redis-cli is not installed.
+func StartCluster(tb testing.TB) *Cluster {
+	tb.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		tb.Skipf("redis-cli is not installed, so no Redis Cluster can be formed: %v", err)
+	}
+	c := &Cluster{}
+	for len(c.Nodes) < 3 {
+		var s *Server
+		for attempt := 0; attempt < 5 && s == nil; attempt++ {
+			s = launch(tb, freePort(tb), "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(freePort(tb)),
+				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		}
+		if s == nil {
+			tb.Fatal("redis-server did not start in cluster mode")
+		}
+		c.Nodes = append(c.Nodes, s)
+	}
+	args := []string{"--cluster", "create"}
+	args = append(args, c.Addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	out, err := exec.Command(cli, args...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	c.waitReady(tb, 20*time.Second)
+	return c
+}
+
+// Addrs are the nodes' host:port addresses, to seed a cluster client with.
+func (c *Cluster) Addrs() []string {
+	addrs := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		addrs[i] = n.Addr
+	}
+	return addrs
+}
+
+// Client returns a go-redis cluster client, closed at the end of the test.
+func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	tb.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// waitReady polls every node until it reports cluster_state:ok and the cluster client
+// sees all three masters.
+func (c *Cluster) waitReady(tb testing.TB, d time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for _, n := range c.Nodes {
+		rc := redis.NewClient(&redis.Options{Addr: n.Addr})
+		for {
+			info, err := rc.ClusterInfo(context.Background()).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				rc.Close()
+				tb.Fatalf("the cluster did not become ready: %v %q", err, info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		rc.Close()
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	defer cc.Close()
+	for {
+		masters := 0
+		err := cc.ForEachMaster(context.Background(), func(ctx context.Context, m *redis.Client) error {
+			masters++
+			return m.Ping(ctx).Err()
+		})
+		if err == nil && masters == len(c.Nodes) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the cluster client sees %d masters (%v), want %d", masters, err, len(c.Nodes))
+		}
+		time.Sleep(50 * time.Millisecond)
+		cc.ReloadState(context.Background())
+	}
+}
