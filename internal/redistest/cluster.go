@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,16 +89,16 @@ func (c *Cluster) waitReady(tb testing.TB, d time.Duration) {
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
 	defer cc.Close()
 	for {
-		masters := 0
+		var masters atomic.Int32 // ForEachMaster calls concurrently
 		err := cc.ForEachMaster(context.Background(), func(ctx context.Context, m *redis.Client) error {
-			masters++
+			masters.Add(1)
 			return m.Ping(ctx).Err()
 		})
-		if err == nil && masters == len(c.Nodes) {
+		if err == nil && int(masters.Load()) == len(c.Nodes) {
 			return
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("the cluster client sees %d masters (%v), want %d", masters, err, len(c.Nodes))
+			tb.Fatalf("the cluster client sees %d masters (%v), want %d", masters.Load(), err, len(c.Nodes))
 		}
 		time.Sleep(50 * time.Millisecond)
 		cc.ReloadState(context.Background())
