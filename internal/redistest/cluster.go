@@ -2,6 +2,9 @@ package redistest
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -15,7 +18,21 @@ import (
 // Cluster is a real Redis Cluster of three masters owned by one test.
 type Cluster struct {
 	// Nodes are the masters, in the order they were started.
-	Nodes []*Server
+	Nodes []*Node
+}
+
+// Node is one redis-server of a Cluster.
+type Node struct {
+	Addr string
+	cmd  *exec.Cmd
+}
+
+// Kill stops the node at once, as a crash would.
+func (n *Node) Kill() {
+	if n.cmd.Process != nil {
+		n.cmd.Process.Kill()
+		n.cmd.Wait()
+	}
 }
 
 // StartCluster launches three `redis-server --cluster-enabled yes` on free ports, joins
@@ -27,17 +44,20 @@ func StartCluster(tb testing.TB) *Cluster {
 	if err != nil {
 		tb.Skipf("redis-cli is not installed, so no Redis Cluster can be formed: %v", err)
 	}
+	server, err := exec.LookPath("redis-server")
+	if err != nil {
+		tb.Fatalf("redis-server is not installed (apt-get install redis-server): %v", err)
+	}
 	c := &Cluster{}
 	for len(c.Nodes) < 3 {
-		var s *Server
-		for attempt := 0; attempt < 5 && s == nil; attempt++ {
-			s = launch(tb, freePort(tb), "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(freePort(tb)),
-				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		var n *Node
+		for attempt := 0; attempt < 5 && n == nil; attempt++ {
+			n = startNode(tb, server)
 		}
-		if s == nil {
+		if n == nil {
 			tb.Fatal("redis-server did not start in cluster mode")
 		}
-		c.Nodes = append(c.Nodes, s)
+		c.Nodes = append(c.Nodes, n)
 	}
 	args := []string{"--cluster", "create"}
 	args = append(args, c.Addrs()...)
@@ -48,6 +68,29 @@ func StartCluster(tb testing.TB) *Cluster {
 	}
 	c.waitReady(tb, 20*time.Second)
 	return c
+}
+
+// startNode starts one cluster-enabled redis-server, or returns nil when it does not
+// answer (it lost the port race to another process).
+func startNode(tb testing.TB, server string) *Node {
+	tb.Helper()
+	port := nodePort(tb)
+	cmd := exec.Command(server, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--logfile", "",
+		"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(nodePort(tb)),
+		"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start redis-server: %v", err)
+	}
+	n := &Node{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
+	s := &Server{Addr: n.Addr}
+	if s.waitReady(5 * time.Second) {
+		tb.Cleanup(n.Kill)
+		return n
+	}
+	n.Kill()
+	return nil
 }
 
 // Addrs are the nodes' host:port addresses, to seed a cluster client with.
@@ -103,4 +146,14 @@ func (c *Cluster) waitReady(tb testing.TB, d time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 		cc.ReloadState(context.Background())
 	}
+}
+
+// nodePort finds a free loopback port for a node or its cluster bus.
+func nodePort(tb testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -25,44 +25,31 @@ type Server struct {
 // It fails the test when redis-server is not installed.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	for attempt := 0; attempt < 5; attempt++ {
-		if s := launch(tb, freePort(tb)); s != nil {
-			return s
-		}
-	}
-	tb.Fatal("redis-server did not start")
-	return nil
-}
-
-// launch starts redis-server on port with extra arguments, or returns nil when it does
-// not answer (lost the port race to another process).
-func launch(tb testing.TB, port int, extra ...string) *Server {
-	tb.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		tb.Fatalf("redis-server is not installed (apt-get install redis-server): %v", err)
 	}
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--logfile", ""}, extra...)
-	cmd := exec.Command(path, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatalf("start redis-server: %v", err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start redis-server: %v", err)
-	}
-	go func() { // drain the log so the server never blocks on it
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
+	for attempt := 0; attempt < 5; attempt++ {
+		port := freePort(tb)
+		cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--logfile", "")
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			tb.Fatalf("start redis-server: %v", err)
 		}
-	}()
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
-	if s.waitReady(5 * time.Second) {
-		tb.Cleanup(s.Kill)
-		return s
+		go func() { // drain the log so the server never blocks on it
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+			}
+		}()
+		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
+		if s.waitReady(5 * time.Second) {
+			tb.Cleanup(s.Kill)
+			return s
+		}
+		s.Kill() // lost the port race to another process; try another one
 	}
-	s.Kill()
+	tb.Fatal("redis-server did not start")
 	return nil
 }
 
