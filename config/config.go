@@ -110,6 +110,10 @@ type Worker struct {
 	// /metrics, /healthz and /readyz, like ":9090". `serve` and `api` serve them on
 	// http.addr.
 	MetricsAddr string `yaml:"metrics_addr"`
+	// StepQueues is how many queues steps and timers are spread over; 0 means 1 on one
+	// server and 16 on a Redis Cluster, where each queue lives on one node. Every
+	// process of a deployment must use the same number; raising it later is safe.
+	StepQueues int `yaml:"step_queues"`
 }
 
 // Load reads the config file at path, expanding variables from the process environment.

@@ -203,6 +203,8 @@ func TestEachProblemIsReportedOnceAtItsLine(t *testing.T) {
 		{"a cap window in words", 10, `  email: {limit: 2, per: 7 days}`, `invalid duration "7 days"`},
 		{"a cap for a channel that does not exist", 11, `  sms: {limit: 1, per: 1d}`, `caps.sms: no channel is called "sms"`},
 		{"a negative concurrency", 12, `worker: {concurrency: -1}`, "worker.concurrency must be at least 1"},
+		{"too many step queues", 12, `worker: {step_queues: 5000}`, "worker.step_queues must be between 1 and 1024"},
+		{"a worker metrics address without a port", 12, `worker: {metrics_addr: "9090"}`, `worker.metrics_addr "9090" must be host:port`},
 		{"a shutdown timeout in Go notation", 12, `worker: {shutdown_timeout: 500ms}`, `invalid duration "500ms"`},
 		{"an unknown top-level key", 12, `colour: red`, `unknown key "colour" (known: caps, channels,`},
 		{"a channel without a type", 14, `  email: {host: mail.example}`, "channels.email needs a type (one of: "},

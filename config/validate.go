@@ -162,6 +162,9 @@ func (v *validator) validate() {
 			v.addf(v.at("worker", "metrics_addr"), "worker.metrics_addr %q must be host:port or :port, like \":9090\"", a)
 		}
 	}
+	if n := v.at("worker", "step_queues"); isInt(n) && (c.Worker.StepQueues < 0 || c.Worker.StepQueues > 1024) {
+		v.addf(n, "worker.step_queues must be between 1 and 1024 (0 or absent: 1 on one server, 16 on a cluster)")
+	}
 	if n := v.at("worker", "concurrency"); isInt(n) && c.Worker.Concurrency < 0 {
 		v.addf(n, "worker.concurrency must be at least 1")
 	}

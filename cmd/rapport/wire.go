@@ -118,11 +118,15 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	shards := cfg.Worker.StepQueues
+	if shards == 0 && len(cfg.Redis.Cluster) > 0 {
+		shards = queue.DefaultClusterShards
+	}
 	m := metrics.New()
 	m.WatchQueues(rdb)
 	eng, err := engine.New(engine.Config{
 		Store:          st,
-		Scheduler:      queue.NewScheduler(rdb),
+		Scheduler:      queue.NewScheduler(rdb, queue.Shards(shards)),
 		Journeys:       l.journeys,
 		Templates:      l.templates,
 		Channels:       l.channels,
@@ -149,6 +153,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 			ShutdownTimeout: time.Duration(cfg.Worker.ShutdownTimeout),
 			Logger:          log,
 			Middleware:      []asynq.MiddlewareFunc{m.TaskTimer},
+			Shards:          shards,
 		})
 		if err := worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
