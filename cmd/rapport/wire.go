@@ -20,6 +20,7 @@ import (
 	"github.com/rapporthq/rapport/internal/dashboard"
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/journeystats"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/queue"
@@ -123,6 +124,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		shards = queue.DefaultClusterShards
 	}
 	m := metrics.New()
+	stats := journeystats.New(rdb, log)
 	m.WatchQueues(rdb)
 	eng, err := engine.New(engine.Config{
 		Store:          st,
@@ -175,6 +177,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		opts.Unsubscribe = signer.Verify
 		opts.Monitoring = dash
 		opts.EventResult = m.Event
+		opts.JourneyStats = stats.Get
 		srv = newHTTPServer(cfg.HTTP.Addr, api.New(opts))
 		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr, "dashboard", cfg.HTTP.BaseURL+dashboard.Root+"/")
 		if cfg.Redis.Embedded() {

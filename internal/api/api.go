@@ -16,6 +16,7 @@ import (
 
 	"github.com/rapporthq/rapport/client"
 	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/journeystats"
 )
 
 // Intake accepts events; *client.Client is one. Send answers only once the event is
@@ -31,6 +32,8 @@ type JourneyInfo struct {
 	Name    string `json:"name"`
 	Trigger string `json:"trigger"`
 	Steps   int    `json:"steps"`
+	// Stats are the journey's counters, when Options.JourneyStats is set.
+	Stats *journeystats.Stats `json:"stats,omitempty"`
 }
 
 // Options configure New.
@@ -44,6 +47,9 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Journeys lists the loaded journeys; nil leaves GET /v1/journeys out (404).
 	Journeys func() []JourneyInfo
+	// JourneyStats, when set, reads the counters GET /v1/journeys shows with each
+	// journey; an error is a 503.
+	JourneyStats func(ctx context.Context, journeys []string) (map[string]journeystats.Stats, error)
 	// Customers serves /v1/customers; nil leaves those endpoints out.
 	Customers Customers
 	// Unsubscribe verifies one-click unsubscribe tokens; with Customers it serves
@@ -107,13 +113,7 @@ func New(opts Options) http.Handler {
 	mux.Handle("POST /v1/events", s.auth(http.HandlerFunc(s.postEvent)))
 	mux.Handle("POST /v1/events/batch", s.auth(http.HandlerFunc(s.postBatch)))
 	if opts.Journeys != nil {
-		mux.Handle("GET /v1/journeys", s.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			js := opts.Journeys()
-			if js == nil {
-				js = []JourneyInfo{}
-			}
-			writeJSON(w, http.StatusOK, map[string]any{"journeys": js})
-		})))
+		mux.Handle("GET /v1/journeys", s.auth(http.HandlerFunc(s.journeys)))
 	}
 	if opts.Customers != nil {
 		s.customerRoutes(mux)
@@ -283,6 +283,29 @@ func (s *server) send(ctx context.Context, ev event.Event, prefix string) (clien
 		return client.Result{}, intakeError(err, prefix)
 	}
 	return res, nil
+}
+
+func (s *server) journeys(w http.ResponseWriter, r *http.Request) {
+	js := s.Journeys()
+	if js == nil {
+		js = []JourneyInfo{}
+	}
+	if s.JourneyStats != nil {
+		ids := make([]string, len(js))
+		for i, j := range js {
+			ids[i] = j.ID
+		}
+		stats, err := s.JourneyStats(r.Context(), ids)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for i := range js {
+			st := stats[js[i].ID]
+			js[i].Stats = &st
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"journeys": js})
 }
 
 // tally reports one event's result to Options.EventResult.

@@ -22,6 +22,7 @@ import (
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/journeystats"
 	"github.com/rapporthq/rapport/internal/redistest"
 )
 
@@ -551,5 +552,24 @@ func TestEveryPostedEventIsTalliedOnce(t *testing.T) {
 	want := map[string]int{"accepted": 2, "duplicate": 2, "rejected": 3, "unavailable": 1}
 	if !maps.Equal(got, want) {
 		t.Fatalf("tallies = %v, want %v", got, want)
+	}
+}
+
+func TestJourneysCarryTheirStats(t *testing.T) {
+	e := setup(t, api.Options{
+		Journeys: func() []api.JourneyInfo { return []api.JourneyInfo{{ID: "cart"}, {ID: "new"}} },
+		JourneyStats: func(_ context.Context, ids []string) (map[string]journeystats.Stats, error) {
+			return map[string]journeystats.Stats{"cart": {Entered: 5, Active: 2, Completed: 2, Exited: 1, Sent: 4, Capped: 1}}, nil
+		},
+	})
+	a := e.do(t, "GET", "/v1/journeys", "Bearer "+token, "")
+	got, err := json.Marshal(a.body["journeys"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"id":"cart","name":"","stats":{"active":2,"capped":1,"completed":2,"entered":5,"exited":1,"failed":0,"sent":4},"steps":0,"trigger":""},` +
+		`{"id":"new","name":"","stats":{"active":0,"capped":0,"completed":0,"entered":0,"exited":0,"failed":0,"sent":0},"steps":0,"trigger":""}]`
+	if a.status != 200 || string(got) != want {
+		t.Fatalf("journeys = %d %s, want %s", a.status, got, want)
 	}
 }
