@@ -71,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		roles := roles{worker: cmd != "api", api: cmd != "worker"}
+		slog.SetDefault(log) // libraries that print with package log come out structured too
 		if err := serve(ctx, *configPath, roles, log); err != nil {
 			var problems yamlx.Errors
 			if errors.As(err, &problems) {

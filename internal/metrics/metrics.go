@@ -81,8 +81,15 @@ func New() *Metrics {
 // WatchQueues adds asynq's queue metrics (asynq_tasks_enqueued_total, asynq_queue_size,
 // asynq_queue_latency_seconds, ...) read through rdb at each scrape.
 func (m *Metrics) WatchQueues(rdb redis.UniversalClient) {
-	m.reg.MustRegister(asynqmetrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(rdb)))
+	m.reg.MustRegister(unchecked{asynqmetrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(rdb))})
 }
+
+// unchecked registers a collector without describing it first: asynq's collector
+// describes itself by collecting, which would read every queue from Redis at start-up.
+type unchecked struct{ prometheus.Collector }
+
+// Describe sends nothing, which makes the collector unchecked.
+func (unchecked) Describe(chan<- *prometheus.Desc) {}
 
 // Registry is where the series live, for tests and for adding collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
