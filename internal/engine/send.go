@@ -98,11 +98,6 @@ func (f PolicyFunc) Check(ctx context.Context, d *Delivery) (Verdict, error) { r
 // the next one when a channel cannot reach the customer. It returns a time when a policy
 // holds the step back until then, and an error only to ask for a retry.
 func (e *Engine) deliver(ctx context.Context, d *Delivery) (time.Time, error) {
-	if d.claim.State == store.ClaimDone {
-		// An earlier attempt recorded this message: a commit whose answer was lost, or
-		// an enrolling event replayed after its enrolment ended. Never twice.
-		return time.Time{}, e.moveOn(ctx, d)
-	}
 	d.token = newToken()
 	d.mode = d.Step.OnUncertain
 	if d.mode == "" {

@@ -480,3 +480,19 @@ func TestEveryKeyOfACustomerSharesOneClusterSlot(t *testing.T) {
 		}
 	}
 }
+
+func TestAnEnrollingEventReplayedAfterItsJourneyEndedSendsNothingAgain(t *testing.T) {
+	h := enginetest.New(t, enginetest.Config{Start: t0, Journeys: []string{oneStep}, Templates: "testdata/templates"})
+	ev := signedUp("c")
+	ev.ID = "signup-1"
+	h.Event(ev)
+	h.Advance(3 * 24 * time.Hour) // both steps; the enrolment ended
+	h.Event(ev)                   // the event task runs again (a retry after a crash, say)
+	h.Advance(3 * 24 * time.Hour)
+	if n := len(h.Sent.To("c@x.example")); n != 2 {
+		t.Fatalf("%d messages, want the 2 of the first run only", n)
+	}
+	if n := len(h.History("c")); n != 2 {
+		t.Fatalf("%d history lines, want 2", n)
+	}
+}
