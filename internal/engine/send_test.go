@@ -496,3 +496,23 @@ func TestAnEnrollingEventReplayedAfterItsJourneyEndedSendsNothingAgain(t *testin
 		t.Fatalf("%d history lines, want 2", n)
 	}
 }
+
+func TestAFailedMessageDoesNotCountTowardsTheCaps(t *testing.T) {
+	h := enginetest.New(t, enginetest.Config{Start: t0, Journeys: []string{oneStep}, Templates: "testdata/templates",
+		Policies: func(*store.Store) []engine.Policy {
+			return []engine.Policy{policy.NewCaps(map[string]policy.Limit{"email": {Limit: 1, Per: 7 * 24 * time.Hour}})}
+		}})
+	first := true
+	h.Sent.Fail = func(channels.Message) error {
+		if first {
+			first = false
+			return errors.New("550 mailbox unavailable")
+		}
+		return nil
+	}
+	h.Event(signedUp("c"))
+	h.Advance(3 * 24 * time.Hour)
+	if got := steps(h, "c"); got != "hello:failed again:sent" {
+		t.Fatalf("steps = %q, want the second one sent: the failed one never went out", got)
+	}
+}
