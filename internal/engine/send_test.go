@@ -479,6 +479,16 @@ func TestEveryKeyOfACustomerSharesOneClusterSlot(t *testing.T) {
 			t.Errorf("key %q does not carry the customer as its hash tag", k)
 		}
 	}
+	// Erasure takes the send claims along; the order's dedup marker expires on its own.
+	if err := h.Engine.Forget(t.Context(), "c-42"); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ = rdb.Keys(t.Context(), "rapport:*").Result()
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "rapport:{c-42}:applied:") {
+			t.Errorf("key %q outlived the customer's erasure", k)
+		}
+	}
 }
 
 func TestAnEnrollingEventReplayedAfterItsJourneyEndedSendsNothingAgain(t *testing.T) {
