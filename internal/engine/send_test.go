@@ -526,3 +526,29 @@ func TestAFailedMessageDoesNotCountTowardsTheCaps(t *testing.T) {
 		t.Fatalf("steps = %q, want the second one sent: the failed one never went out", got)
 	}
 }
+
+func TestAnImmediateStepWaitsOutTheChannelsRetryAfter(t *testing.T) {
+	h := enginetest.New(t, enginetest.Config{Start: t0, Templates: "testdata/templates", Journeys: []string{`
+id: now
+trigger: {event: signed.up}
+steps:
+  - {id: hello, send: {template: hello, channels: [email]}}
+`}})
+	first := true
+	h.Sent.Fail = func(channels.Message) error {
+		if first {
+			first = false
+			return &channels.TemporaryError{Err: errors.New("429 too many requests"), RetryAfter: 90 * time.Second}
+		}
+		return nil
+	}
+	h.Event(signedUp("c")) // the step runs at once, inside the event's task, and is refused
+	h.Advance(89 * time.Second)
+	if n := len(h.Sent.To("c@x.example")); n != 0 {
+		t.Fatalf("%d messages before the channel's retry-after passed", n)
+	}
+	h.Advance(time.Second)
+	if n := len(h.Sent.To("c@x.example")); n != 1 {
+		t.Fatalf("%d messages once the retry-after passed, want 1", n)
+	}
+}
