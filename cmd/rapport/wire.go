@@ -102,7 +102,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 
 	st := store.New(rdb)
 	signer := unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
-	policies, err := buildPolicies(cfg, st)
+	policies, err := policy.FromConfig(cfg, st)
 	if err != nil {
 		return err
 	}
@@ -177,27 +177,6 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		worker.Shutdown()
 	}
 	return err
-}
-
-// buildPolicies makes the send pipeline's checks from the config: quiet hours first (a
-// held message is checked again when it runs), then frequency caps.
-func buildPolicies(cfg *config.Config, st *store.Store) ([]engine.Policy, error) {
-	var out []engine.Policy
-	if q := cfg.QuietHours; q != nil {
-		qh, err := policy.NewQuietHours(q.Start, q.End, cfg.Location())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, qh)
-	}
-	if len(cfg.Caps) > 0 {
-		limits := map[string]policy.Limit{}
-		for name, c := range cfg.Caps {
-			limits[name] = policy.Limit{Limit: c.Limit, Per: time.Duration(c.Per)}
-		}
-		out = append(out, policy.NewCaps(st, limits))
-	}
-	return out, nil
 }
 
 // connectRedis connects to the configured Redis, or starts the embedded in-process one
