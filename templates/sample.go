@@ -10,7 +10,7 @@ func Sample(locale string, now time.Time) Data {
 		Customer: map[string]any{
 			"first_name": "Anna", "last_name": "Petrova", "email": "anna@example.com", "locale": locale,
 			"timezone": "Europe/Berlin", "birthday": "1990-03-15", "birthday_code": "BDAY-ANNA-15",
-			"orders_count": 3.0, "total_spent": 142.5,
+			"orders_count": 3.0, "total_spent": 142.5, "last_order_at": now.Add(-60 * 24 * time.Hour),
 		},
 		Event: map[string]any{
 			"id": "evt-sample-1", "type": "order.placed", "customer_id": "c-sample", "occurred_at": now,

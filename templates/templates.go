@@ -300,6 +300,17 @@ func (s *Set) Names() []string {
 	return names
 }
 
+// Locales returns the locales template name has variants for, sorted; "" stands for the
+// plain files and comes first.
+func (s *Set) Locales(name string) []string {
+	out := make([]string, 0, len(s.byName[name]))
+	for l := range s.byName[name] {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // pick returns the variant of name for kind closest to locale.
 func (s *Set) pick(name string, kind channels.Kind, locale string) *variant {
 	locales := s.byName[name]

@@ -23,6 +23,7 @@ import (
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/unsubscribe"
+	"github.com/rapporthq/rapport/internal/web"
 	"github.com/rapporthq/rapport/internal/yamlx"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -152,6 +153,8 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 				Unsubscribe: signer.Verify,
 			}),
 		}
+		srv.Handler = withPages(srv.Handler, web.Options{Tokens: cfg.HTTP.APITokens, Journeys: eng.Journeys,
+			Templates: l.templates, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log})
 		go func() { errc <- srv.ListenAndServe() }()
 		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr)
 		if cfg.Redis.URL == "" {
