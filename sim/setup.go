@@ -42,10 +42,17 @@ type Setup struct {
 // back at once as yamlx.Errors (file:line: message).
 func Load(path string) (*Setup, error) {
 	cfg, err := config.Load(path)
-	if err != nil {
+	if cfg == nil {
 		return nil, err
 	}
-	return FromConfig(cfg)
+	setup, serr := FromConfig(cfg)
+	if err != nil || serr != nil {
+		var errs yamlx.Errors
+		errs.Add(path, err)
+		errs.Add(path, serr)
+		return nil, errs
+	}
+	return setup, nil
 }
 
 // FromConfig is Load for a config already read.

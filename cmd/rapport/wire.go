@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -37,13 +38,16 @@ type loaded struct {
 	journeys  *workflows.Set
 }
 
-// load reads the config and what it points to, collecting every problem of every file.
+// load reads the config and what it points to, collecting every problem of every file in
+// one go, ordered by file and line: a problem of the config (an unset variable, a bad
+// cap) does not hide those of its channels, journeys or templates.
 func load(path string) (*loaded, error) {
+	var errs yamlx.Errors
 	cfg, err := config.Load(path)
-	if err != nil {
+	if cfg == nil {
 		return nil, err
 	}
-	var errs yamlx.Errors
+	errs.Add(path, err)
 	l := &loaded{cfg: cfg}
 	if l.templates, err = templates.Load(cfg.Templates); err != nil {
 		errs.Add(cfg.Templates, err)
@@ -67,7 +71,13 @@ func load(path string) (*loaded, error) {
 	}
 	if err := errs.Err(); err != nil {
 		l.channels.Close()
-		return nil, err
+		sort.SliceStable(errs, func(i, j int) bool {
+			if errs[i].File != errs[j].File {
+				return errs[i].File < errs[j].File
+			}
+			return errs[i].Line < errs[j].Line
+		})
+		return nil, errs
 	}
 	return l, nil
 }
