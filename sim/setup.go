@@ -60,7 +60,7 @@ func FromConfig(cfg *config.Config) (*Setup, error) {
 	var errs yamlx.Errors
 	s := &Setup{File: cfg.File, Channels: map[string]channels.Type{}, Location: cfg.Location(),
 		Locale: cfg.Defaults.Locale, UnsubscribeURL: unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL).URL,
-		Policies: func(st *store.Store) ([]engine.Policy, error) { return policy.FromConfig(cfg, st) }}
+		Policies: func(*store.Store) ([]engine.Policy, error) { return policy.FromConfig(cfg) }}
 	names := make([]string, 0, len(cfg.Channels))
 	for name := range cfg.Channels {
 		names = append(names, name)

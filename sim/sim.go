@@ -38,6 +38,13 @@ type Options struct {
 	// RetryDelay is the wait before retry n (0 for the first); default the production
 	// backoff (retry.Delay from retry.Base, without jitter so runs repeat exactly).
 	RetryDelay func(n int, err error) time.Duration
+	// Channels are used instead of the recording channel of the same name, or beside
+	// them: a real channel under test. What they send is not in Sent.
+	Channels channels.Set
+	// Observer also hears what the engine did, as engine.Config.Observer.
+	Observer engine.Observer
+	// SendLease is engine.Config.SendLease; zero keeps the engine's default.
+	SendLease time.Duration
 }
 
 // Sim is the production engine on a virtual clock. New builds one; Close releases it.
@@ -51,15 +58,15 @@ type Sim struct {
 	rdb    redis.UniversalClient
 	st     *store.Store
 	eng    *engine.Engine
-	fail   func(channel string, m channels.Message) error
-	sent   []Sent
-	byMsg  map[string]int // message id -> index in sent
 	events map[string]time.Time
 	seq    int
 
-	timeline  []Entry
-	customers []string
-	heads     map[string]string // customer -> key of the newest history record seen
+	// mu guards what the engine's callbacks write, which may run on several goroutines
+	// (AdvanceConcurrently).
+	mu       sync.Mutex
+	fail     func(channel string, m channels.Message) error
+	sent     []Sent
+	timeline []Entry
 }
 
 // New builds a simulation of setup. It starts an embedded Redis unless opts.Redis is set.
@@ -80,7 +87,7 @@ func New(setup *Setup, opts Options) (*Sim, error) {
 		opts.RetryDelay = func(n int, err error) time.Duration { return retry.Delay(retry.Base, n, err, nil) }
 	}
 	s := &Sim{setup: setup, opts: opts, start: opts.Start, clock: &Clock{now: opts.Start}, sched: newScheduler(),
-		byMsg: map[string]int{}, events: map[string]time.Time{}, heads: map[string]string{}}
+		events: map[string]time.Time{}}
 	if s.rdb = opts.Redis; s.rdb == nil {
 		s.mr = miniredis.NewMiniRedis()
 		if err := s.mr.Start(); err != nil {
@@ -106,10 +113,18 @@ func New(setup *Setup, opts Options) (*Sim, error) {
 	for name, t := range setup.Channels {
 		chans[name] = channels.Named{Name: name, Type: t, Channel: recorder{name: name, sim: s}}
 	}
+	for name, c := range opts.Channels {
+		chans[name] = c
+	}
+	observers := engine.Observers{observer{sim: s}}
+	if opts.Observer != nil {
+		observers = append(observers, opts.Observer)
+	}
 	eng, err := engine.New(engine.Config{
 		Store: s.st, Scheduler: s.sched, Journeys: setup.Journeys, Templates: setup.Templates,
 		Channels: chans, Clock: s.clock, Location: setup.Location, Locale: setup.Locale,
-		UnsubscribeURL: setup.UnsubscribeURL, Policies: policies, Logger: opts.Logger,
+		UnsubscribeURL: setup.UnsubscribeURL, Policies: policies, Observer: observers,
+		SendLease: opts.SendLease, Logger: opts.Logger,
 	})
 	if err != nil {
 		s.Close()
@@ -150,7 +165,11 @@ func (s *Sim) Clock() *Clock { return s.clock }
 // Fail makes the recording channels fail: f returns the error a send on channel gets,
 // or nil to let it through. Return a *channels.TemporaryError to see the production
 // retries play out. nil makes every send succeed.
-func (s *Sim) Fail(f func(channel string, m channels.Message) error) { s.fail = f }
+func (s *Sim) Fail(f func(channel string, m channels.Message) error) {
+	s.mu.Lock()
+	s.fail = f
+	s.mu.Unlock()
+}
 
 // Event takes an event in as the intake does, at the current virtual time: an empty ID
 // gets one, a zero OccurredAt is now, and an ID seen within event.DedupWindow is a
@@ -177,13 +196,8 @@ func (s *Sim) HandleEvent(ctx context.Context, ev event.Event) error {
 	if ev.OccurredAt.IsZero() {
 		ev.OccurredAt = s.Now()
 	}
-	s.track(ev.CustomerID)
 	s.add(Entry{At: s.Now(), Kind: KindEvent, Customer: ev.CustomerID, Event: ev.Type, EventID: ev.ID})
-	err := s.eng.HandleEvent(ctx, ev)
-	if cerr := s.collect(ctx); cerr != nil {
-		return cerr
-	}
-	if err != nil {
+	if err := s.eng.HandleEvent(ctx, ev); err != nil {
 		s.add(Entry{At: s.Now(), Kind: KindError, Customer: ev.CustomerID, Event: ev.Type, EventID: ev.ID,
 			Reason: "event failed: " + err.Error()})
 		return fmt.Errorf("event %s (%s): %w", ev.ID, ev.Type, err)
@@ -198,9 +212,9 @@ func (s *Sim) Advance(ctx context.Context, d time.Duration) error {
 }
 
 // AdvanceTo moves the clock forward to t (never back), running every task due by then
-// in due order. A task that fails is retried with the production policy; one that fails
-// for good is an error entry in the timeline. The error is ctx's, or the embedded
-// Redis failing.
+// in due order, each at its own virtual time. A task that fails is retried with the
+// production policy; one that fails for good is an error entry in the timeline. The
+// error is ctx's.
 func (s *Sim) AdvanceTo(ctx context.Context, t time.Time) error {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -213,25 +227,53 @@ func (s *Sim) AdvanceTo(ctx context.Context, t time.Time) error {
 		if it.At.After(s.Now()) {
 			s.setNow(it.At)
 		}
-		err := s.run(ctx, it)
-		if cerr := s.collect(ctx); cerr != nil {
-			return cerr
-		}
-		switch {
-		case err == nil:
-			s.sched.done(it)
-		case errors.Is(err, engine.ErrPermanent) || it.retries >= s.opts.MaxRetry:
-			s.sched.done(it)
-			s.add(Entry{At: s.Now(), Kind: KindError, Reason: fmt.Sprintf("%s task %s failed for good after %d retries: %v",
-				it.Kind, it.ID, it.retries, err)})
-		default:
-			s.sched.retry(it, s.Now().Add(s.opts.RetryDelay(it.retries, err)))
-		}
+		s.settle(it, s.run(ctx, it))
 	}
 	if t.After(s.Now()) {
 		s.setNow(t)
 	}
 	return nil
+}
+
+// AdvanceConcurrently moves the clock forward by d at once and runs every task due by
+// then together, each on its own goroutine, the way several workers pick up a burst of
+// due tasks. Failed tasks are put back for retry, due by the production policy.
+func (s *Sim) AdvanceConcurrently(ctx context.Context, d time.Duration) error {
+	until := s.Now().Add(d)
+	s.setNow(until)
+	var due []*item
+	for {
+		it, ok := s.sched.take(until)
+		if !ok {
+			break
+		}
+		due = append(due, it)
+	}
+	var wg sync.WaitGroup
+	for _, it := range due {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.settle(it, s.run(ctx, it))
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// settle frees a task that ran, or puts it back for a retry, or records it as failed
+// for good, as asynq does.
+func (s *Sim) settle(it *item, err error) {
+	switch {
+	case err == nil:
+		s.sched.done(it)
+	case errors.Is(err, engine.ErrPermanent) || it.retries >= s.opts.MaxRetry:
+		s.sched.done(it)
+		s.add(Entry{At: s.Now(), Kind: KindError, Reason: fmt.Sprintf("%s task %s failed for good after %d retries: %v",
+			it.Kind, it.ID, it.retries, err)})
+	default:
+		s.sched.retry(it, s.Now().Add(s.opts.RetryDelay(it.retries, err)))
+	}
 }
 
 // run hands a due task to the engine as the asynq worker does.
@@ -253,10 +295,16 @@ func (s *Sim) setNow(t time.Time) {
 }
 
 // Sent returns every message the recording channels accepted, in order.
-func (s *Sim) Sent() []Sent { return append([]Sent(nil), s.sent...) }
+func (s *Sim) Sent() []Sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Sent(nil), s.sent...)
+}
 
 // SentTo returns the messages sent to an address (an email, a chat id, ...).
 func (s *Sim) SentTo(addr string) []channels.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var out []channels.Message
 	for _, m := range s.sent {
 		if m.To == addr {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/internal/engine"
-	"github.com/rapporthq/rapport/internal/store"
 )
 
 // Kind says what a timeline entry is about.
@@ -24,6 +23,9 @@ const (
 	KindMessage Kind = "message"
 	// KindHeld is a step a policy held back (quiet hours) until Until.
 	KindHeld Kind = "held"
+	// KindEnrolment is an enrolment starting (Outcome entered) or ending early (exited:
+	// by a goal event; ended: replaced, erased).
+	KindEnrolment Kind = "enrolment"
 	// KindError is a task or event that failed for good.
 	KindError Kind = "error"
 )
@@ -40,7 +42,8 @@ type Entry struct {
 	Event, EventID string
 	// Journey, Step, Template and Channel name the message (KindMessage, KindHeld).
 	Journey, Step, Template, Channel string
-	// Outcome is sent, skipped, capped, unreachable, failed, or held.
+	// Outcome is sent, skipped, capped, unreachable, uncertain, failed or held; for an
+	// enrolment entered, exited or ended.
 	Outcome string
 	// Reason says why, for everything but a plain send.
 	Reason string
@@ -60,12 +63,16 @@ type Sent struct {
 }
 
 // Timeline returns everything that happened so far, in order.
-func (s *Sim) Timeline() []Entry { return append([]Entry(nil), s.timeline...) }
+func (s *Sim) Timeline() []Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Entry(nil), s.timeline...)
+}
 
 // Messages returns the timeline's message outcomes (KindMessage), in order.
 func (s *Sim) Messages() []Entry {
 	var out []Entry
-	for _, e := range s.timeline {
+	for _, e := range s.Timeline() {
 		if e.Kind == KindMessage {
 			out = append(out, e)
 		}
@@ -73,52 +80,51 @@ func (s *Sim) Messages() []Entry {
 	return out
 }
 
-func (s *Sim) add(e Entry) { s.timeline = append(s.timeline, e) }
-
-func (s *Sim) track(cid string) {
-	if _, ok := s.heads[cid]; !ok {
-		s.heads[cid] = ""
-		s.customers = append(s.customers, cid)
-	}
+func (s *Sim) add(e Entry) {
+	s.mu.Lock()
+	s.timeline = append(s.timeline, e)
+	s.mu.Unlock()
 }
 
-func recordKey(r store.Record) string {
-	return strconv.FormatInt(r.At.UnixNano(), 10) + "|" + r.MessageID + "|" + r.Journey + "|" + r.Step + "|" + r.Outcome + "|" + r.Reason
-}
+// observer turns what the engine reports through its Observer seam into timeline
+// entries: every recorded outcome of a step's message, and enrolments entering and
+// ending (completions are left out: the last message says as much).
+type observer struct{ sim *Sim }
 
-// collect turns the history records written since the last look into message entries.
-// The engine records every outcome of a step in the customer's history; that record is
-// the simulation's source, so the timeline says what production's history would say.
-func (s *Sim) collect(ctx context.Context) error {
-	for _, cid := range s.customers {
-		hist, err := s.st.History(ctx, cid)
-		if err != nil {
-			return fmt.Errorf("sim: %w", err)
-		}
-		head := s.heads[cid]
-		n := 0
-		for n < len(hist) && recordKey(hist[n]) != head {
-			n++
-		}
-		if n == 0 {
-			continue
-		}
-		s.heads[cid] = recordKey(hist[0])
-		for i := n - 1; i >= 0; i-- { // oldest first
-			r := hist[i]
-			e := Entry{At: r.At, Kind: KindMessage, Customer: cid, Journey: r.Journey, Step: r.Step,
-				Template: r.Template, Channel: r.Channel, Outcome: r.Outcome, Reason: r.Reason, MessageID: r.MessageID}
-			if r.Outcome == string(engine.OutcomeSent) {
-				if k, ok := s.byMsg[r.MessageID]; ok {
-					m := s.sent[k]
-					e.To, e.Subject, e.Text, e.HTML = m.To, m.Subject, m.Text, m.HTML
-				}
+// Outcome adds the message outcome, with what was sent when a recording channel sent it.
+func (o observer) Outcome(_ context.Context, ob engine.Observation) {
+	s := o.sim
+	e := Entry{At: ob.Ran, Kind: KindMessage, Customer: ob.CustomerID, Journey: ob.Journey, Step: ob.Step,
+		Channel: ob.Channel, Outcome: string(ob.Outcome), Reason: ob.Reason}
+	if j, ok := s.setup.Journeys.Get(ob.Journey); ok {
+		for _, st := range j.Steps {
+			if st.ID == ob.Step {
+				e.Template = st.Send.Template
 			}
-			s.add(e)
 		}
 	}
-	return nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := strings.CutPrefix(ob.ProviderID, providerPrefix); ok && ob.Outcome == engine.OutcomeSent {
+		if i, err := strconv.Atoi(n); err == nil && i > 0 && i <= len(s.sent) {
+			m := s.sent[i-1]
+			e.MessageID, e.To, e.Subject, e.Text, e.HTML = m.ID, m.To, m.Subject, m.Text, m.HTML
+		}
+	}
+	s.timeline = append(s.timeline, e)
 }
+
+// Enrolment adds an enrolment entering or ending, but not completing.
+func (o observer) Enrolment(_ context.Context, c engine.EnrolmentChange) {
+	if c.Change == engine.Completed {
+		return
+	}
+	o.sim.add(Entry{At: o.sim.Now(), Kind: KindEnrolment, Customer: c.CustomerID, Journey: c.Journey, Outcome: string(c.Change)})
+}
+
+// providerPrefix starts the provider ids the recording channels give, "sim-N" for the
+// Nth message sent.
+const providerPrefix = "sim-"
 
 // recorder is the channel every configured channel is replaced with: it keeps what it is
 // asked to send. Like a real channel it calls channels.HandOver before "sending".
@@ -130,21 +136,25 @@ type recorder struct {
 // Send records m, or fails as the simulation's Fail function says.
 func (r recorder) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
 	s := r.sim
-	if s.fail != nil {
-		if err := s.fail(r.name, m); err != nil {
+	s.mu.Lock()
+	fail := s.fail
+	s.mu.Unlock()
+	if fail != nil {
+		if err := fail(r.name, m); err != nil {
 			return channels.Receipt{}, err
 		}
 	}
 	if err := channels.HandOver(ctx); err != nil {
 		return channels.Receipt{}, channels.Temporary(err)
 	}
-	s.byMsg[m.ID] = len(s.sent)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.sent = append(s.sent, Sent{Channel: r.name, At: s.Now(), Message: m})
-	return channels.Receipt{ProviderID: "sim-" + strconv.Itoa(len(s.sent))}, nil
+	return channels.Receipt{ProviderID: providerPrefix + strconv.Itoa(len(s.sent))}, nil
 }
 
 // holdRecorder passes a policy's verdicts through unchanged and notes the holds in the
-// timeline. It forwards Sent to policies that count sent messages (caps).
+// timeline.
 type holdRecorder struct {
 	engine.Policy
 	sim *Sim
@@ -163,14 +173,6 @@ func (h holdRecorder) Check(ctx context.Context, d *engine.Delivery) (engine.Ver
 			Until: v.Until, MessageID: d.MessageID})
 	}
 	return v, err
-}
-
-// Sent forwards to the policy when it counts sent messages.
-func (h holdRecorder) Sent(ctx context.Context, d *engine.Delivery) error {
-	if o, ok := h.Policy.(engine.SentObserver); ok {
-		return o.Sent(ctx, d)
-	}
-	return nil
 }
 
 // Offset formats the time from start to t the way scenarios write offsets, in days and
@@ -214,6 +216,11 @@ func (e Entry) Line(start time.Time, loc *time.Location) string {
 		}
 	case KindError:
 		fmt.Fprintf(&b, "%-11s", "ERROR")
+	case KindEnrolment:
+		fmt.Fprintf(&b, "%-11s %s (customer %s)", e.Outcome, e.Journey, e.Customer)
+		if e.Outcome == string(engine.Exited) {
+			b.WriteString(": ended by a goal event, pending steps cancelled")
+		}
 	default:
 		fmt.Fprintf(&b, "%-11s %s/%s", e.Outcome, e.Journey, e.Step)
 		if e.Channel != "" {

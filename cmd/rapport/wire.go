@@ -113,7 +113,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 
 	st := store.New(rdb)
 	signer := unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
-	policies, err := policy.FromConfig(cfg, st)
+	policies, err := policy.FromConfig(cfg)
 	if err != nil {
 		return err
 	}

@@ -5,13 +5,12 @@ import (
 
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/engine"
-	"github.com/rapporthq/rapport/internal/store"
 )
 
 // FromConfig makes the send pipeline's checks from the config: quiet hours first (a held
 // message is checked again when it runs), then frequency caps. `rapport serve` and the
 // simulator both build their policies here, so they hold and cap alike.
-func FromConfig(cfg *config.Config, st *store.Store) ([]engine.Policy, error) {
+func FromConfig(cfg *config.Config) ([]engine.Policy, error) {
 	var out []engine.Policy
 	if q := cfg.QuietHours; q != nil {
 		qh, err := NewQuietHours(q.Start, q.End, cfg.Location())
@@ -25,7 +24,7 @@ func FromConfig(cfg *config.Config, st *store.Store) ([]engine.Policy, error) {
 		for name, c := range cfg.Caps {
 			limits[name] = Limit{Limit: c.Limit, Per: time.Duration(c.Per)}
 		}
-		out = append(out, NewCaps(st, limits))
+		out = append(out, NewCaps(limits))
 	}
 	return out, nil
 }

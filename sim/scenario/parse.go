@@ -25,7 +25,7 @@ const DefaultCustomerID = "c1"
 
 // Outcomes an expectation may name: the history's outcomes, and held (quiet hours).
 var outcomes = map[string]bool{"sent": true, "skipped": true, "capped": true, "unreachable": true,
-	"failed": true, sim.OutcomeHeld: true}
+	"uncertain": true, "failed": true, sim.OutcomeHeld: true}
 
 // Scenario is one parsed scenario file.
 type Scenario struct {
@@ -227,7 +227,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		x := Expectation{Line: node.Line, None: re.None, Customer: re.Customer, Journey: re.Journey, Step: re.Step,
 			Channel: re.Channel, Outcome: re.Outcome}
 		if x.Outcome != "" && !outcomes[x.Outcome] {
-			p.addf(child(node, "outcome"), "outcome %q is not one of sent, skipped, capped, unreachable, failed, held", x.Outcome)
+			p.addf(child(node, "outcome"), "outcome %q is not one of sent, skipped, capped, unreachable, uncertain, failed, held", x.Outcome)
 		}
 		if x.Outcome == "" && !x.None {
 			x.Outcome = "sent"

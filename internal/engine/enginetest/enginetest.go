@@ -1,7 +1,8 @@
 // Package enginetest runs the engine for Rapport's own tests on the simulator of package
 // sim: a virtual clock and a heap scheduler, so a journey of weeks takes milliseconds,
 // with state on a private redis-server (redistest) rather than the simulator's embedded
-// one. It only adapts sim to testing.TB and to the two test channels below.
+// one, so that a test can stop and resume it. It only adapts sim to testing.TB and to the
+// two test channels below.
 package enginetest
 
 import (
@@ -30,6 +31,8 @@ type Harness struct {
 	Store     *store.Store
 	Clock     *sim.Clock
 	Scheduler *sim.Scheduler
+	// Redis is the harness's private redis-server, to stop and resume.
+	Redis *redistest.Server
 	// Sent records the messages of both channels: "email" (email kind, address from the
 	// profile's email) and "chat" (msg kind, address from chat_id).
 	Sent *Recorder
@@ -45,6 +48,13 @@ type Config struct {
 	Templates string
 	// Policies builds the send pipeline's policies on the harness's store.
 	Policies func(*store.Store) []engine.Policy
+	// Channels are added to the harness's two recording channels, or replace one of
+	// them by name: a real SMTP channel, a channels.ChannelFunc that misbehaves.
+	Channels channels.Set
+	// Observer hears of outcomes and enrolments, as engine.Config.Observer.
+	Observer engine.Observer
+	// SendLease is engine.Config.SendLease; zero keeps the engine's default.
+	SendLease time.Duration
 }
 
 // New starts a private redis-server and builds the engine. Failing tasks are retried a
@@ -75,14 +85,16 @@ func New(t testing.TB, cfg Config) *Harness {
 	if cfg.Policies != nil {
 		setup.Policies = func(st *store.Store) ([]engine.Policy, error) { return cfg.Policies(st), nil }
 	}
-	s, err := sim.New(setup, sim.Options{Start: cfg.Start, Redis: redistest.Start(t).Client(t), MaxRetry: 3,
-		RetryDelay: func(int, error) time.Duration { return time.Minute }})
+	srv := redistest.Start(t)
+	s, err := sim.New(setup, sim.Options{Start: cfg.Start, Redis: srv.Client(t), MaxRetry: 3,
+		RetryDelay: func(int, error) time.Duration { return time.Minute },
+		Channels:   cfg.Channels, Observer: cfg.Observer, SendLease: cfg.SendLease})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	h := &Harness{t: t, Sim: s, Engine: s.Engine(), Store: s.Store(), Clock: s.Clock(), Scheduler: s.Scheduler(),
-		Sent: &Recorder{sim: s}}
+		Redis: srv, Sent: &Recorder{sim: s}}
 	s.Fail(func(_ string, m channels.Message) error {
 		if h.Sent.Fail != nil {
 			return h.Sent.Fail(m)
@@ -108,8 +120,21 @@ func (h *Harness) Event(ev event.Event) {
 // its own time. A task that fails for good fails the test.
 func (h *Harness) Advance(d time.Duration) {
 	h.t.Helper()
+	h.run(func() error { return h.Sim.Advance(context.Background(), d) })
+}
+
+// AdvanceConcurrently moves the clock forward by d and runs every task due by then at
+// once, each on its own goroutine, the way several workers pick up a burst of due steps
+// together. A task that fails is put back to be retried by the next Advance.
+func (h *Harness) AdvanceConcurrently(d time.Duration) {
+	h.t.Helper()
+	h.run(func() error { return h.Sim.AdvanceConcurrently(context.Background(), d) })
+}
+
+func (h *Harness) run(advance func() error) {
+	h.t.Helper()
 	before := len(h.Sim.Timeline())
-	if err := h.Sim.Advance(context.Background(), d); err != nil {
+	if err := advance(); err != nil {
 		h.t.Fatal(err)
 	}
 	for _, e := range h.Sim.Timeline()[before:] {
@@ -129,7 +154,7 @@ func (h *Harness) History(cid string) []store.Record {
 	return r
 }
 
-// Recorder reads what the harness's channels sent, and can make them fail.
+// Recorder reads what the harness's recording channels sent, and can make them fail.
 type Recorder struct {
 	sim *sim.Sim
 	// Fail, when set, decides the error of a send.
