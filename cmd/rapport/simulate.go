@@ -99,7 +99,7 @@ func simulate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  customer %s in %s, from %s for %s\n", sc.CustomerID, r.Location,
 			sc.Start.In(r.Location).Format("Mon 2006-01-02 15:04 MST"), duration.Format(sc.RunFor))
 		r.WriteTimeline(stdout)
-		if len(sc.Expect) == 0 && !sc.Exhaustive {
+		if len(sc.Expect) == 0 && !sc.Exhaustive && len(r.Errors) == 0 {
 			fmt.Fprintln(stdout)
 			continue
 		}
@@ -206,6 +206,9 @@ func failures(r *scenario.Result) string {
 	msg := fmt.Sprintf("%d of %s failed", n, count(len(r.Checks), "expectation"))
 	if len(r.Unexpected) > 0 {
 		msg += fmt.Sprintf("; %s not expected", count(len(r.Unexpected), "message"))
+	}
+	if len(r.Errors) > 0 {
+		msg += fmt.Sprintf("; %s failed for good", count(len(r.Errors), "task"))
 	}
 	return msg
 }

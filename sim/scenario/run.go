@@ -58,6 +58,8 @@ type Result struct {
 	Checks []Checked
 	// Unexpected are the messages no expectation named, when the scenario is exhaustive.
 	Unexpected []sim.Entry
+	// Errors are the tasks that failed for good: a scenario with any does not pass.
+	Errors []sim.Entry
 }
 
 // Checked is how one expectation fared.
@@ -80,7 +82,7 @@ func (r *Result) Passed() bool {
 			return false
 		}
 	}
-	return len(r.Unexpected) == 0
+	return len(r.Unexpected) == 0 && len(r.Errors) == 0
 }
 
 // Run runs the scenario on a fresh simulation of setup and checks its expectations. The
@@ -122,8 +124,11 @@ func (r *Result) check() {
 	sc := r.Scenario
 	var msgs []sim.Entry
 	for _, e := range r.Timeline {
-		if e.Kind == sim.KindMessage || e.Kind == sim.KindHeld {
+		switch e.Kind {
+		case sim.KindMessage, sim.KindHeld:
 			msgs = append(msgs, e)
+		case sim.KindError:
+			r.Errors = append(r.Errors, e)
 		}
 	}
 	used := make([]bool, len(msgs))
@@ -268,5 +273,8 @@ func (r *Result) WriteDiff(w io.Writer) {
 	}
 	for _, m := range r.Unexpected {
 		fmt.Fprintf(w, "  + %s   (not expected: the scenario is exhaustive)\n", m.Line(r.Start, r.Location))
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "  + %s   (a task failed for good)\n", e.Line(r.Start, r.Location))
 	}
 }
