@@ -136,6 +136,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		Locale:         cfg.Defaults.Locale,
 		UnsubscribeURL: signer.URL,
 		Policies:       policies,
+		Observer:       engine.Observers{m, stats},
 		Logger:         log,
 	})
 	if err != nil {
