@@ -65,6 +65,7 @@ type Delivery struct {
 	sent    channels.Receipt  // the channel's receipt
 	took    time.Duration     // how long the channel took
 	resent  string            // why this is a second send, if it is
+	snap    *Snapshot         // the journeys, templates and channels the step runs with
 	mode    workflows.UncertainMode
 }
 
@@ -156,7 +157,7 @@ func (d *Delivery) pass(channel, reason string) {
 // kind. Consent is assumed until the customer opts out (the soft opt-in of existing
 // customers).
 func (e *Engine) usable(d *Delivery, name string) (channels.Named, string, string) {
-	ch, ok := e.cfg.Channels.Get(name)
+	ch, ok := d.snap.Channels.Get(name)
 	if !ok {
 		return ch, "", "unknown channel"
 	}
@@ -169,7 +170,7 @@ func (e *Engine) usable(d *Delivery, name string) (channels.Named, string, strin
 		return ch, "", "no address"
 	case d.blocked[name] != "" && d.blocked[name] == store.AddressDigest(addr):
 		return ch, "", "blocked"
-	case !e.cfg.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
+	case !d.snap.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
 		return ch, "", "no template"
 	}
 	return ch, addr, ""
@@ -237,7 +238,7 @@ func (e *Engine) try(ctx context.Context, d *Delivery, name string) (until time.
 		d.pass(name, string(res.Status))
 		return time.Time{}, false, nil
 	case store.ReserveHanded:
-		if c, ok := e.cfg.Channels.Get(res.Found.Channel); ok {
+		if c, ok := d.snap.Channels.Get(res.Found.Channel); ok {
 			d.Channel = c
 		}
 		return time.Time{}, true, e.settle(ctx, d, OutcomeUncertain,
@@ -335,7 +336,7 @@ func (e *Engine) render(d *Delivery) error {
 		Now:            d.Now,
 		UnsubscribeURL: unsub,
 	}
-	r, err := e.cfg.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
+	r, err := d.snap.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", d.Step.Send.Template, err)
 	}
