@@ -216,7 +216,8 @@ func (c *ChannelConfig) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Decode fills v, a channel type's config struct, from the block, strictly: unknown keys
-// and bad values come back as yamlx.Errors at their lines. The type key is skipped.
+// and bad values come back as yamlx.Errors at their lines. The type and rate keys, which
+// every channel has and BuildChannels reads, are skipped.
 func (c ChannelConfig) Decode(v any) error {
 	if c.node == nil {
 		return nil
@@ -224,7 +225,7 @@ func (c ChannelConfig) Decode(v any) error {
 	block := *c.node
 	block.Content = nil
 	for i := 0; i+1 < len(c.node.Content); i += 2 {
-		if c.node.Content[i].Value != "type" {
+		if k := c.node.Content[i].Value; k != "type" && k != "rate" {
 			block.Content = append(block.Content, c.node.Content[i], c.node.Content[i+1])
 		}
 	}

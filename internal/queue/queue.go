@@ -187,7 +187,9 @@ func retryDelay(base time.Duration) asynq.RetryDelayFunc {
 	return func(n int, err error, _ *asynq.Task) time.Duration {
 		var te *channels.TemporaryError
 		if errors.As(err, &te) && te.RetryAfter > 0 {
-			return te.RetryAfter
+			// asynq keeps a retry's time in whole seconds, rounded down, so it may run up
+			// to a second early: one more second keeps it from coming before retry-after.
+			return te.RetryAfter + time.Second
 		}
 		d := float64(base) * math.Pow(2, float64(n))
 		d = math.Min(d, float64(time.Hour))
