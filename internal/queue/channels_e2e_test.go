@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -97,8 +98,12 @@ func TestATelegram5xxIsRetriedThenDeliveredOnce(t *testing.T) {
 	if len(h) != 1 || h[0].Outcome != "sent" || h[0].Channel != "telegram" {
 		t.Fatalf("history %+v, want one sent by telegram", h)
 	}
-	if got := m.bot.Messages(); len(got) != 1 || got[0].ChatID != "42" || m.bot.Requests() != 3 {
+	got := m.bot.Messages()
+	if len(got) != 1 || got[0].ChatID != "42" || m.bot.Requests() != 3 {
 		t.Fatalf("%d messages in %d requests, want 1 in 3", len(got), m.bot.Requests())
+	}
+	if want := strconv.FormatInt(got[0].MessageID, 10); h[0].ProviderID != want {
+		t.Errorf("history keeps provider id %q, want the message_id %s", h[0].ProviderID, want)
 	}
 	if n := len(m.smtp.Messages()); n != 0 {
 		t.Fatalf("%d emails: a retried telegram message must not change channel", n)
