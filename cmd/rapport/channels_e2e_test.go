@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rapporthq/rapport/channels/telegram/telegramtest"
 )
 
 func TestValidatePassesOnTheExampleConfigWithEveryChannelType(t *testing.T) {
@@ -25,5 +29,32 @@ func TestValidatePassesOnTheExampleConfigWithEveryChannelType(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("validate without the channel secrets lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestAnOrderReachesThePreferredTelegramOrFallsBackToEmail(t *testing.T) {
+	bot := telegramtest.Start(t)
+	bot.Always("43", telegramtest.Blocked)
+	s := newSetup(t, "../../workflows", fmt.Sprintf("  telegram: {type: telegram, token: %q, api_url: %q, rate: 20/s}\n", telegramtest.Token, bot.URL))
+	s.start(t, "serve")
+
+	for _, c := range []struct{ id, chat string }{{"anna", "42"}, {"boris", "43"}} {
+		body := fmt.Sprintf(`{"type": "order.placed", "customer_id": %q,
+		  "customer": {"email": "%s@example.com", "first_name": "Kim", "telegram_chat_id": %q, "preferred_channel": "telegram"},
+		  "data": {"order_id": "A-1", "total": 20, "items": [{"name": "Kenya AA", "price": 20}]}}`, c.id, c.id, c.chat)
+		if code, resp := s.post(t, "/v1/events", body); code != 202 {
+			t.Fatalf("order for %s = %d %v", c.id, code, resp)
+		}
+	}
+	emails := s.smtp.WaitFor(t, 1, 15*time.Second)
+	if emails[0].To[0] != "boris@example.com" {
+		t.Fatalf("email to %v, want boris, whose bot is blocked", emails[0].To)
+	}
+	waitFor(t, 15*time.Second, "anna's thank-you on telegram", func() bool { return len(bot.Messages()) == 1 })
+	if m := bot.Messages()[0]; m.ChatID != "42" || !strings.Contains(m.Text, "A-1") {
+		t.Fatalf("telegram got %+v", m)
+	}
+	if n := len(s.smtp.Messages()); n != 1 {
+		t.Fatalf("%d emails, want only boris's", n)
 	}
 }
