@@ -107,7 +107,6 @@ type answer struct {
 	Result struct {
 		MessageID int64 `json:"message_id"`
 	} `json:"result"`
-	ErrorCode   int    `json:"error_code"`
 	Description string `json:"description"`
 	Parameters  struct {
 		RetryAfter int `json:"retry_after"`
