@@ -25,7 +25,8 @@ func TestValidatePassesOnTheExampleConfigWithEveryChannelType(t *testing.T) {
 	cmd.Env = append(cmd.Environ(), "RAPPORT_API_TOKEN=t", "RAPPORT_SECRET=0123456789abcdef", "TELEGRAM_BOT_TOKEN=", "WHATSAPP_TOKEN=", "CRM_HOOK_SECRET=")
 	out, err = cmd.CombinedOutput()
 	for _, want := range []string{"rapport.example.yaml:24: channels.telegram: token is required",
-		"rapport.example.yaml:25: channels.whatsapp: token is required", "rapport.example.yaml:27: channels.crm: secret is required"} {
+		"rapport.example.yaml:25: channels.whatsapp: token is required", "rapport.example.yaml:27: channels.crm: secret is required",
+		"(environment variable TELEGRAM_BOT_TOKEN is unset or empty)", "(environment variable CRM_HOOK_SECRET is unset or empty)"} {
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("validate without the channel secrets lacks %q:\n%s", want, out)
 		}
