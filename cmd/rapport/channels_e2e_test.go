@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -24,8 +25,10 @@ func TestValidatePassesOnTheExampleConfigWithEveryChannelType(t *testing.T) {
 	cmd.Dir = "../.."
 	cmd.Env = append(cmd.Environ(), "RAPPORT_API_TOKEN=t", "RAPPORT_SECRET=0123456789abcdef", "TELEGRAM_BOT_TOKEN=", "WHATSAPP_TOKEN=", "CRM_HOOK_SECRET=")
 	out, err = cmd.CombinedOutput()
-	for _, want := range []string{"rapport.example.yaml:24: channels.telegram: token is required",
-		"rapport.example.yaml:25: channels.whatsapp: token is required", "rapport.example.yaml:27: channels.crm: secret is required",
+	for _, want := range []string{
+		lineOf(t, "../../config/rapport.example.yaml", "  telegram: {type") + ": channels.telegram: token is required",
+		lineOf(t, "../../config/rapport.example.yaml", "  whatsapp: {type") + ": channels.whatsapp: token is required",
+		lineOf(t, "../../config/rapport.example.yaml", "  crm: {type") + ": channels.crm: secret is required",
 		"(environment variable TELEGRAM_BOT_TOKEN is unset or empty)", "(environment variable CRM_HOOK_SECRET is unset or empty)"} {
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("validate without the channel secrets lacks %q:\n%s", want, out)
@@ -58,4 +61,20 @@ func TestAnOrderReachesThePreferredTelegramOrFallsBackToEmail(t *testing.T) {
 	if n := len(s.smtp.Messages()); n != 1 {
 		t.Fatalf("%d emails, want only boris's", n)
 	}
+}
+
+// lineOf returns "rapport.example.yaml:N" for the first line of the file that starts with prefix.
+func lineOf(t *testing.T, path, prefix string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return fmt.Sprintf("rapport.example.yaml:%d", i+1)
+		}
+	}
+	t.Fatalf("%s has no line starting with %q", path, prefix)
+	return ""
 }
