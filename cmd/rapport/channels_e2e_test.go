@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -9,6 +11,9 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/channels/telegram/telegramtest"
+	"github.com/rapporthq/rapport/channels/whatsapp/whatsapptest"
+	"github.com/rapporthq/rapport/internal/redistest"
+	"github.com/rapporthq/rapport/internal/smtptest"
 )
 
 func TestValidatePassesOnTheExampleConfigWithEveryChannelType(t *testing.T) {
@@ -77,4 +82,33 @@ func lineOf(t *testing.T, path, prefix string) string {
 	}
 	t.Fatalf("%s has no line starting with %q", path, prefix)
 	return ""
+}
+
+func TestCheckAsksEachMessengerWithoutSending(t *testing.T) {
+	bot := telegramtest.Start(t)
+	wa := whatsapptest.Start(t)
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusMethodNotAllowed) // a receiver that only takes POST
+	}))
+	defer crm.Close()
+	smtp := smtptest.Start(t)
+	rs := redistest.Start(t)
+	config := checkConfig(t, fmt.Sprintf(`{url: %q}`, rs.URL()), fmt.Sprintf(`{type: smtp, host: %q, port: %d, from: "Shop <hello@shop.example>", tls: none}
+  telegram: {type: telegram, token: %q, api_url: %q, rate: 5/s}
+  whatsapp: {type: whatsapp, token: "EAAG-expired", phone_number_id: %q, api_url: %q}
+  crm: {type: webhook, url: %q, secret: s}`, smtp.Host, smtp.Port, telegramtest.Token, bot.URL, whatsapptest.PhoneNumberID, wa.URL, crm.URL))
+	code, out := runCheck(t, config)
+	for _, want := range []string{
+		"ok    channel telegram (telegram)\n",
+		"FAIL  channel whatsapp (whatsapp): the access token was refused",
+		"ok    channel crm (webhook)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 || bot.Requests() != 0 || wa.Requests() != 0 || len(smtp.Messages()) != 0 {
+		t.Fatalf("exit %d, %d telegram and %d whatsapp messages, %d emails: want exit 1 and nothing sent",
+			code, bot.Requests(), wa.Requests(), len(smtp.Messages()))
+	}
 }
