@@ -337,6 +337,7 @@ func (e *Engine) render(d *Delivery) error {
 	}
 	d.Message = channels.Message{
 		ID: d.MessageID, To: d.Address, CustomerID: d.CustomerID,
+		Channel: d.Channel.Name, Customer: d.Customer,
 		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text, WhatsApp: r.WhatsApp,
 		UnsubscribeURL: unsub,
 		Meta:           map[string]string{"journey": d.Journey.ID, "step": d.Step.ID, "template": d.Step.Send.Template},
