@@ -82,6 +82,19 @@ func TestServeHasMetricsAndTheDashboard(t *testing.T) {
 		got = s.journeyStats(t)["thank-you"]
 		return maps.Equal(got, want)
 	})
+	// A scheduled step reads as journey, step and customer in the dashboard.
+	cart := `{"type": "cart.abandoned", "customer_id": "c-42", "data": {"cart_id": "k-1", "total": 20}}`
+	if code, _ := s.post(t, "/v1/events", cart); code != 202 {
+		t.Fatal("cart.abandoned refused")
+	}
+	var tasks string
+	waitFor(t, 10*time.Second, "the cart reminder in the dashboard", func() bool {
+		_, tasks = s.get(t, "/monitoring/api/queues/steps/scheduled_tasks", token)
+		return strings.Contains(tasks, "journey=abandoned-cart step=reminder customer=c-42")
+	})
+	if !strings.Contains(tasks, `"id":"step:`) || !strings.Contains(tasks, `:reminder"`) {
+		t.Errorf("the task id does not name its step: %s", tasks)
+	}
 	if code, body := s.get(t, "/readyz", ""); code != 200 {
 		t.Errorf("/readyz = %d %s, want 200", code, body)
 	}
