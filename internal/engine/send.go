@@ -56,17 +56,17 @@ type Delivery struct {
 	// Passed lists the step's channels passed over so far, and why.
 	Passed []store.Passed
 
-	due     time.Time               // when the step fell due
-	blocked map[string]string       // channel -> digest of the address it is blocked at
-	claim   store.Claim             // the message's claim as loaded
-	token   string                  // this attempt's claim token
-	windows []store.Window          // the cap windows reserved with the claim
-	move    store.Move              // where the enrolment goes once the outcome is recorded
-	sent    channels.Receipt        // the channel's receipt
-	took    time.Duration           // how long the channel took
-	resent  string                  // why this is a second send, if it is
-	mode    workflows.UncertainMode // the step's on_uncertain
-	snap    *Snapshot               // the journeys, templates and channels the step runs with
+	due     time.Time         // when the step fell due
+	blocked map[string]string // channel -> digest of the address it is blocked at
+	claim   store.Claim       // the message's claim as loaded
+	token   string            // this attempt's claim token
+	windows []store.Window    // the cap windows reserved with the claim
+	move    store.Move        // where the enrolment goes once the outcome is recorded
+	sent    channels.Receipt  // the channel's receipt
+	took    time.Duration     // how long the channel took
+	resent  string            // why this is a second send, if it is
+	snap    *Snapshot         // the journeys, templates and channels the step runs with
+	mode    workflows.UncertainMode
 }
 
 // Verdict is a policy's answer. The zero Verdict lets the message go on.
