@@ -17,7 +17,6 @@ import (
 // The whatsapp channel sends the approved template the .msg.txt names, its params
 // rendered for the customer.
 func TestAWhatsAppStepSendsTheTemplateItsMsgTxtNames(t *testing.T) {
-	t.Skip("needs the engine to copy templates.Rendered.WhatsApp into channels.Message (engine.render)")
 	api := whatsapptest.Start(t)
 	wa, err := whatsapp.New(whatsapp.Config{Token: whatsapptest.Token, PhoneNumberID: whatsapptest.PhoneNumberID, APIURL: api.URL})
 	if err != nil {
