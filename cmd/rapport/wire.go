@@ -169,7 +169,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	}
 	ops := api.Options{
 		Ready:   st.Ping,
-		Loaded:  func() bool { return eng.Journeys() != nil },
+		Loaded:  func() bool { return len(eng.Journeys().All()) > 0 }, // no journey: nothing would ever be sent
 		Metrics: m.Handler(),
 		Logger:  log,
 	}
