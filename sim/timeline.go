@@ -9,6 +9,7 @@ import (
 
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/workflows"
 )
 
 // Kind says what a timeline entry is about.
@@ -109,7 +110,9 @@ func (o observer) Outcome(ctx context.Context, ob engine.Observation) {
 		for _, r := range hist {
 			if r.Journey == ob.Journey && r.Step == ob.Step && r.At.Equal(ob.Ran) {
 				for _, p := range r.Passed {
-					e.Passed = append(e.Passed, Pass{Channel: p.Channel, Reason: p.Reason})
+					if p.Channel != workflows.Preferred { // a customer without a preferred channel is no news
+						e.Passed = append(e.Passed, Pass{Channel: p.Channel, Reason: p.Reason})
+					}
 				}
 				break
 			}
