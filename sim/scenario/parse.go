@@ -179,6 +179,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 			p.addf(n, "customer is a mapping of profile attributes, like {id: c1, email: anna@example.com}")
 		}
 		if id, ok := attrs["id"]; ok {
+			sc.CustomerID = ""
 			switch v := id.(type) {
 			case string:
 				sc.CustomerID = v
