@@ -21,6 +21,7 @@ import (
 	"github.com/rapporthq/rapport/client"
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/api"
+	"github.com/rapporthq/rapport/internal/backfill"
 	"github.com/rapporthq/rapport/internal/dashboard"
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
@@ -116,8 +117,9 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer l.channels.Close()
 	cfg := l.cfg
+	inForce := func() channels.Set { return l.channels }
+	defer func() { inForce().Close() }() // the channels in force at the end
 
 	redis.SetLogger(newRedisLogger(log, 5*time.Second))
 	conn, err := connectRedis(cfg.Redis, r, log)
@@ -150,10 +152,20 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		Locale:         cfg.Defaults.Locale,
 		UnsubscribeURL: signer.URL,
 		Policies:       policies,
+		Observer:       engine.Observers{m, stats},
 		Logger:         log,
 	})
 	if err != nil {
 		return err
+	}
+	inForce = func() channels.Set { return eng.Snapshot().Channels }
+	rl := &reloader{path: path, eng: eng, running: l, log: log, ctx: ctx}
+	if r.worker {
+		rl.backfill = backfill.New(rdb, eng.ArmExisting, log, 0)
+		rl.backfill.Start(ctx, l.journeys)
+	}
+	if err := rl.watch(ctx); err != nil {
+		log.Warn("live reload is off: send SIGHUP or restart after edits", "err", err)
 	}
 	ops := api.Options{
 		Ready:   st.Ping,
@@ -192,8 +204,14 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		opts.Monitoring = dash
 		opts.EventResult = m.Event
 		opts.JourneyStats = stats.Get
-		srv = newHTTPServer(cfg.HTTP.Addr, withPages(api.New(opts), web.Options{Tokens: cfg.HTTP.APITokens,
-			Journeys: eng.Journeys, Templates: l.templates, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log}))
+		pages := web.Options{Tokens: cfg.HTTP.APITokens, Files: func() (*workflows.Set, web.Renderer) {
+			snap := eng.Snapshot() // what a live reload put in force
+			if t, ok := snap.Templates.(web.Renderer); ok {
+				return snap.Journeys, t
+			}
+			return snap.Journeys, l.templates
+		}, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log}
+		srv = newHTTPServer(cfg.HTTP.Addr, withPages(api.New(opts), pages))
 		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr, "dashboard", cfg.HTTP.BaseURL+dashboard.Root+"/")
 		if cfg.Redis.Embedded() {
 			log.Info("try it: send an order, then look in the outbox folder (see README)",

@@ -185,13 +185,14 @@ func translate(err error) error {
 // below), else exponential backoff from base up to an hour.
 func retryDelay(base time.Duration) asynq.RetryDelayFunc {
 	return func(n int, err error, _ *asynq.Task) time.Duration {
+		d := retry.Delay(base, n, err, rand.Float64)
 		var te *channels.TemporaryError
 		if errors.As(err, &te) && te.RetryAfter > 0 {
 			// asynq keeps a retry's time in whole seconds, rounded down, so it may run up
 			// to a second early: one more second keeps it from coming before retry-after.
-			return te.RetryAfter + time.Second
+			d += time.Second
 		}
-		return retry.Delay(base, n, err, rand.Float64)
+		return d
 	}
 }
 
