@@ -31,7 +31,8 @@ type Setup struct {
 	// which profile attribute holds the address). Each gets a recording channel.
 	Channels map[string]channels.Type
 	// Policies builds the send pipeline's checks (quiet hours, caps) on the
-	// simulation's store; nil means none.
+	// simulation's store; nil means none. Load sets it from the config; only code inside
+	// this module can write one by hand.
 	Policies func(*store.Store) ([]engine.Policy, error)
 	// Location and Locale are the defaults for customers without timezone or locale.
 	Location *time.Location
