@@ -16,7 +16,6 @@ import (
 	"testing"
 
 	"github.com/rapporthq/rapport/channels"
-	"github.com/rapporthq/rapport/channels/email"
 	"github.com/rapporthq/rapport/internal/redistest"
 	"github.com/rapporthq/rapport/internal/smtptest"
 )
@@ -82,9 +81,6 @@ func TestCheckSaysWhatIsWrongWithRedis(t *testing.T) {
 }
 
 func TestCheckSaysWhatIsWrongWithSMTP(t *testing.T) {
-	if _, ok := any(&email.SMTP{}).(channels.Checker); !ok {
-		t.Skip("the smtp channel cannot check itself yet (no Check method)")
-	}
 	rs := redistest.Start(t)
 	redisBlock := fmt.Sprintf(`{url: %q}`, rs.URL())
 	cases := []struct {

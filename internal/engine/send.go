@@ -337,7 +337,7 @@ func (e *Engine) render(d *Delivery) error {
 	}
 	d.Message = channels.Message{
 		ID: d.MessageID, To: d.Address, CustomerID: d.CustomerID,
-		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text,
+		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text, WhatsApp: r.WhatsApp,
 		UnsubscribeURL: unsub,
 		Meta:           map[string]string{"journey": d.Journey.ID, "step": d.Step.ID, "template": d.Step.Send.Template},
 	}
