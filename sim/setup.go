@@ -6,7 +6,10 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/channels"
-	_ "github.com/rapporthq/rapport/channels/email" // registers the smtp and outbox types
+	_ "github.com/rapporthq/rapport/channels/email"    // registers the smtp and outbox types
+	_ "github.com/rapporthq/rapport/channels/telegram" // registers the telegram type
+	_ "github.com/rapporthq/rapport/channels/webhook"  // registers the webhook type
+	_ "github.com/rapporthq/rapport/channels/whatsapp" // registers the whatsapp type
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/policy"
@@ -28,7 +31,8 @@ type Setup struct {
 	// which profile attribute holds the address). Each gets a recording channel.
 	Channels map[string]channels.Type
 	// Policies builds the send pipeline's checks (quiet hours, caps) on the
-	// simulation's store; nil means none.
+	// simulation's store; nil means none. Load sets it from the config; only code inside
+	// this module can write one by hand.
 	Policies func(*store.Store) ([]engine.Policy, error)
 	// Location and Locale are the defaults for customers without timezone or locale.
 	Location *time.Location

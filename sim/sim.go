@@ -150,10 +150,10 @@ func (s *Sim) Start() time.Time { return s.start }
 // Now is the virtual time.
 func (s *Sim) Now() time.Time { return s.clock.Now() }
 
-// Engine is the engine under simulation.
+// Engine is the engine under simulation, for Rapport's own tests.
 func (s *Sim) Engine() *engine.Engine { return s.eng }
 
-// Store is the simulation's state in Redis.
+// Store is the simulation's state in Redis, for Rapport's own tests.
 func (s *Sim) Store() *store.Store { return s.st }
 
 // Scheduler holds the pending steps and timers.

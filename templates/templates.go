@@ -228,18 +228,18 @@ func (v *variant) parse(path, kind, src string, parts *partials) error {
 		}
 	case "msg.txt":
 		body, offset := src, 0
+		var errs yamlx.Errors
 		if hasFrontMatter(src) {
 			var head string
 			if head, body, offset, err = splitFrontMatter(path, src); err != nil {
 				return err
 			}
-			if err := v.whatsAppFrontMatter(path, head); err != nil {
-				return err
-			}
+			errs.Add(path, v.whatsAppFrontMatter(path, head)) // and the body is still checked
 		}
 		if v.msg, err = parts.text(name, body); err != nil {
-			return parseError(path, offset, err)
+			errs = append(errs, parseError(path, offset, err))
 		}
+		return errs.Err()
 	}
 	return nil
 }

@@ -204,8 +204,13 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		opts.Monitoring = dash
 		opts.EventResult = m.Event
 		opts.JourneyStats = stats.Get
-		pages := web.Options{Tokens: cfg.HTTP.APITokens, Journeys: eng.Journeys,
-			Templates: l.templates, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log}
+		pages := web.Options{Tokens: cfg.HTTP.APITokens, Files: func() (*workflows.Set, web.Renderer) {
+			snap := eng.Snapshot() // what a live reload put in force
+			if t, ok := snap.Templates.(web.Renderer); ok {
+				return snap.Journeys, t
+			}
+			return snap.Journeys, l.templates
+		}, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log}
 		srv = newHTTPServer(cfg.HTTP.Addr, withPages(api.New(opts), pages))
 		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr, "dashboard", cfg.HTTP.BaseURL+dashboard.Root+"/")
 		if cfg.Redis.Embedded() {

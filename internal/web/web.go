@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -29,10 +30,9 @@ var nav = []NavItem{
 type Options struct {
 	// Tokens are the API tokens; every page needs one (see RequireToken).
 	Tokens []string
-	// Journeys returns the journeys in force.
-	Journeys func() *workflows.Set
-	// Templates renders the messages.
-	Templates *templates.Set
+	// Files returns the journeys and the templates in force, read together so that a
+	// live reload never shows a journey without its template.
+	Files func() (*workflows.Set, Renderer)
 	// Locale is the default locale, used for the plain template files.
 	Locale string
 	// UnsubscribeURL, when set, gives the sample customer's unsubscribe link.
@@ -40,6 +40,14 @@ type Options struct {
 	// Now is the clock; nil is time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// Renderer renders message templates and lists a template's locales; *templates.Set is
+// one.
+type Renderer interface {
+	Has(name string, kind channels.Kind) bool
+	Render(name string, kind channels.Kind, locale string, data templates.Data) (templates.Rendered, error)
+	Locales(name string) []string
 }
 
 // Handler serves every page (/preview/ ...) behind RequireToken.
