@@ -19,8 +19,10 @@ import (
 	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/feedback"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/queue"
+	"github.com/rapporthq/rapport/internal/stats"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/unsubscribe"
 	"github.com/rapporthq/rapport/internal/yamlx"
@@ -102,6 +104,8 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 
 	st := store.New(rdb)
 	signer := unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
+	feedbackLinks := feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
+	counters := stats.New(rdb, st, stats.Options{Logger: log})
 	policies, err := buildPolicies(cfg, st)
 	if err != nil {
 		return err
@@ -115,6 +119,8 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		Location:       cfg.Location(),
 		Locale:         cfg.Defaults.Locale,
 		UnsubscribeURL: signer.URL,
+		FeedbackURL:    feedbackLinks.URL,
+		Stats:          counters,
 		Policies:       policies,
 		Logger:         log,
 	})
@@ -150,6 +156,8 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 				Journeys:    func() []api.JourneyInfo { return journeyInfo(eng.Journeys()) },
 				Customers:   eng,
 				Unsubscribe: signer.Verify,
+				Feedback:    feedbackLinks.Verify,
+				Stats:       counters,
 			}),
 		}
 		go func() { errc <- srv.ListenAndServe() }()

@@ -26,6 +26,11 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return err
 	}
+	if e.cfg.Stats != nil {
+		if err := e.cfg.Stats.Applied(ctx, ev, profile); err != nil {
+			return fmt.Errorf("count event %s: %w", ev.ID, err)
+		}
+	}
 	set := e.Journeys()
 	for _, j := range set.Exiting(ev.Type) {
 		if err := e.exit(ctx, j, ev.CustomerID, ev.Type, ev.OccurredAt); err != nil {
