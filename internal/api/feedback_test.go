@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/feedback"
+	"github.com/rapporthq/rapport/internal/stats"
 	"github.com/rapporthq/rapport/internal/unsubscribe"
 )
 
@@ -177,4 +179,31 @@ func TestFeedbackIsRefusedWhileRedisIsDown(t *testing.T) {
 	if status != 503 || !strings.Contains(body, "again") || !strings.Contains(body, "slow delivery") {
 		t.Errorf("POST with Redis down: %d\n%s", status, body)
 	}
+}
+
+func TestStatsNeedATokenAndAWindowOfOneToThreeHundredSixtyFiveDays(t *testing.T) {
+	rep := &lastDays{}
+	e := setup(t, api.Options{Stats: rep})
+	if a := e.do(t, "GET", "/v1/stats", "", ""); a.status != 401 {
+		t.Errorf("without a token: %v", a)
+	}
+	if a := e.do(t, "GET", "/v1/stats", "Bearer "+token, ""); a.status != 200 || a.body["days"] != 90.0 || rep.days != 90 {
+		t.Errorf("default window: %v (asked %d days)", a, rep.days)
+	}
+	if a := e.do(t, "GET", "/v1/stats?days=7", "Bearer "+token, ""); a.status != 200 || rep.days != 7 {
+		t.Errorf("days=7: %v (asked %d days)", a, rep.days)
+	}
+	for _, bad := range []string{"0", "366", "-3", "ninety", "1.5"} {
+		if a := e.do(t, "GET", "/v1/stats?days="+bad, "Bearer "+token, ""); a.status != 400 || a.body["field"] != "days" {
+			t.Errorf("days=%s: %v, want 400 naming days", bad, a)
+		}
+	}
+}
+
+// lastDays answers an empty report, remembering the window it was asked for.
+type lastDays struct{ days int }
+
+func (l *lastDays) Report(_ context.Context, days int, _ []string) (stats.Report, error) {
+	l.days = days
+	return stats.Report{Days: days}, nil
 }

@@ -7,10 +7,11 @@
 // customers' own keys. Each counted fact (an event, an enrolment entering, a goal event
 // ending one) is applied by one script in that slot that first sets a marker for the
 // fact with NX and only then increments, so a duplicate event or a retried task never
-// counts twice. What a fact needs to know about its customer (is this the first order?
-// when was the first order? which NPS answer did this one replace?) comes from the
-// customer's own slot first: the profile after the event applied, and the customer's
-// latest answer kept by internal/store. No script touches both slots.
+// counts twice. What a fact needs to know about its customer (is this the customer's
+// first event? the first order? when was the first order? which NPS answer did this one
+// replace?) comes first from the customer's own slot: the profile after the event
+// applied, and the facts internal/store keeps per customer. No script touches both
+// slots, and each answer from the customer's slot is the same when a task is retried.
 //
 // Windowed figures (NPS, journeys) are kept in one hash per UTC day, expiring after
 // Retention; all-time figures in one totals hash; cohorts in one hash with fields per

@@ -64,11 +64,9 @@ func (r *Recorder) Report(ctx context.Context, days int, journeys []string) (Rep
 		return Report{}, errDays
 	}
 	now := r.now().UTC()
-	var customers *redis.IntCmd
 	var totals, cohorts *redis.MapStringStringCmd
 	dayCmds := make([]*redis.MapStringStringCmd, days)
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		customers = p.PFCount(ctx, r.customersKey())
 		totals = p.HGetAll(ctx, r.totalsKey())
 		cohorts = p.HGetAll(ctx, r.cohortsKey())
 		for i := range dayCmds {
@@ -79,9 +77,10 @@ func (r *Recorder) Report(ctx context.Context, days int, journeys []string) (Rep
 	if err != nil {
 		return Report{}, fmt.Errorf("read statistics: %w", err)
 	}
-	rep := Report{AsOf: now.Truncate(time.Second), Days: days, Customers: customers.Val(),
+	rep := Report{AsOf: now.Truncate(time.Second), Days: days,
 		Cohorts: []Cohort{}, Journeys: map[string]JourneyStats{}}
 	t := totals.Val()
+	rep.Customers = count(t[fCustomers])
 	rep.Buyers, rep.RepeatBuyers = count(t[fBuyers]), count(t[fRepeatBuyers])
 	orders, revenue := count(t[fOrders]), float64(count(t[fRevenue]))/100
 	rep.RepeatRate = ratio(float64(rep.RepeatBuyers), float64(rep.Buyers), 3)

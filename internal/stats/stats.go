@@ -39,19 +39,21 @@ const (
 // npsSurvey names the NPS answers kept per customer by the store.
 const npsSurvey = "nps"
 
-// Answers keeps each customer's latest survey answer; *store.Store is one.
-type Answers interface {
-	RecordAnswer(ctx context.Context, cid, survey string, a store.Answer, keep time.Duration) (store.AnswerChange, error)
+// Facts keeps what the counters need to remember per customer, in the customer's own
+// slot: its first event and its latest survey answers. *store.Store is one.
+type Facts interface {
+	FirstSeen(ctx context.Context, cid, eventID string) (bool, error)
+	RecordAnswer(ctx context.Context, cid, survey string, a store.Answer) (store.AnswerChange, error)
 }
 
 // Recorder counts events and enrolment changes, and reports the counters. It is the
 // engine's Stats and one of its Observers. It is safe for concurrent use.
 type Recorder struct {
-	rdb     redis.UniversalClient
-	answers Answers
-	prefix  string
-	now     func() time.Time
-	log     *slog.Logger
+	rdb    redis.UniversalClient
+	facts  Facts
+	prefix string
+	now    func() time.Time
+	log    *slog.Logger
 }
 
 // Options configure New.
@@ -63,20 +65,19 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// New returns a Recorder keeping its counters in rdb and the customers' latest answers
-// in answers.
-func New(rdb redis.UniversalClient, answers Answers, opts Options) *Recorder {
+// New returns a Recorder keeping its counters in rdb and what it remembers per customer
+// in facts.
+func New(rdb redis.UniversalClient, facts Facts, opts Options) *Recorder {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Recorder{rdb: rdb, answers: answers, prefix: "rapport:{stats}:", now: opts.Now, log: opts.Logger}
+	return &Recorder{rdb: rdb, facts: facts, prefix: "rapport:{stats}:", now: opts.Now, log: opts.Logger}
 }
 
 // Keys, all in the {stats} hash slot.
-func (r *Recorder) customersKey() string      { return r.prefix + "customers" }
 func (r *Recorder) totalsKey() string         { return r.prefix + "totals" }
 func (r *Recorder) cohortsKey() string        { return r.prefix + "cohorts" }
 func (r *Recorder) dayKey(day string) string  { return r.prefix + "day:" + day }
@@ -85,6 +86,7 @@ func (r *Recorder) markerKey(f string) string { return r.prefix + "seen:" + f }
 // Fields of the totals hash, the cohorts hash (prefixed by the month) and day hashes
 // (journey fields suffixed by the journey id).
 const (
+	fCustomers    = "customers"
 	fBuyers       = "buyers"
 	fRepeatBuyers = "repeat_buyers"
 	fOrders       = "orders"
@@ -162,16 +164,20 @@ func (r *Recorder) run(ctx context.Context, fact string, b *batch) error {
 	return countOnce.Run(ctx, r.rdb, keys, args...).Err()
 }
 
-// Applied counts one processed event, given the customer's profile after it: the
+// Applied counts one processed event, given the customer's profile after it: a new
 // customer, and for order.placed the order, its revenue, a first order (buyer, cohort) or
 // a second (repeat buyer, returned within 30 and 90 days); for nps.submitted the answer
 // in its day, replacing the customer's previous answer. Calling it again for the same
 // event id counts nothing more.
 func (r *Recorder) Applied(ctx context.Context, ev event.Event, profile map[string]any) error {
-	if err := r.rdb.PFAdd(ctx, r.customersKey(), ev.CustomerID).Err(); err != nil {
-		return fmt.Errorf("count customer: %w", err)
+	first, err := r.facts.FirstSeen(ctx, ev.CustomerID, ev.ID)
+	if err != nil {
+		return err
 	}
 	var b batch
+	if first {
+		b.add(r.totalsKey(), fCustomers, 1)
+	}
 	switch ev.Type {
 	case OrderPlaced:
 		r.order(&b, ev, profile)
@@ -179,8 +185,6 @@ func (r *Recorder) Applied(ctx context.Context, ev event.Event, profile map[stri
 		if err := r.answer(ctx, &b, ev); err != nil {
 			return err
 		}
-	default:
-		return nil
 	}
 	if err := r.run(ctx, "event\x00"+ev.ID, &b); err != nil {
 		return fmt.Errorf("count %s %s: %w", ev.Type, ev.ID, err)
@@ -221,15 +225,18 @@ const (
 	detractor = "nps:detractors"
 )
 
-// Category returns the NPS category field of a 0..10 score.
+// categories maps the one letter a customer's facts keep (p, n, d) to its day field.
+var categories = map[string]string{"p": promoter, "n": passive, "d": detractor}
+
+// category returns the one-letter NPS category of a 0..10 score.
 func category(score int) string {
 	switch {
 	case score >= 9:
-		return promoter
+		return "p"
 	case score >= 7:
-		return passive
+		return "n"
 	}
-	return detractor
+	return "d"
 }
 
 // Score reads an NPS score from event data: a whole number 0..10, or its text.
@@ -248,16 +255,16 @@ func (r *Recorder) answer(ctx context.Context, b *batch, ev event.Event) error {
 		return nil
 	}
 	cat := category(score)
-	ch, err := r.answers.RecordAnswer(ctx, ev.CustomerID, npsSurvey, store.Answer{EventID: ev.ID, At: ev.OccurredAt, Value: cat}, Retention)
+	ch, err := r.facts.RecordAnswer(ctx, ev.CustomerID, npsSurvey, store.Answer{EventID: ev.ID, At: ev.OccurredAt, Value: cat})
 	if err != nil {
 		return err
 	}
 	if ch.Standing == store.Stale {
 		return nil
 	}
-	b.addDay(r, ev.OccurredAt, cat, 1)
-	if p := ch.Replaced; ch.Standing == store.Latest && p != nil {
-		b.addDay(r, p.At, p.Value, -1)
+	b.addDay(r, ev.OccurredAt, categories[cat], 1)
+	if p := ch.Replaced; ch.Standing == store.Latest && p != nil && categories[p.Value] != "" {
+		b.addDay(r, p.At, categories[p.Value], -1)
 	}
 	return nil
 }

@@ -220,7 +220,7 @@ func TestAReplacedAnswerThatNeverCountedIsCountedInOnItsRetry(t *testing.T) {
 	c := newCounting(t)
 	ctx := context.Background()
 	early := nps("e1", "x", "2026-11-10T10:00:00Z", 2)
-	if _, err := c.store.RecordAnswer(ctx, "x", "nps", store.Answer{EventID: "e1", At: early.OccurredAt, Value: "nps:detractors"}, stats.Retention); err != nil {
+	if _, err := c.store.RecordAnswer(ctx, "x", "nps", store.Answer{EventID: "e1", At: early.OccurredAt, Value: "d"}); err != nil {
 		t.Fatal(err)
 	}
 	c.event(t, nps("e2", "x", "2026-11-11T10:00:00Z", 10))

@@ -9,7 +9,28 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func (s *Store) answerKey(cid string) string { return s.prefix + "answers:" + cid }
+// factsKey is the hash of what statistics need to remember per customer: the event that
+// first named the customer, and the latest answer to each survey.
+func (s *Store) factsKey(cid string) string { return s.prefix + "facts:" + cid }
+
+// firstSeen keeps the id of the first event of a customer and says whether it is ARGV[1].
+var firstSeen = redis.NewScript(`
+redis.call('HSETNX', KEYS[1], 'first_event', ARGV[1])
+if redis.call('HGET', KEYS[1], 'first_event') == ARGV[1] then
+  return 1
+end
+return 0
+`)
+
+// FirstSeen reports whether the event eventID is the first Rapport processed for the
+// customer. Asking again for the same event answers the same, so a retried event does too.
+func (s *Store) FirstSeen(ctx context.Context, cid, eventID string) (bool, error) {
+	n, err := firstSeen.Run(ctx, s.rdb, []string{s.factsKey(cid)}, eventID).Int()
+	if err != nil {
+		return false, fmt.Errorf("first event of %s: %w", cid, err)
+	}
+	return n == 1, nil
+}
 
 // Answer is a customer's answer to a survey (an NPS question), as statistics count it.
 type Answer struct {
@@ -45,7 +66,7 @@ type AnswerChange struct {
 }
 
 // recordAnswer keeps the customer's latest answer to a survey and the one it replaced.
-// KEYS: answers hash. ARGV: survey, event id, at ms, value, ttl ms.
+// KEYS: facts hash. ARGV: survey, event id, at ms, value, ttl ms.
 // Returns {standing, replaced id, replaced at, replaced value}. Recording the same event
 // again returns what the first recording did, so a retried event counts the same.
 var recordAnswer = redis.NewScript(`
@@ -65,16 +86,14 @@ end
 local old = redis.call('HMGET', KEYS[1], p .. 'id', p .. 'at', p .. 'v')
 redis.call('HSET', KEYS[1], p .. 'id', ARGV[2], p .. 'at', ARGV[3], p .. 'v', ARGV[4],
   p .. 'prev_id', old[1] or '', p .. 'prev_at', old[2] or '', p .. 'prev_v', old[3] or '')
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return {1, old[1] or '', old[2] or '', old[3] or ''}
 `)
 
-// RecordAnswer records answer a of the customer to survey, remembered for keep, and
-// says whether it is the customer's latest and which answer it replaced. Answers are
+// RecordAnswer records answer a of the customer to survey and says whether it is the customer's latest and which answer it replaced. Answers are
 // ordered by At; recording the same event again answers the same.
-func (s *Store) RecordAnswer(ctx context.Context, cid, survey string, a Answer, keep time.Duration) (AnswerChange, error) {
-	res, err := recordAnswer.Run(ctx, s.rdb, []string{s.answerKey(cid)},
-		survey, a.EventID, a.At.UnixMilli(), a.Value, keep.Milliseconds()).Slice()
+func (s *Store) RecordAnswer(ctx context.Context, cid, survey string, a Answer) (AnswerChange, error) {
+	res, err := recordAnswer.Run(ctx, s.rdb, []string{s.factsKey(cid)},
+		survey, a.EventID, a.At.UnixMilli(), a.Value).Slice()
 	if err != nil {
 		return AnswerChange{}, fmt.Errorf("record %s answer of %s: %w", survey, cid, err)
 	}

@@ -297,7 +297,7 @@ func decodeConsent(h map[string]string) map[string]bool {
 // names). Enrolments and timers are the engine's to end first, since their tasks must be
 // cancelled.
 func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []string) error {
-	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid), s.answerKey(cid)}
+	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid), s.factsKey(cid)}
 	for _, c := range counters {
 		keys = append(keys, s.sentKey(cid, c))
 	}

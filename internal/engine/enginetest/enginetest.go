@@ -79,6 +79,7 @@ func New(t testing.TB, cfg Config) *Harness {
 			"chat":  {Name: "chat", Type: channels.Type{Name: "rec", Kind: channels.KindMsg, AddressKey: "chat_id"}, Channel: h.Sent},
 		},
 		UnsubscribeURL: func(cid, ch string) string { return "https://r.example/unsubscribe/" + ch + "/" + cid },
+		FeedbackURL:    func(cid, locale string) string { return "https://r.example/feedback/" + locale + "/" + cid },
 	})
 	if err != nil {
 		t.Fatal(err)
