@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/store"
@@ -33,7 +32,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 	}
 	set := e.Journeys()
 	for _, j := range set.Exiting(ev.Type) {
-		if err := e.exit(ctx, j, ev.CustomerID, ev.Type, ev.OccurredAt); err != nil {
+		if err := e.exit(ctx, j, ev.CustomerID, eventEnv(ev)); err != nil {
 			return err
 		}
 	}
@@ -96,8 +95,8 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 	id := shortHash(j.ID, cid, ev.ID)
 	first := j.Steps[0]
 	due := now.Add(first.Wait)
-	en := store.Enrolment{ID: id, Journey: j.ID, CustomerID: cid, StartedAt: now, Step: 0, Due: due,
-		Task: stepTaskID(id, 0), Event: raw, Since: ev.OccurredAt}
+	en := store.Enrolment{ID: id, Journey: j.ID, CustomerID: cid, StartedAt: now, Step: first.ID, Index: 0, Due: due,
+		Task: stepTaskID(id, first.ID), Event: raw, Since: ev.OccurredAt}
 	rule := store.Rule{ReenterAfter: j.ReenterAfter,
 		Once: j.Trigger.OncePer.String(env)}
 	outcome, replaced, err := e.cfg.Store.Enrol(ctx, en, rule)
@@ -116,10 +115,12 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 		return e.scheduleStep(ctx, cur)
 	}
 	if replaced != "" {
+		e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Ended})
 		if err := e.cfg.Scheduler.Cancel(ctx, replaced); err != nil {
 			return err
 		}
 	}
+	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Entered, Event: ev})
 	e.log.Debug("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
 	return e.startStep(ctx, &en)
 }
@@ -144,14 +145,15 @@ func (e *Engine) startStep(ctx context.Context, en *store.Enrolment) error {
 }
 
 // exit ends the customer's enrolment in j, if its event came no later than the goal
-// event of type goal at at, and cancels its pending step. The goal is remembered, so an
-// enrolling event that occurred before it but is processed after it enrols no one.
-func (e *Engine) exit(ctx context.Context, j *workflows.Journey, cid, goal string, at time.Time) error {
-	task, ended, err := e.cfg.Store.Exit(ctx, j.ID, cid, at)
+// event, and cancels its pending step. The goal is remembered, so an enrolling event that
+// occurred before it but is processed after it enrols no one.
+func (e *Engine) exit(ctx context.Context, j *workflows.Journey, cid string, goal workflows.EventEnv) error {
+	task, ended, err := e.cfg.Store.Exit(ctx, j.ID, cid, goal.OccurredAt)
 	if err != nil || !ended {
 		return err
 	}
-	e.log.Debug("enrolment ended", "journey", j.ID, "customer", cid, "reason", "goal event "+goal)
+	e.log.Debug("enrolment ended", "journey", j.ID, "customer", cid, "reason", "goal event "+goal.Type)
+	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Exited, Event: goal})
 	if task == "" {
 		return nil
 	}

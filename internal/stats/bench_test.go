@@ -67,7 +67,7 @@ func populate(b *testing.B, ctx context.Context, rdb *redis.Client, n int, journ
 		p := rdb.Pipeline()
 		for i := start; i < start+batch && i < n; i++ {
 			id := strconv.Itoa(i)
-			p.HSet(ctx, "rapport:facts:c-"+id, "first_event", "e-"+id, "nps:id", "nps-"+id, "nps:at", now.UnixMilli(),
+			p.HSet(ctx, "rapport:{c-"+id+"}:facts", "first_event", "e-"+id, "nps:id", "nps-"+id, "nps:at", now.UnixMilli(),
 				"nps:v", "p", "nps:prev_id", "", "nps:prev_at", "", "nps:prev_v", "")
 		}
 		if _, err := p.Exec(ctx); err != nil {
@@ -140,7 +140,7 @@ func BenchmarkCountedBytesPerCustomer(b *testing.B) {
 // customer, and
 // over the duplicate markers alone.
 func counterBytes(b *testing.B, ctx context.Context, rdb *redis.Client) (all, markers int64) {
-	for _, pattern := range []string{"rapport:{stats}:*", "rapport:facts:*"} {
+	for _, pattern := range []string{"rapport:{stats}:*", "rapport:{*}:facts"} {
 		iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
 		for iter.Next(ctx) {
 			n, err := rdb.MemoryUsage(ctx, iter.Val()).Result()

@@ -47,17 +47,34 @@ type counting struct {
 	eng   *engine.Engine
 }
 
+// cartJourney is the shipped abandoned cart's trigger and goal; its steps are never run.
+const cartJourney = `
+id: abandoned-cart
+trigger:
+  event: cart.abandoned
+  if: (event.data.total ?? 0) > 0
+  once_per: event.data.cart_id
+reenter_after: 1d
+exit_on: [order.placed]
+steps:
+  - {id: reminder, wait: 1h, send: {template: cart-reminder, channels: [email]}}
+`
+
 func newCounting(t testing.TB) *counting {
 	t.Helper()
 	rdb := redistest.Start(t).Client(t)
 	c := &counting{rdb: rdb, store: store.New(rdb)}
 	c.rec = stats.New(rdb, c.store, stats.Options{Now: func() time.Time { return now }})
-	set, err := workflows.NewSet(nil)
+	cart, err := workflows.LoadFile("abandoned-cart.yaml", []byte(cartJourney), workflows.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := workflows.NewSet([]*workflows.Journey{cart})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.eng, err = engine.New(engine.Config{Store: c.store, Scheduler: noScheduler{}, Journeys: set,
-		Templates: &templates.Set{}, Clock: fixedClock{}, Stats: c.rec})
+		Templates: &templates.Set{}, Clock: fixedClock{}, Stats: c.rec, Observer: c.rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +98,9 @@ func nps(id, cid, when string, score int) event.Event {
 		Data: map[string]any{"score": float64(score), "comment": ""}}
 }
 
-// TestEveryFigureOnAKnownHistory replays three customers' history, every event twice
-// (a duplicate, or a task retried after a crash), and checks each figure against the
-// arithmetic done by hand below.
+// TestEveryFigureOnAKnownHistory replays three customers' history through the engine,
+// every event twice (a duplicate, or a task retried after a crash), and checks each
+// figure against the arithmetic done by hand below.
 func TestEveryFigureOnAKnownHistory(t *testing.T) {
 	c := newCounting(t)
 	ctx := context.Background()
@@ -118,17 +135,8 @@ func TestEveryFigureOnAKnownHistory(t *testing.T) {
 		c.event(t, ev)
 		c.event(t, ev) // the same event again changes nothing
 	}
-	// What the engine reports of the abandoned-cart journey: a and c entered, c's
-	// order ended c's enrolment as its goal. Reported twice: counted once.
-	for i := 0; i < 2; i++ {
-		for _, ch := range []engine.EnrolmentChange{
-			{Journey: "abandoned-cart", CustomerID: "c", Change: engine.Entered, Event: env(cart)},
-			{Journey: "abandoned-cart", CustomerID: "a", Change: engine.Entered, Event: env(cartA)},
-			{Journey: "abandoned-cart", CustomerID: "c", Change: engine.Exited, Event: env(order("c1", "c", "2026-10-01T11:00:00Z", 60))},
-		} {
-			c.rec.Enrolment(ctx, ch)
-		}
-	}
+	// The engine reported the abandoned-cart journey: a and c entered, c's order ended
+	// c's enrolment as its goal, a never ordered after her cart.
 
 	got, err := c.rec.Report(ctx, 90, []string{"abandoned-cart", "thank-you"})
 	if err != nil {

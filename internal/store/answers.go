@@ -11,7 +11,7 @@ import (
 
 // factsKey is the hash of what statistics need to remember per customer: the event that
 // first named the customer, and the latest answer to each survey.
-func (s *Store) factsKey(cid string) string { return s.prefix + "facts:" + cid }
+func (s *Store) factsKey(cid string) string { return s.key(cid, "facts") }
 
 // firstSeen keeps the id of the first event of a customer and says whether it is ARGV[1].
 var firstSeen = redis.NewScript(`
