@@ -6,6 +6,9 @@
 //	rapport api      [--config FILE]   only the HTTP API
 //	rapport validate [--config FILE]   check config, journeys and templates; exit 1 on any problem
 //	rapport check    [--config FILE]   dial Redis and every channel; exit 1 on any problem
+//	rapport preview TEMPLATE [...]      render one template for a sample customer
+//	rapport simulate SCENARIO...        run journey scenarios on a virtual clock, print the timeline
+//	rapport test     [--config FILE]   run every workflows/tests/*.test.yaml; exit 1 on any failure
 package main
 
 import (
@@ -30,6 +33,10 @@ commands:
   api        run only the HTTP API
   validate   load config, journeys and templates; print every problem as file:line: message
   check      dial Redis and every channel (SMTP login, bot token, ...); say what is wrong
+  preview    TEMPLATE [--customer F.json] [--event F.json] [--locale ru] [--channel email] [--html F|-]
+             render one template for a sample customer and event (no Redis)
+  simulate   SCENARIO.test.yaml ...: run journeys on a virtual clock, nothing sent; print the timeline
+  test       run every workflows/tests/*.test.yaml; exit 0 only if all pass
 
 The config defaults to config/rapport.yaml.
 `
@@ -48,6 +55,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd := args[0]
+	if tool, ok := tools[cmd]; ok {
+		return tool(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("rapport "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "config/rapport.yaml", "the config file")
