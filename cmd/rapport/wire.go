@@ -202,7 +202,8 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		opts.EventResult = m.Event
 		opts.JourneyStats = stats.Get
 		pages := web.Options{Tokens: cfg.HTTP.APITokens, Journeys: eng.Journeys,
-			Templates: l.templates, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log}
+			Templates: l.templates, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log,
+			FeedbackURL: feedbackLinks.URL, Stats: counters}
 		srv = newHTTPServer(cfg.HTTP.Addr, withPages(api.New(opts), pages))
 		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr, "dashboard", cfg.HTTP.BaseURL+dashboard.Root+"/")
 		if cfg.Redis.Embedded() {

@@ -133,6 +133,9 @@ func (p *preview) messages(j *workflows.Journey, s workflows.Step) []messageView
 			if p.opts.UnsubscribeURL != nil && kind == channels.KindEmail {
 				data.UnsubscribeURL = p.opts.UnsubscribeURL("c-sample", "email")
 			}
+			if p.opts.FeedbackURL != nil {
+				data.FeedbackURL = p.opts.FeedbackURL("c-sample", loc)
+			}
 			m := messageView{Locale: loc, Kind: string(kind), Label: label + ", " + kindName(kind)}
 			r, err := set.Render(s.Send.Template, kind, loc, data)
 			if err != nil {
