@@ -80,7 +80,8 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 		// its next step; scheduling is idempotent, so make sure.
 		return e.scheduleStep(ctx, en)
 	}
-	j, ok := e.Journeys().Get(p.Journey)
+	snap := e.Snapshot()
+	j, ok := snap.Journeys.Get(p.Journey)
 	if !ok {
 		return fmt.Errorf("step %s of %s: %w", p.Step, p.Journey, ErrUnknownJourney)
 	}
@@ -91,7 +92,7 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 	d := &Delivery{
 		Journey: j, CustomerID: p.Customer, Customer: state.Profile, Consent: state.Consent,
 		Event: decodeEvent(en.Event), MessageID: msg, Now: e.cfg.Clock.Now(), Attempt: at,
-		due: time.UnixMilli(p.Due), blocked: blocked, claim: state.Claim,
+		due: time.UnixMilli(p.Due), blocked: blocked, claim: state.Claim, snap: snap,
 	}
 	i, ok := j.StepIndex(p.Step)
 	if !ok {
