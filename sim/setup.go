@@ -12,6 +12,7 @@ import (
 	_ "github.com/rapporthq/rapport/channels/whatsapp" // registers the whatsapp type
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/feedback"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/unsubscribe"
@@ -39,6 +40,8 @@ type Setup struct {
 	Locale   string
 	// UnsubscribeURL signs one-click unsubscribe links; nil means messages carry none.
 	UnsubscribeURL func(customerID, channel string) string
+	// FeedbackURL signs feedback links (.feedback_url); nil means messages carry none.
+	FeedbackURL func(customerID, locale string) string
 }
 
 // Load reads the config file at path and the journeys and templates it names, exactly as
@@ -64,7 +67,8 @@ func FromConfig(cfg *config.Config) (*Setup, error) {
 	var errs yamlx.Errors
 	s := &Setup{File: cfg.File, Channels: map[string]channels.Type{}, Location: cfg.Location(),
 		Locale: cfg.Defaults.Locale, UnsubscribeURL: unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL).URL,
-		Policies: func(*store.Store) ([]engine.Policy, error) { return policy.FromConfig(cfg) }}
+		FeedbackURL: feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL).URL,
+		Policies:    func(*store.Store) ([]engine.Policy, error) { return policy.FromConfig(cfg) }}
 	names := make([]string, 0, len(cfg.Channels))
 	for name := range cfg.Channels {
 		names = append(names, name)

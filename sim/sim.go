@@ -123,7 +123,7 @@ func New(setup *Setup, opts Options) (*Sim, error) {
 	eng, err := engine.New(engine.Config{
 		Store: s.st, Scheduler: s.sched, Journeys: setup.Journeys, Templates: setup.Templates,
 		Channels: chans, Clock: s.clock, Location: setup.Location, Locale: setup.Locale,
-		UnsubscribeURL: setup.UnsubscribeURL, Policies: policies, Observer: observers,
+		UnsubscribeURL: setup.UnsubscribeURL, FeedbackURL: setup.FeedbackURL, Policies: policies, Observer: observers,
 		SendLease: opts.SendLease, Logger: opts.Logger,
 	})
 	if err != nil {

@@ -25,6 +25,8 @@ type Data struct {
 	Journey        Journey
 	Now            time.Time
 	UnsubscribeURL string
+	// FeedbackURL is the customer's signed feedback page; templates add ?score=N.
+	FeedbackURL string
 }
 
 // Journey names the journey a message belongs to.
@@ -419,6 +421,7 @@ func (s *Set) Render(name string, kind channels.Kind, locale string, data Data) 
 		"journey":         map[string]any{"id": data.Journey.ID, "name": data.Journey.Name},
 		"now":             data.Now,
 		"unsubscribe_url": data.UnsubscribeURL,
+		"feedback_url":    data.FeedbackURL,
 	}
 	var r Rendered
 	var err error

@@ -331,6 +331,9 @@ func (e *Engine) render(d *Delivery) error {
 		Now:            d.Now,
 		UnsubscribeURL: unsub,
 	}
+	if e.cfg.FeedbackURL != nil {
+		data.FeedbackURL = e.cfg.FeedbackURL(d.CustomerID, locale)
+	}
 	r, err := d.snap.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", d.Step.Send.Template, err)

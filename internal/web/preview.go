@@ -134,6 +134,9 @@ func (p *preview) messages(set Renderer, j *workflows.Journey, s workflows.Step)
 			if p.opts.UnsubscribeURL != nil && kind == channels.KindEmail {
 				data.UnsubscribeURL = p.opts.UnsubscribeURL("c-sample", "email")
 			}
+			if p.opts.FeedbackURL != nil {
+				data.FeedbackURL = p.opts.FeedbackURL("c-sample", loc)
+			}
 			m := messageView{Locale: loc, Kind: string(kind), Label: label + ", " + kindName(kind)}
 			r, err := set.Render(s.Send.Template, kind, loc, data)
 			if err != nil {

@@ -24,6 +24,7 @@ type NavItem struct {
 // nav lists the pages, in the order the bar shows them.
 var nav = []NavItem{
 	{Title: "Journeys", Path: "/preview/"},
+	{Title: "Relationship", Path: "/stats/"},
 }
 
 // Options configure Handler.
@@ -37,6 +38,10 @@ type Options struct {
 	Locale string
 	// UnsubscribeURL, when set, gives the sample customer's unsubscribe link.
 	UnsubscribeURL func(customerID, channel string) string
+	// FeedbackURL, when set, gives the sample customer's feedback link.
+	FeedbackURL func(customerID, locale string) string
+	// Stats, when set, serves the relationship figures at /stats/.
+	Stats StatsReporter
 	// Now is the clock; nil is time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -50,7 +55,7 @@ type Renderer interface {
 	Locales(name string) []string
 }
 
-// Handler serves every page (/preview/ ...) behind RequireToken.
+// Handler serves every page (/preview/, /stats/) behind RequireToken.
 func Handler(opts Options) http.Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -65,6 +70,9 @@ func Handler(opts Options) http.Handler {
 	p := &preview{opts: opts, page: parsePage("preview.html")}
 	mux.HandleFunc("GET /preview/{$}", p.index)
 	mux.HandleFunc("GET /preview/{journey}", p.journey)
+	if opts.Stats != nil {
+		mux.HandleFunc("GET /stats/{$}", (&statsPage{opts: opts, page: parsePage("stats.html")}).show)
+	}
 	return RequireToken(opts.Tokens, mux)
 }
 
