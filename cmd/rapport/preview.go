@@ -14,6 +14,7 @@ import (
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/feedback"
 	"github.com/rapporthq/rapport/internal/unsubscribe"
 	"github.com/rapporthq/rapport/templates"
 )
@@ -104,6 +105,7 @@ func preview(args []string, stdout, stderr io.Writer) int {
 	if kind == channels.KindMsg {
 		data.UnsubscribeURL = ""
 	}
+	data.FeedbackURL = feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL).URL(cid, loc)
 
 	r, err := set.Render(name, kind, loc, data)
 	if err != nil {

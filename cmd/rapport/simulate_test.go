@@ -144,6 +144,11 @@ func TestPreviewRendersATemplateWithoutRedis(t *testing.T) {
 	if code != 0 || err != nil || !strings.Contains(string(data), "BDAY-ANNA-15") || !strings.Contains(out, "HTML written to "+html) {
 		t.Fatalf("preview --html FILE = %d, %v\n%s", code, err, out)
 	}
+	// The NPS survey's eleven score buttons link to the signed feedback page, as in production.
+	code, out, errOut = runCmd("preview", "nps-survey", "--html", "-", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "/feedback/") || !strings.Contains(out, "?score=10") {
+		t.Fatalf("preview nps-survey = %d, no feedback links\n%s%s", code, out, errOut)
+	}
 	code, _, errOut = runCmd("preview", "no-such", "--config", cfg)
 	if code != 1 || !strings.Contains(errOut, `no template "no-such"`) {
 		t.Fatalf("preview of a missing template = %d: %s", code, errOut)
