@@ -156,6 +156,12 @@ func newEngine(tb testing.TB, rdb redis.UniversalClient, journeys ...string) (*e
 
 func newEngineWith(tb testing.TB, rdb redis.UniversalClient, templateDir string, chans channels.Set, journeys ...string) *engine.Engine {
 	tb.Helper()
+	return newEngineClock(tb, rdb, templateDir, chans, nil, journeys...)
+}
+
+// newEngineClock is newEngineWith on the given clock (nil: the system clock).
+func newEngineClock(tb testing.TB, rdb redis.UniversalClient, templateDir string, chans channels.Set, clock engine.Clock, journeys ...string) *engine.Engine {
+	tb.Helper()
 	dir := tb.TempDir()
 	for i, j := range journeys {
 		os.WriteFile(filepath.Join(dir, fmt.Sprintf("j%d.yaml", i)), []byte(j), 0o644)
@@ -170,6 +176,7 @@ func newEngineWith(tb testing.TB, rdb redis.UniversalClient, templateDir string,
 	}
 	eng, err := engine.New(engine.Config{
 		Store: store.New(rdb), Scheduler: queue.NewScheduler(rdb), Journeys: set, Templates: tmpl, Channels: chans,
+		Clock: clock,
 		UnsubscribeURL: func(cid, ch string) string { return "https://r.example/unsubscribe/" + ch + "/" + cid },
 	})
 	if err != nil {
