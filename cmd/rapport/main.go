@@ -5,6 +5,7 @@
 //	rapport worker   [--config FILE]   only process tasks (scale out with more of these)
 //	rapport api      [--config FILE]   only the HTTP API
 //	rapport validate [--config FILE]   check config, journeys and templates; exit 1 on any problem
+//	rapport bench    [--json] ...      measure Rapport next to the bare stack it is built on
 package main
 
 import (
@@ -28,6 +29,7 @@ commands:
   worker     run only the worker (processes events, steps and timers)
   api        run only the HTTP API
   validate   load config, journeys and templates; print every problem as file:line: message
+  bench      measure Rapport next to bare asynq on a private redis-server (rapport bench -h)
 
 The config defaults to config/rapport.yaml.
 `
@@ -46,6 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd := args[0]
+	if cmd == "bench" {
+		return runBench(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("rapport "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "config/rapport.yaml", "the config file")

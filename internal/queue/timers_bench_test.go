@@ -123,6 +123,28 @@ steps:
 	}
 }
 
+// produce calls send for 0..n-1 from 32 goroutines, as a busy shop backend would.
+func produce(tb testing.TB, n int, send func(i int) error) {
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := send(i); err != nil {
+					tb.Error(err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+}
+
 // counter is a channel that counts what it sends, per address.
 type counter struct {
 	mu   sync.Mutex
@@ -176,7 +198,7 @@ func newEngineClock(tb testing.TB, rdb redis.UniversalClient, templateDir string
 	}
 	eng, err := engine.New(engine.Config{
 		Store: store.New(rdb), Scheduler: queue.NewScheduler(rdb), Journeys: set, Templates: tmpl, Channels: chans,
-		Clock: clock,
+		Clock:          clock,
 		UnsubscribeURL: func(cid, ch string) string { return "https://r.example/unsubscribe/" + ch + "/" + cid },
 	})
 	if err != nil {
