@@ -318,13 +318,7 @@ func (s *Set) Render(name string, kind channels.Kind, locale string, data Data) 
 	if v == nil {
 		return Rendered{}, fmt.Errorf("template %s has no %s version", name, kind)
 	}
-	d := map[string]any{
-		"customer":        orEmpty(data.Customer),
-		"event":           orEmpty(data.Event),
-		"journey":         map[string]any{"id": data.Journey.ID, "name": data.Journey.Name},
-		"now":             data.Now,
-		"unsubscribe_url": data.UnsubscribeURL,
-	}
+	d := dataMap(data)
 	var r Rendered
 	var err error
 	if kind != channels.KindEmail {
@@ -362,6 +356,18 @@ func (s *Set) Render(name string, kind channels.Kind, locale string, data Data) 
 		}
 	}
 	return r, err
+}
+
+// dataMap is data as templates see it: .customer, .event, .journey, .now and
+// .unsubscribe_url.
+func dataMap(data Data) map[string]any {
+	return map[string]any{
+		"customer":        orEmpty(data.Customer),
+		"event":           orEmpty(data.Event),
+		"journey":         map[string]any{"id": data.Journey.ID, "name": data.Journey.Name},
+		"now":             data.Now,
+		"unsubscribe_url": data.UnsubscribeURL,
+	}
 }
 
 func orEmpty(m map[string]any) map[string]any {

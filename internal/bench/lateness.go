@@ -106,7 +106,16 @@ func runLateness(ctx context.Context, st *stack) (*Lateness, error) {
 	var logs [2]*lateLog
 
 	// burst arms every step with its due time, starts the worker and waits for all n.
-	burst := func(side int, margin time.Duration, arm func(first time.Time) error, start func() (stop func(), err error)) error {
+	// The burst falls due once all of it is armed, which takes a while. A pilot, armed
+	// the same way an hour ahead, tells how long: the burst is due half again that time
+	// after now, plus two seconds.
+	burst := func(side int, pilot func(from, to int) error, arm func(first time.Time) error, start func() (stop func(), err error)) error {
+		p := max(10, n/50)
+		t0 := time.Now()
+		if err := pilot(n, n+p); err != nil {
+			return err
+		}
+		margin := 2*time.Second + time.Since(t0)*time.Duration(n)/time.Duration(p)*3/2
 		first := time.Now().Truncate(time.Second).Add(margin)
 		logs[side] = &lateLog{}
 		want := st.sink.Count() + n
@@ -148,8 +157,12 @@ func runLateness(ctx context.Context, st *stack) (*Lateness, error) {
 	rapport := func(rep int) error {
 		// Arming goes through the engine at a clock set an hour before each slice's due
 		// time; a step costs it a few Redis round trips.
-		margin := 2*time.Second + time.Duration(n)*500*time.Microsecond
-		return burst(0, margin, func(first time.Time) error {
+		return burst(0, func(from, to int) error {
+			clock.set(time.Time{})
+			return produce(to-from, producers, func(i int) error {
+				return eng.HandleEvent(ctx, orderEvent(fmt.Sprintf("p%d-%d", rep, from+i), from+i))
+			})
+		}, func(first time.Time) error {
 			ch.log = logs[0]
 			for i := 0; i < n; i++ {
 				due[addr(i)] = first.Add(time.Duration(slice(i)) * time.Second / dueSlices)
@@ -177,17 +190,21 @@ func runLateness(ctx context.Context, st *stack) (*Lateness, error) {
 	}
 	bare := func(rep int) error {
 		q := asynq.NewClientFromRedisClient(st.rdb)
-		margin := 2*time.Second + time.Duration(n)*100*time.Microsecond
-		return burst(1, margin, func(first time.Time) error {
-			return produce(n, producers, func(i int) error {
-				at := first.Add(time.Duration(slice(i)) * time.Second / dueSlices)
-				payload, err := json.Marshal(bareMessage{To: addr(i), Name: "Anna", Order: fmt.Sprintf("A-%d", i),
-					Items: []string{"Ethiopia Guji"}, Due: at.UnixMilli()})
-				if err != nil {
-					return err
-				}
-				_, err = q.EnqueueContext(ctx, asynq.NewTask("send", payload), asynq.ProcessAt(at))
+		enqueue := func(i int, at time.Time) error {
+			payload, err := json.Marshal(bareMessage{To: addr(i), Name: "Anna", Order: fmt.Sprintf("A-%d", i),
+				Items: []string{"Ethiopia Guji"}, Due: at.UnixMilli()})
+			if err != nil {
 				return err
+			}
+			_, err = q.EnqueueContext(ctx, asynq.NewTask("send", payload), asynq.ProcessAt(at))
+			return err
+		}
+		return burst(1, func(from, to int) error {
+			later := time.Now().Add(time.Hour)
+			return produce(to-from, producers, func(i int) error { return enqueue(from+i, later) })
+		}, func(first time.Time) error {
+			return produce(n, producers, func(i int) error {
+				return enqueue(i, first.Add(time.Duration(slice(i))*time.Second/dueSlices))
 			})
 		}, func() (func(), error) {
 			srv := bareServer(st)
