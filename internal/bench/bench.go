@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -174,6 +175,7 @@ type stack struct {
 	smtp    *email.SMTP
 	tmpl    *templates.Set
 	version string
+	trips   tripCounter
 	closers []func()
 }
 
@@ -205,6 +207,7 @@ func newStack(cfg Config) (_ *stack, err error) {
 	}
 	opt.PoolSize = 2 * cfg.Concurrency
 	st.rdb = redis.NewClient(opt)
+	st.rdb.AddHook(&st.trips)
 	st.closers = append(st.closers, func() { st.rdb.Close() })
 	ctx := context.Background()
 	n, err := st.rdb.DBSize(ctx).Result()
@@ -390,10 +393,39 @@ func infoString(ctx context.Context, rdb *redis.Client, section, field string) s
 	return ""
 }
 
+// tripCounter counts the requests this process sends to Redis: a command, a pipeline or
+// a script run is one round trip each.
+type tripCounter struct{ n atomic.Int64 }
+
+// DialHook leaves dialling alone.
+func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook counts one command.
+func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook counts one pipeline or transaction.
+func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
 // meter reads the counters a measurement reports per message: Go CPU of this process,
-// Redis CPU and Redis commands.
+// Redis CPU, Redis commands (those scripts run included) and round trips.
 type meter struct {
-	goCPU, redisCPU, calls float64
+	goCPU, redisCPU, calls, trips float64
+}
+
+func (st *stack) meter(ctx context.Context) (meter, error) {
+	m, err := readMeter(ctx, st.rdb)
+	m.trips = float64(st.trips.n.Load())
+	return m, err
 }
 
 func readMeter(ctx context.Context, rdb *redis.Client) (meter, error) {
@@ -413,8 +445,9 @@ func readMeter(ctx context.Context, rdb *redis.Client) (meter, error) {
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
 // per is what happened between m and later, per message: µs of Go CPU, µs of Redis CPU,
-// Redis commands.
-func (m meter) per(later meter, n int) (goUS, redisUS, calls float64) {
+// Redis commands and round trips.
+func (m meter) per(later meter, n int) (goUS, redisUS, calls, trips float64) {
 	f := float64(n)
-	return (later.goCPU - m.goCPU) * 1e6 / f, (later.redisCPU - m.redisCPU) * 1e6 / f, (later.calls - m.calls) / f
+	return (later.goCPU - m.goCPU) * 1e6 / f, (later.redisCPU - m.redisCPU) * 1e6 / f, (later.calls - m.calls) / f,
+		(later.trips - m.trips) / f
 }

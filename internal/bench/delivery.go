@@ -27,6 +27,7 @@ type Delivery struct {
 	GoCPUMicros    Pair `json:"go_cpu_us"`
 	RedisCPUMicros Pair `json:"redis_cpu_us"`
 	RedisCalls     Pair `json:"redis_calls"`
+	RoundTrips     Pair `json:"redis_round_trips"`
 }
 
 // nowJourney sends the shipped thank-you email as soon as an order is placed.
@@ -50,11 +51,11 @@ const producers = 32
 
 func runDelivery(ctx context.Context, st *stack) (*Delivery, error) {
 	n := st.cfg.Emails
-	var rate, goCPU, redisCPU, calls [2][]float64 // [0] Rapport, [1] bare
+	var rate, goCPU, redisCPU, calls, trips [2][]float64 // [0] Rapport, [1] bare
 	// measure times run, which starts a server and sends n events, until n emails are in
 	// the sink; then it stops the server, outside the timing.
 	measure := func(side int, run func() (stop func(), err error)) error {
-		before, err := readMeter(ctx, st.rdb)
+		before, err := st.meter(ctx)
 		if err != nil {
 			return err
 		}
@@ -71,15 +72,16 @@ func runDelivery(ctx context.Context, st *stack) (*Delivery, error) {
 			return err
 		}
 		took := time.Since(start)
-		after, err := readMeter(ctx, st.rdb)
+		after, err := st.meter(ctx)
 		if err != nil {
 			return err
 		}
-		g, r, c := before.per(after, n)
+		g, r, c, t := before.per(after, n)
 		rate[side] = append(rate[side], float64(n)/took.Seconds())
 		goCPU[side], redisCPU[side], calls[side] = append(goCPU[side], g), append(redisCPU[side], r), append(calls[side], c)
-		st.logf("delivery %-7s %8.0f emails/s  %5.0f µs Go + %4.0f µs Redis CPU, %4.1f Redis calls per email",
-			[]string{"rapport", "bare"}[side], float64(n)/took.Seconds(), g, r, c)
+		trips[side] = append(trips[side], t)
+		st.logf("delivery %-7s %8.0f emails/s  %5.0f µs Go + %4.0f µs Redis CPU, %4.1f Redis commands in %4.1f round trips per email",
+			[]string{"rapport", "bare"}[side], float64(n)/took.Seconds(), g, r, c, t)
 		return nil
 	}
 
@@ -124,7 +126,7 @@ func runDelivery(ctx context.Context, st *stack) (*Delivery, error) {
 		return nil, err
 	}
 	d := &Delivery{EmailsPerS: pair(rate[0], rate[1]), GoCPUMicros: pair(goCPU[0], goCPU[1]),
-		RedisCPUMicros: pair(redisCPU[0], redisCPU[1]), RedisCalls: pair(calls[0], calls[1])}
+		RedisCPUMicros: pair(redisCPU[0], redisCPU[1]), RedisCalls: pair(calls[0], calls[1]), RoundTrips: pair(trips[0], trips[1])}
 	d.Ratio = d.EmailsPerS.Ratio
 	return d, nil
 }

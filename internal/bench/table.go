@@ -25,7 +25,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row(fmt.Sprintf("delivery (emails/s, %d)", c.Emails), d.EmailsPerS, "%.0f")
 		row("  Go CPU per email (µs)", d.GoCPUMicros, "%.0f")
 		row("  Redis CPU per email (µs)", d.RedisCPUMicros, "%.0f")
-		row("  Redis calls per email", d.RedisCalls, "%.1f")
+		row("  Redis commands per email", d.RedisCalls, "%.1f")
+		row("  Redis round trips per email", d.RoundTrips, "%.1f")
 	}
 	if m := r.Memory; m != nil {
 		row(fmt.Sprintf("memory per pending step (bytes, %d)", c.Pending), m.StepBytes, "%.0f")
