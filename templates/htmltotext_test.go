@@ -152,3 +152,21 @@ func BenchmarkHTMLToText(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRender renders the shipped thank-you email, layout and derived text part
+// included, as the engine does for every message.
+//
+//	go test -run '^$' -bench Render -benchmem ./templates/
+func BenchmarkRender(b *testing.B) {
+	set, err := Load(".")
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := sample("en")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := set.Render("thank-you", channels.KindEmail, "en", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
