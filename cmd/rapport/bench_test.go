@@ -16,7 +16,7 @@ func TestBenchRunsTinyAndReportsEveryFigure(t *testing.T) {
 	rs := redistest.Start(t)
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"bench", "--json", "--redis", rs.URL(), "--templates", "../../templates",
-		"--reps", "1", "--n", "40", "--pending", "40", "--due", "40", "--concurrency", "8", "--pool", "4"}, &stdout, &stderr)
+		"--reps", "1", "--n", "40", "--pending", "40", "--due", "40", "--concurrency", "8", "--pool", "4", "--poll", "200ms"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
