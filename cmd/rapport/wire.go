@@ -196,7 +196,7 @@ func buildPolicies(cfg *config.Config, st *store.Store) ([]engine.Policy, error)
 		for name, c := range cfg.Caps {
 			limits[name] = policy.Limit{Limit: c.Limit, Per: time.Duration(c.Per)}
 		}
-		out = append(out, policy.NewCaps(st, limits))
+		out = append(out, policy.NewCaps(limits))
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 type Server struct {
 	Addr string
 	cmd  *exec.Cmd
+	args []string
 }
 
 // Start launches redis-server on a free loopback port and stops it at the end of the test.
@@ -47,24 +48,55 @@ func Launch(dir string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", "")
-		stdout, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
+		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), args: []string{path, "--port", strconv.Itoa(port),
+			"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", ""}}
+		if err := s.run(); err != nil {
 			return nil, fmt.Errorf("start redis-server: %w", err)
 		}
-		go func() { // drain the log so the server never blocks on it
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-			}
-		}()
-		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
 		if s.waitReady(5 * time.Second) {
 			return s, nil
 		}
 		s.Kill() // lost the port race to another process; try another one
 	}
 	return nil, errors.New("redis-server did not start")
+}
+
+func (s *Server) run() error {
+	s.cmd = exec.Command(s.args[0], s.args[1:]...)
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	go func() { // drain the log so the server never blocks on it
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+		}
+	}()
+	return nil
+}
+
+// Stop shuts the server down the way an operator restarting it does: it saves its data
+// first, so that Resume finds it again. It is safe to call from any goroutine.
+func (s *Server) Stop() {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	c.ShutdownSave(context.Background()) // the connection closes: there is no answer
+	s.cmd.Wait()
+}
+
+// Resume starts a stopped server again on its address, with the data it saved, and
+// waits until it answers. It is safe to call from any goroutine.
+func (s *Server) Resume() error {
+	if err := s.run(); err != nil {
+		return fmt.Errorf("restart redis-server: %w", err)
+	}
+	if !s.waitReady(5 * time.Second) {
+		return fmt.Errorf("redis-server on %s did not start again", s.Addr)
+	}
+	return nil
 }
 
 // URL is the server's redis:// URL.
