@@ -118,22 +118,22 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 	}
 	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Entered})
 	e.log.Debug("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
-	return e.startStep(ctx, &en)
+	return e.startStep(ctx, &en, env)
 }
 
 // startStep runs a first step that is due already right here, sparing it a trip through
 // the queue (a thank-you goes out while its order event is being processed). A step due
 // later, or one whose send must be retried, goes to the scheduler; its send claim keeps
 // it to one message either way.
-func (e *Engine) startStep(ctx context.Context, en *store.Enrolment) error {
+//
+// The enrolment, the event and the profile are in hand: the step runs on them, without
+// encoding its own task payload, loading its state or decoding the event again.
+func (e *Engine) startStep(ctx context.Context, en *store.Enrolment, env workflows.Env) error {
 	if en.Due.After(e.cfg.Clock.Now()) {
 		return e.scheduleStep(ctx, en)
 	}
-	payload, err := json.Marshal(pendingStep(en))
-	if err != nil {
-		return err
-	}
-	if err := e.HandleStep(ctx, payload, Attempt{Retry: 0, MaxRetry: 1}); err != nil {
+	state := store.StepState{Enrolment: en, Profile: env.Customer}
+	if err := e.runPending(ctx, pendingStep(en), state, env.Event, Attempt{Retry: 0, MaxRetry: 1}); err != nil {
 		e.log.Debug("immediate step goes to the queue", "journey", en.Journey, "customer", en.CustomerID, "err", err)
 		return e.scheduleStep(ctx, en)
 	}

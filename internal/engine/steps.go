@@ -80,6 +80,15 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 		// its next step; scheduling is idempotent, so make sure.
 		return e.scheduleStep(ctx, en)
 	}
+	return e.runPending(ctx, p, state, decodeEvent(en.Event), at)
+}
+
+// runPending runs step p of the enrolment in state, which is at that step, enrolled by
+// ev. state holds what LoadStepState loads; for a step run right after enrolling, only
+// the enrolment and the profile (consent, blocked channels and the claim are checked
+// again when Reserve takes the claim).
+func (e *Engine) runPending(ctx context.Context, p stepPayload, state store.StepState, ev workflows.EventEnv, at Attempt) error {
+	en := state.Enrolment
 	j, ok := e.Journeys().Get(p.Journey)
 	if !ok {
 		return fmt.Errorf("step %s of %s: %w", p.Step, p.Journey, ErrUnknownJourney)
@@ -90,7 +99,7 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 	}
 	d := &Delivery{
 		Journey: j, CustomerID: p.Customer, Customer: state.Profile, Consent: state.Consent,
-		Event: decodeEvent(en.Event), MessageID: msg, Now: e.cfg.Clock.Now(), Attempt: at,
+		Event: ev, MessageID: messageID(p.Enrolment, p.Step), Now: e.cfg.Clock.Now(), Attempt: at,
 		due: time.UnixMilli(p.Due), blocked: blocked, claim: state.Claim,
 	}
 	i, ok := j.StepIndex(p.Step)
