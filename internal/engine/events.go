@@ -95,7 +95,10 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 		Task: stepTaskID(id, first.ID), Event: raw, Since: ev.OccurredAt}
 	rule := store.Rule{ReenterAfter: j.ReenterAfter,
 		Once: j.Trigger.OncePer.String(env)}
-	outcome, replaced, err := e.cfg.Store.Enrol(ctx, en, rule)
+	// The enrolment keeps no copy of the event: the pending step's task carries it.
+	kept := en
+	kept.Event = nil
+	outcome, replaced, err := e.cfg.Store.Enrol(ctx, kept, rule)
 	if err != nil {
 		return err
 	}
@@ -107,6 +110,9 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 		cur, err := e.cfg.Store.Enrolment(ctx, j.ID, cid)
 		if err != nil || cur == nil {
 			return err
+		}
+		if len(cur.Event) == 0 {
+			cur.Event = raw
 		}
 		return e.scheduleStep(ctx, cur)
 	}

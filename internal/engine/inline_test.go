@@ -3,6 +3,7 @@ package engine_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/engine/enginetest"
@@ -52,4 +53,47 @@ func TestAReplayedEventDoesNotSendItsAtOnceStepAgain(t *testing.T) {
 	if got := strings.Join(outcomes, ","); got != "sent" {
 		t.Fatalf("history outcomes %q, want one sent", got)
 	}
+}
+
+// The enrolment keeps no copy of its event: each pending step's task carries it to the
+// next. Every step still sees the event, and the enrolment stays small.
+func TestEveryStepSeesTheEventTheEnrolmentDoesNotCopy(t *testing.T) {
+	h := enginetest.New(t, enginetest.Config{Start: t0, Journeys: []string{`
+id: cart
+trigger: {event: cart.abandoned}
+steps:
+  - {id: one, send: {template: hello, channels: [email]}}
+  - {id: two, wait: 1h, send: {template: hello, channels: [email]}}
+  - {id: three, wait: 1d, send: {template: hello, channels: [email]}}
+`}, Templates: "testdata/templates"})
+	h.Event(event.Event{ID: "e1", Type: "cart.abandoned", CustomerID: "c", Customer: map[string]any{"email": "c@x.example"},
+		Data: map[string]any{"cart_id": "K-9"}})
+	fields, err := h.Redis.Client(t).HKeys(t.Context(), enrolmentKey(t, h, "cart", "c")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fields {
+		if f == "event" {
+			t.Fatalf("the enrolment holds a copy of the event: %v", fields)
+		}
+	}
+	h.Advance(2 * 24 * time.Hour)
+	sent := h.Sent.To("c@x.example")
+	if len(sent) != 3 {
+		t.Fatalf("%d emails, want 3", len(sent))
+	}
+	for i, m := range sent {
+		if !strings.Contains(m.HTML, "about cart K-9") {
+			t.Errorf("email %d lacks the event's cart: %s", i+1, m.HTML)
+		}
+	}
+}
+
+// enrolmentKey finds the Redis key of the customer's enrolment in journey.
+func enrolmentKey(t *testing.T, h *enginetest.Harness, journey, cid string) string {
+	keys, err := h.Redis.Client(t).Keys(t.Context(), "*enrol*"+journey+"*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("enrolment keys %v (%v), want one", keys, err)
+	}
+	return keys[0]
 }
