@@ -57,17 +57,17 @@ type Delivery struct {
 	// Passed lists the step's channels passed over so far, and why.
 	Passed []store.Passed
 
-	due     time.Time         // when the step fell due
-	blocked map[string]string // channel -> digest of the address it is blocked at
-	claim   store.Claim       // the message's claim as loaded
-	event   json.RawMessage   // the enrolling event as the next step's task carries it
-	token   string            // this attempt's claim token
-	windows []store.Window    // the cap windows reserved with the claim
-	move    store.Move        // where the enrolment goes once the outcome is recorded
-	sent    channels.Receipt  // the channel's receipt
-	took    time.Duration     // how long the channel took
-	resent  string            // why this is a second send, if it is
-	mode    workflows.UncertainMode
+	due     time.Time               // when the step fell due
+	blocked map[string]string       // channel -> digest of the address it is blocked at
+	claim   store.Claim             // the message's claim as loaded
+	event   json.RawMessage         // the enrolling event as the next step's task carries it
+	token   string                  // this attempt's claim token
+	windows []store.Window          // the cap windows reserved with the claim
+	move    store.Move              // where the enrolment goes once the outcome is recorded
+	sent    channels.Receipt        // the channel's receipt
+	took    time.Duration           // how long the channel took
+	resent  string                  // why this is a second send, if it is
+	mode    workflows.UncertainMode // the step's on_uncertain
 }
 
 // Verdict is a policy's answer. The zero Verdict lets the message go on.
@@ -100,11 +100,6 @@ func (f PolicyFunc) Check(ctx context.Context, d *Delivery) (Verdict, error) { r
 // the next one when a channel cannot reach the customer. It returns a time when a policy
 // holds the step back until then, and an error only to ask for a retry.
 func (e *Engine) deliver(ctx context.Context, d *Delivery) (time.Time, error) {
-	if d.claim.State == store.ClaimDone {
-		// An earlier attempt recorded this message: a commit whose answer was lost, or
-		// an enrolling event replayed after its enrolment ended. Never twice.
-		return time.Time{}, e.moveOn(ctx, d)
-	}
 	d.token = newToken()
 	d.mode = d.Step.OnUncertain
 	if d.mode == "" {
@@ -370,6 +365,9 @@ func (e *Engine) write(ctx context.Context, d *Delivery, o Outcome, reason, toke
 		Channel: d.Channel.Name, Outcome: string(o), Reason: reason, Passed: d.Passed, MessageID: d.MessageID,
 		ProviderID: d.sent.ProviderID}
 	c := store.Commit{CustomerID: d.CustomerID, MessageID: d.MessageID, Token: token, Record: rec, Move: d.move}
+	if o == OutcomeFailed {
+		c.Free = d.windows // a message that surely did not go out does not count towards the caps
+	}
 	tries := 0
 	res, err := persist(ctx, e.cfg.SendLease, func() (store.CommitResult, error) { tries++; return e.cfg.Store.Commit(ctx, c) })
 	if errors.Is(err, store.ErrClaimLost) {

@@ -156,6 +156,11 @@ func (e *Engine) hold(ctx context.Context, en *store.Enrolment, p stepPayload, u
 // runStep checks the step's condition and sends. It returns a time when the step is held
 // back until then, and an error only to ask for a retry.
 func (e *Engine) runStep(ctx context.Context, d *Delivery) (time.Time, error) {
+	if d.claim.State == store.ClaimDone {
+		// An earlier attempt recorded this message: an enrolling event replayed after
+		// its enrolment ended made the same enrolment again. Never twice.
+		return time.Time{}, e.moveOn(ctx, d)
+	}
 	env := workflows.Env{Event: d.Event, Customer: d.Customer, Now: d.Now}
 	ok, err := d.Step.If.Eval(env)
 	if err != nil {
