@@ -6,6 +6,9 @@
 //	rapport api      [--config FILE]   only the HTTP API
 //	rapport validate [--config FILE]   check config, journeys and templates; exit 1 on any problem
 //	rapport check    [--config FILE]   dial Redis and every channel; exit 1 on any problem
+//	rapport preview TEMPLATE [...]      render one template for a sample customer
+//	rapport simulate SCENARIO...        run journey scenarios on a virtual clock, print the timeline
+//	rapport test     [--config FILE]   run every workflows/tests/*.test.yaml; exit 1 on any failure
 //	rapport bench    [--json] ...      measure Rapport next to the bare stack it is built on
 package main
 
@@ -31,6 +34,10 @@ commands:
   api        run only the HTTP API
   validate   load config, journeys and templates; print every problem as file:line: message
   check      dial Redis and every channel (SMTP login, bot token, ...); say what is wrong
+  preview    TEMPLATE [--customer F.json] [--event F.json] [--locale ru] [--channel email] [--html F|-]
+             render one template for a sample customer and event (no Redis)
+  simulate   SCENARIO.test.yaml ...: run journeys on a virtual clock, nothing sent; print the timeline
+  test       run every workflows/tests/*.test.yaml; exit 0 only if all pass
   bench      measure Rapport next to bare asynq on a private redis-server (rapport bench -h)
 
 The config defaults to config/rapport.yaml.
@@ -52,6 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd := args[0]
 	if cmd == "bench" {
 		return runBench(args[1:], stdout, stderr)
+	}
+	if tool, ok := tools[cmd]; ok {
+		return tool(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("rapport "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
