@@ -108,7 +108,8 @@ func runLateness(ctx context.Context, st *stack) (*Lateness, error) {
 	// burst arms every step with its due time, starts the worker and waits for all n.
 	// The burst falls due once all of it is armed, which takes a while. A pilot, armed
 	// the same way an hour ahead, tells how long: the burst is due at the first whole
-	// second after twice that time and half a second more.
+	// second after four times that time and half a second more (a pilot of 2% finishes
+	// faster than the whole, which queues behind itself).
 	burst := func(side int, pilot func(from, to int) error, arm func(first time.Time) error, start func() (stop func(), err error)) error {
 		p := max(10, n/50)
 		t0 := time.Now()
@@ -120,7 +121,7 @@ func runLateness(ctx context.Context, st *stack) (*Lateness, error) {
 		// armed again on a flushed database, with twice the margin.
 		var first time.Time
 		for attempt := 0; ; attempt++ {
-			first = time.Now().Add(500*time.Millisecond + estimate*time.Duration(2<<attempt)).Truncate(time.Second).Add(time.Second)
+			first = time.Now().Add(500*time.Millisecond + estimate*time.Duration(4<<attempt)).Truncate(time.Second).Add(time.Second)
 			logs[side] = &lateLog{}
 			armed := time.Now()
 			if err := arm(first); err != nil {
