@@ -124,6 +124,8 @@ func runLateness(ctx context.Context, st *stack) (*Lateness, error) {
 			first = time.Now().Add(500*time.Millisecond + estimate*time.Duration(4<<attempt)).Truncate(time.Second).Add(time.Second)
 			logs[side] = &lateLog{}
 			armed := time.Now()
+			st.logf("lateness %-7s arming %d steps due at %s (pilot: %v for %d)", []string{"rapport", "bare"}[side], n,
+				first.Format("15:04:05"), estimate*time.Duration(p)/time.Duration(n), p)
 			if err := arm(first); err != nil {
 				return err
 			}
@@ -144,6 +146,11 @@ func runLateness(ctx context.Context, st *stack) (*Lateness, error) {
 			return err
 		}
 		defer stop()
+		select { // nothing is due before first: wait for progress from then on
+		case <-time.After(time.Until(first)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if err := st.waitSink(ctx, want); err != nil {
 			return err
 		}
