@@ -38,6 +38,8 @@ type Config struct {
 	Worker Worker `yaml:"worker"`
 
 	loc *time.Location
+	// unset lists, per line, the variables without default that were unset or empty.
+	unset map[int][]string
 }
 
 // Redis says where state and queues live: exactly one of URL, Cluster and Sentinel, or
@@ -151,6 +153,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		c.Channels[name] = ch
 	}
 	c.applyDefaults()
+	c.unset = x.unset
 	v := validator{c: c, root: root, unset: x.unset}
 	v.validate()
 	errs = append(errs, v.errs...)

@@ -21,6 +21,7 @@ import (
 	"github.com/rapporthq/rapport/client"
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/api"
+	"github.com/rapporthq/rapport/internal/backfill"
 	"github.com/rapporthq/rapport/internal/dashboard"
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
@@ -116,8 +117,9 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer l.channels.Close()
 	cfg := l.cfg
+	inForce := func() channels.Set { return l.channels }
+	defer func() { inForce().Close() }() // the channels in force at the end
 
 	redis.SetLogger(newRedisLogger(log, 5*time.Second))
 	conn, err := connectRedis(cfg.Redis, r, log)
@@ -150,10 +152,20 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		Locale:         cfg.Defaults.Locale,
 		UnsubscribeURL: signer.URL,
 		Policies:       policies,
+		Observer:       engine.Observers{m, stats},
 		Logger:         log,
 	})
 	if err != nil {
 		return err
+	}
+	inForce = func() channels.Set { return eng.Snapshot().Channels }
+	rl := &reloader{path: path, eng: eng, running: l, log: log, ctx: ctx}
+	if r.worker {
+		rl.backfill = backfill.New(rdb, eng.ArmExisting, log, 0)
+		rl.backfill.Start(ctx, l.journeys)
+	}
+	if err := rl.watch(ctx); err != nil {
+		log.Warn("live reload is off: send SIGHUP or restart after edits", "err", err)
 	}
 	ops := api.Options{
 		Ready:   st.Ping,

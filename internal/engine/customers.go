@@ -38,7 +38,7 @@ func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) 
 	if err != nil {
 		return v, err
 	}
-	for name := range e.cfg.Channels {
+	for name := range e.Snapshot().Channels {
 		subscribed, recorded := consent[name]
 		v.Consent[name] = subscribed || !recorded
 	}
@@ -62,7 +62,7 @@ var ErrUnknownChannel = fmt.Errorf("unknown channel")
 // SetConsent records that the customer subscribed to or unsubscribed from a channel.
 // From then on an unsubscribed channel is never chosen for the customer.
 func (e *Engine) SetConsent(ctx context.Context, id, channel string, subscribed bool) error {
-	if _, ok := e.cfg.Channels.Get(channel); !ok {
+	if _, ok := e.Snapshot().Channels.Get(channel); !ok {
 		return fmt.Errorf("%w %q", ErrUnknownChannel, channel)
 	}
 	if err := e.cfg.Store.SetConsent(ctx, id, channel, subscribed); err != nil {
@@ -101,7 +101,7 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 		}
 	}
 	counters := []string{"all"}
-	for name := range e.cfg.Channels {
+	for name := range e.Snapshot().Channels {
 		counters = append(counters, name)
 	}
 	if err := e.cfg.Store.Forget(ctx, id, journeys, counters); err != nil {

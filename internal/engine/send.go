@@ -57,17 +57,18 @@ type Delivery struct {
 	// Passed lists the step's channels passed over so far, and why.
 	Passed []store.Passed
 
-	due     time.Time               // when the step fell due
-	blocked map[string]string       // channel -> digest of the address it is blocked at
-	claim   store.Claim             // the message's claim as loaded
-	event   json.RawMessage         // the enrolling event as the next step's task carries it
-	token   string                  // this attempt's claim token
-	windows []store.Window          // the cap windows reserved with the claim
-	move    store.Move              // where the enrolment goes once the outcome is recorded
-	sent    channels.Receipt        // the channel's receipt
-	took    time.Duration           // how long the channel took
-	resent  string                  // why this is a second send, if it is
-	mode    workflows.UncertainMode // the step's on_uncertain
+	due     time.Time         // when the step fell due
+	blocked map[string]string // channel -> digest of the address it is blocked at
+	claim   store.Claim       // the message's claim as loaded
+	event   json.RawMessage   // the enrolling event as the next step's task carries it
+	token   string            // this attempt's claim token
+	windows []store.Window    // the cap windows reserved with the claim
+	move    store.Move        // where the enrolment goes once the outcome is recorded
+	sent    channels.Receipt  // the channel's receipt
+	took    time.Duration     // how long the channel took
+	resent  string            // why this is a second send, if it is
+	snap    *Snapshot         // the journeys, templates and channels the step runs with
+	mode    workflows.UncertainMode
 }
 
 // Verdict is a policy's answer. The zero Verdict lets the message go on.
@@ -153,7 +154,7 @@ func (d *Delivery) pass(channel, reason string) {
 // kind. Consent is assumed until the customer opts out (the soft opt-in of existing
 // customers).
 func (e *Engine) usable(d *Delivery, name string) (channels.Named, string, string) {
-	ch, ok := e.cfg.Channels.Get(name)
+	ch, ok := d.snap.Channels.Get(name)
 	if !ok {
 		return ch, "", "unknown channel"
 	}
@@ -166,7 +167,7 @@ func (e *Engine) usable(d *Delivery, name string) (channels.Named, string, strin
 		return ch, "", "no address"
 	case d.blocked[name] != "" && d.blocked[name] == store.AddressDigest(addr):
 		return ch, "", "blocked"
-	case !e.cfg.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
+	case !d.snap.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
 		return ch, "", "no template"
 	}
 	return ch, addr, ""
@@ -234,7 +235,7 @@ func (e *Engine) try(ctx context.Context, d *Delivery, name string) (until time.
 		d.pass(name, string(res.Status))
 		return time.Time{}, false, nil
 	case store.ReserveHanded:
-		if c, ok := e.cfg.Channels.Get(res.Found.Channel); ok {
+		if c, ok := d.snap.Channels.Get(res.Found.Channel); ok {
 			d.Channel = c
 		}
 		return time.Time{}, true, e.settle(ctx, d, OutcomeUncertain,
@@ -332,13 +333,13 @@ func (e *Engine) render(d *Delivery) error {
 		Now:            d.Now,
 		UnsubscribeURL: unsub,
 	}
-	r, err := e.cfg.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
+	r, err := d.snap.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", d.Step.Send.Template, err)
 	}
 	d.Message = channels.Message{
 		ID: d.MessageID, To: d.Address, CustomerID: d.CustomerID,
-		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text,
+		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text, WhatsApp: r.WhatsApp,
 		UnsubscribeURL: unsub,
 		Meta:           map[string]string{"journey": d.Journey.ID, "step": d.Step.ID, "template": d.Step.Send.Template},
 	}

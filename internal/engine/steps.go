@@ -96,7 +96,8 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 // again when Reserve takes the claim).
 func (e *Engine) runPending(ctx context.Context, p stepPayload, state store.StepState, ev workflows.EventEnv, at Attempt) error {
 	en := state.Enrolment
-	j, ok := e.Journeys().Get(p.Journey)
+	snap := e.Snapshot()
+	j, ok := snap.Journeys.Get(p.Journey)
 	if !ok {
 		return fmt.Errorf("step %s of %s: %w", p.Step, p.Journey, ErrUnknownJourney)
 	}
@@ -107,7 +108,7 @@ func (e *Engine) runPending(ctx context.Context, p stepPayload, state store.Step
 	d := &Delivery{
 		Journey: j, CustomerID: p.Customer, Customer: state.Profile, Consent: state.Consent,
 		Event: ev, MessageID: messageID(p.Enrolment, p.Step), Now: e.cfg.Clock.Now(), Attempt: at,
-		due: time.UnixMilli(p.Due), blocked: blocked, claim: state.Claim, event: en.Event,
+		due: time.UnixMilli(p.Due), blocked: blocked, claim: state.Claim, event: en.Event, snap: snap,
 	}
 	i, ok := j.StepIndex(p.Step)
 	if !ok {
