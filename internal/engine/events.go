@@ -140,8 +140,22 @@ func (e *Engine) startStep(ctx context.Context, en *store.Enrolment, env workflo
 	if en.Due.After(e.cfg.Clock.Now()) {
 		return e.scheduleStep(ctx, en)
 	}
-	state := store.StepState{Enrolment: en, Profile: env.Customer}
-	if err := e.runPending(ctx, pendingStep(en), state, env.Event, Attempt{Retry: 0, MaxRetry: 1}); err != nil {
+	first := Attempt{Retry: 0, MaxRetry: 1}
+	var err error
+	if e.reachable(en, env.Customer) {
+		state := store.StepState{Enrolment: en, Profile: env.Customer}
+		err = e.runPending(ctx, pendingStep(en), state, env.Event, first)
+	} else {
+		// The profile as this event left it has no address for the step: another event
+		// of the customer's, processed at the same time, may be bringing one. The step
+		// loads its state fresh, as a queued step does.
+		var payload []byte
+		if payload, err = json.Marshal(pendingStep(en)); err != nil {
+			return err
+		}
+		err = e.HandleStep(ctx, payload, first)
+	}
+	if err != nil {
 		e.log.Debug("immediate step goes to the queue", "journey", en.Journey, "customer", en.CustomerID, "err", err)
 		at := en.Due
 		var te *channels.TemporaryError
@@ -156,6 +170,29 @@ func (e *Engine) startStep(ctx context.Context, en *store.Enrolment, env workflo
 		return e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindStep, ID: en.Task, Payload: payload, At: at})
 	}
 	return nil
+}
+
+// reachable reports whether the profile has an address for one of the channels of the
+// enrolment's pending step.
+func (e *Engine) reachable(en *store.Enrolment, profile map[string]any) bool {
+	snap := e.Snapshot()
+	j, ok := snap.Journeys.Get(en.Journey)
+	if !ok {
+		return false
+	}
+	i, ok := j.StepIndex(en.Step)
+	if !ok {
+		return false
+	}
+	for _, name := range j.Steps[i].Send.Channels {
+		if name == workflows.Preferred {
+			name, _ = profile["preferred_channel"].(string)
+		}
+		if ch, ok := snap.Channels.Get(name); ok && address(ch.Type.AddressKey, &Delivery{CustomerID: en.CustomerID, Customer: profile}) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // exit ends the customer's enrolment in j, if its event came no later than the goal
