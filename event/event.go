@@ -81,7 +81,7 @@ func (e *Event) Validate() error {
 }
 
 // Derived profile attributes are computed from order.placed events, never sent.
-var derived = map[string]bool{"orders_count": true, "last_order_at": true, "total_spent": true}
+var derived = map[string]bool{"orders_count": true, "first_order_at": true, "last_order_at": true, "total_spent": true}
 
 // IsDerived reports whether a profile attribute is one Rapport keeps itself.
 func IsDerived(attr string) bool { return derived[attr] }
