@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,8 +26,13 @@ type EnrolmentView struct {
 	Due       time.Time `json:"due"`
 }
 
+// ErrUnknownCustomer is returned by Customer for an id Rapport knows nothing about: no
+// profile, no consent, no enrolment and no history.
+var ErrUnknownCustomer = errors.New("unknown customer")
+
 // Customer returns the customer's profile, consent per configured channel, active
-// enrolments with their next step, and recent history.
+// enrolments with their next step, and recent history; ErrUnknownCustomer when there is
+// none of these.
 func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) {
 	st := e.cfg.Store
 	v := CustomerView{ID: id, Consent: map[string]bool{}, Enrolments: []EnrolmentView{}}
@@ -55,6 +61,9 @@ func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) 
 	}
 	if v.History, err = st.History(ctx, id); err != nil {
 		return v, err
+	}
+	if len(v.Profile) == 0 && len(consent) == 0 && len(ens) == 0 && len(v.History) == 0 {
+		return v, fmt.Errorf("%w %q", ErrUnknownCustomer, id)
 	}
 	return v, nil
 }

@@ -26,7 +26,9 @@ func NewSigner(secret, baseURL string) *Signer {
 	return &Signer{secret: []byte(secret), baseURL: strings.TrimRight(baseURL, "/")}
 }
 
-var enc = base64.RawURLEncoding
+// enc is strict: a token has exactly one spelling, so a changed last character, whose
+// low bits base64 would otherwise ignore, is a different and invalid token.
+var enc = base64.RawURLEncoding.Strict()
 
 // Token returns the signed token for a customer on a channel.
 func (s *Signer) Token(customerID, channel string) string {
