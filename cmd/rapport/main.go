@@ -5,6 +5,9 @@
 //	rapport worker   [--config FILE]   only process tasks (scale out with more of these)
 //	rapport api      [--config FILE]   only the HTTP API
 //	rapport validate [--config FILE]   check config, journeys and templates; exit 1 on any problem
+//	rapport version                    the version this binary was built from
+//
+// Flags may come before or after the command.
 package main
 
 import (
@@ -16,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/rapporthq/rapport/internal/yamlx"
@@ -28,6 +32,7 @@ commands:
   worker     run only the worker (processes events, steps and timers)
   api        run only the HTTP API
   validate   load config, journeys and templates; print every problem as file:line: message
+  version    print the version this binary was built from
 
 The config defaults to config/rapport.yaml.
 `
@@ -38,19 +43,32 @@ func main() {
 
 // run executes one subcommand and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	// Flags go before the command or after it: rapport --config X validate, or
+	// rapport validate --config X.
+	fs := flag.NewFlagSet("rapport", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage, "\nflags:\n")
+		fs.PrintDefaults()
+	}
+	configPath := fs.String("config", "config/rapport.yaml", "the config file")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return parseStatus(err)
+	}
+	if fs.NArg() == 0 || fs.Arg(0) == "help" {
 		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
+		if fs.NArg() == 0 {
 			return 2
 		}
 		return 0
 	}
-	cmd := args[0]
-	fs := flag.NewFlagSet("rapport "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "config/rapport.yaml", "the config file")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args[1:]); err != nil {
+	cmd := fs.Arg(0)
+	if err := fs.Parse(fs.Args()[1:]); err != nil {
+		return parseStatus(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "rapport %s: unexpected argument %q\n\n%s", cmd, fs.Arg(0), usage)
 		return 2
 	}
 	var level slog.Level
@@ -61,6 +79,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, version())
+		return 0
 	case "validate":
 		return validate(*configPath, stdout, stderr)
 	case "serve", "worker", "api":
@@ -81,4 +102,43 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rapport: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+}
+
+// parseStatus is the exit status after a flag error: 0 when help was asked for (the
+// usage is printed), 2 otherwise.
+func parseStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// version describes the build from the information the Go toolchain embeds: the module
+// version (a tag for go install, "(devel)" in a work tree), the commit and its time.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "rapport (unknown version)"
+	}
+	v := "rapport " + info.Main.Version
+	var rev, at, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = " (modified)"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev[:min(12, len(rev))] + dirty
+	}
+	if at != "" {
+		v += " " + at
+	}
+	return v + " " + info.GoVersion
 }
