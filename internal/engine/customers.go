@@ -72,15 +72,52 @@ func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) 
 var ErrUnknownChannel = fmt.Errorf("unknown channel")
 
 // SetConsent records that the customer subscribed to or unsubscribed from a channel.
-// From then on an unsubscribed channel is never chosen for the customer.
+// From then on an unsubscribed channel is never chosen for the customer. The customer's
+// address on the channel goes on the suppression list, or off it, too, so that the
+// opt-out outlives an erasure of the customer.
 func (e *Engine) SetConsent(ctx context.Context, id, channel string, subscribed bool) error {
-	if _, ok := e.cfg.Channels.Get(channel); !ok {
+	ch, ok := e.cfg.Channels.Get(channel)
+	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownChannel, channel)
 	}
-	if err := e.cfg.Store.SetConsent(ctx, id, channel, subscribed); err != nil {
+	st := e.cfg.Store
+	if err := st.SetConsent(ctx, id, channel, subscribed); err != nil {
+		return err
+	}
+	profile, err := st.Profile(ctx, id)
+	if err != nil {
+		return err
+	}
+	addr := address(ch.Type.AddressKey, &Delivery{CustomerID: id, Customer: profile})
+	if err := st.Suppress(ctx, channel, addr, !subscribed); err != nil {
 		return err
 	}
 	e.log.Info("consent changed", "customer", id, "channel", channel, "subscribed", subscribed)
+	return nil
+}
+
+// applySuppression records an opt-out for every channel whose address attrs (the
+// attributes an event sets) puts on a profile when that address is on the channel's
+// suppression list: a customer who unsubscribed and was erased stays unsubscribed when
+// the shop sends the same address again, under any customer id. It must run before the
+// event enrols anyone, since a first step may send at once.
+func (e *Engine) applySuppression(ctx context.Context, cid string, attrs map[string]any) error {
+	for name, ch := range e.cfg.Channels {
+		key := ch.Type.AddressKey
+		if _, ok := attrs[key]; !ok && key != "customer_id" {
+			continue
+		}
+		addr := address(key, &Delivery{CustomerID: cid, Customer: attrs})
+		suppressed, err := e.cfg.Store.Suppressed(ctx, name, addr)
+		if err != nil {
+			return err
+		}
+		if suppressed {
+			if err := e.cfg.Store.SetConsent(ctx, cid, name, false); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -108,6 +145,24 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 		}
 		if timer != "" {
 			if err := e.cfg.Scheduler.Cancel(ctx, timer); err != nil {
+				return err
+			}
+		}
+	}
+	// An opt-out outlives the erasure, as a digest of the address on the suppression
+	// list: what the customer said no to, they must not get again if they come back.
+	profile, err := e.cfg.Store.Profile(ctx, id)
+	if err != nil {
+		return err
+	}
+	consent, err := e.cfg.Store.Consent(ctx, id)
+	if err != nil {
+		return err
+	}
+	for name, ch := range e.cfg.Channels {
+		if subscribed, recorded := consent[name]; recorded && !subscribed {
+			addr := address(ch.Type.AddressKey, &Delivery{CustomerID: id, Customer: profile})
+			if err := e.cfg.Store.Suppress(ctx, name, addr, true); err != nil {
 				return err
 			}
 		}
