@@ -33,6 +33,28 @@ type Message struct {
 	// Meta carries what a receiver may want to know about the message's origin, such as
 	// "journey", "step" and "template". Webhooks post it; others may ignore it.
 	Meta map[string]string
+	// Channel is the config name of the channel the message goes out on ("crm").
+	// Webhooks post it; others ignore it.
+	Channel string
+	// Customer holds the customer's profile attributes. Webhooks post them, so a CRM or
+	// a salesperson's task has the whole customer; others ignore it.
+	Customer map[string]any
+	// WhatsApp, when set, is the approved WhatsApp template named in the front matter of
+	// the template's .msg.txt, its params already rendered. The whatsapp channel sends it
+	// instead of Text (a business may start a conversation only with such a template);
+	// every other channel sends Text.
+	WhatsApp *WhatsAppTemplate
+}
+
+// WhatsAppTemplate is a message template approved by Meta, sent by name with its body
+// parameters filled in.
+type WhatsAppTemplate struct {
+	// Name is the template's name as approved, like "order_thanks".
+	Name string
+	// Language is the template's language code, like "en" or "pt_BR".
+	Language string
+	// Params fill the template body's {{1}}, {{2}}, ... in order.
+	Params []string
 }
 
 // Receipt is what a channel reports after a successful send.

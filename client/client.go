@@ -5,6 +5,9 @@
 //
 //	c, err := client.New("redis://127.0.0.1:6379/0")
 //	res, err := c.Send(ctx, event.Event{ID: "evt-1", Type: "order.placed", CustomerID: "c-42"})
+//
+// On a Redis Cluster or behind Sentinel, connect with NewUniversal, or hand a go-redis
+// cluster or failover client to NewFromRedis.
 package client
 
 import (
@@ -43,13 +46,29 @@ type Client struct {
 	now   func() time.Time
 }
 
-// New connects to the Redis that Rapport's worker uses, given as a redis:// URL.
+// New connects to the Redis that Rapport's worker uses, given as a redis:// URL. For a
+// Redis Cluster or Sentinel use NewUniversal.
 func New(redisURL string) (*Client, error) {
 	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("rapport client: %w", err)
 	}
 	rc := redis.NewClient(opt)
+	c := NewFromRedis(rc)
+	c.owned = rc
+	return c, nil
+}
+
+// NewUniversal connects with go-redis universal options: Addrs with IsClusterMode (or
+// several Addrs) for a Redis Cluster, MasterName with Sentinel Addrs for failover, one
+// Addr for a single server. Close releases the connection.
+//
+//	c, err := client.NewUniversal(&redis.UniversalOptions{Addrs: []string{"10.0.0.1:7000"}, IsClusterMode: true})
+func NewUniversal(opt *redis.UniversalOptions) (*Client, error) {
+	if opt == nil || len(opt.Addrs) == 0 {
+		return nil, errors.New("rapport client: no Redis address")
+	}
+	rc := redis.NewUniversalClient(opt)
 	c := NewFromRedis(rc)
 	c.owned = rc
 	return c, nil

@@ -81,3 +81,30 @@ func TestSendWithoutRedisIsUnavailable(t *testing.T) {
 		t.Fatalf("got %v, want ErrUnavailable", err)
 	}
 }
+
+func TestSendOnARedisCluster(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	c, err := client.NewUniversal(&redis.UniversalOptions{Addrs: cl.Addrs()[:1], IsClusterMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	ev := event.Event{ID: "evt-c1", Type: "order.placed", CustomerID: "c-7"}
+	if res, err := c.Send(ctx, ev); err != nil || res.Duplicate {
+		t.Fatalf("first send on the cluster = %+v, %v; want accepted", res, err)
+	}
+	if res, err := c.Send(ctx, ev); err != nil || !res.Duplicate {
+		t.Fatalf("second send on the cluster = %+v, %v; want a duplicate", res, err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(cl.Client(t))
+	if q, err := insp.GetQueueInfo(event.Queue); err != nil || q.Size != 1 {
+		t.Fatalf("the cluster's event queue = %+v, %v; want exactly 1 event", q, err)
+	}
+}
+
+func TestNewUniversalNeedsAnAddress(t *testing.T) {
+	if _, err := client.NewUniversal(&redis.UniversalOptions{}); err == nil {
+		t.Fatal("NewUniversal without an address succeeded")
+	}
+}

@@ -40,12 +40,34 @@ type Config struct {
 	loc *time.Location
 }
 
-// Redis says where state and queues live.
+// Redis says where state and queues live: exactly one of URL, Cluster and Sentinel, or
+// none for the embedded in-process Redis.
 type Redis struct {
-	// URL is a redis:// or rediss:// URL. Empty runs an embedded in-process Redis that
-	// keeps nothing across restarts.
+	// URL is a redis:// or rediss:// URL of one server. Empty (with no Cluster or
+	// Sentinel) runs an embedded in-process Redis that keeps nothing across restarts.
 	URL string `yaml:"url"`
+	// Cluster lists seed nodes ("host:port") of a Redis Cluster.
+	Cluster []string `yaml:"cluster"`
+	// Sentinel names a master watched by Redis Sentinel, for failover.
+	Sentinel *Sentinel `yaml:"sentinel"`
+	// Username and Password authenticate to the cluster nodes or the Sentinel-managed
+	// master; a URL carries its own.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
 }
+
+// Sentinel names a master group and the Sentinels that watch it.
+type Sentinel struct {
+	// Master is the master group name, like "mymaster".
+	Master string `yaml:"master"`
+	// Addrs are the Sentinels' "host:port" addresses.
+	Addrs []string `yaml:"addrs"`
+	// Password authenticates to the Sentinels themselves, when they require it.
+	Password string `yaml:"password"`
+}
+
+// Embedded reports whether no Redis is configured, so the in-process one runs.
+func (r Redis) Embedded() bool { return r.URL == "" && len(r.Cluster) == 0 && r.Sentinel == nil }
 
 // HTTP configures the API server.
 type HTTP struct {
@@ -84,6 +106,14 @@ type Worker struct {
 	Concurrency int `yaml:"concurrency"`
 	// ShutdownTimeout bounds a graceful stop; default 10s.
 	ShutdownTimeout duration.Duration `yaml:"shutdown_timeout"`
+	// MetricsAddr, when set, is where `rapport worker` (which has no HTTP API) serves
+	// /metrics, /healthz and /readyz, like ":9090". `serve` and `api` serve them on
+	// http.addr.
+	MetricsAddr string `yaml:"metrics_addr"`
+	// StepQueues is how many queues steps and timers are spread over; 0 means 1 on one
+	// server and 16 on a Redis Cluster, where each queue lives on one node. Every
+	// process of a deployment must use the same number; raising it later is safe.
+	StepQueues int `yaml:"step_queues"`
 }
 
 // Load reads the config file at path, expanding variables from the process environment.
@@ -186,7 +216,8 @@ func (c *ChannelConfig) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Decode fills v, a channel type's config struct, from the block, strictly: unknown keys
-// and bad values come back as yamlx.Errors at their lines. The type key is skipped.
+// and bad values come back as yamlx.Errors at their lines. The type and rate keys, which
+// every channel has and BuildChannels reads, are skipped.
 func (c ChannelConfig) Decode(v any) error {
 	if c.node == nil {
 		return nil
@@ -194,7 +225,7 @@ func (c ChannelConfig) Decode(v any) error {
 	block := *c.node
 	block.Content = nil
 	for i := 0; i+1 < len(c.node.Content); i += 2 {
-		if c.node.Content[i].Value != "type" {
+		if k := c.node.Content[i].Value; k != "type" && k != "rate" {
 			block.Content = append(block.Content, c.node.Content[i], c.node.Content[i+1])
 		}
 	}

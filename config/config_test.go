@@ -176,6 +176,13 @@ func TestEachProblemIsReportedOnceAtItsLine(t *testing.T) {
 	}{
 		{"a redis url of another scheme", 1, `redis: {url: "mysql://db:3306"}`, "redis.url must be a redis:// or rediss:// URL"},
 		{"a redis url with a bad database", 1, `redis: {url: "redis://127.0.0.1:6379/first"}`, "redis.url: "},
+		{"two redis topologies at once", 1, `redis: {url: "redis://h:6379/0", cluster: ["h:7000"]}`, "redis has url and cluster: give exactly one of url (one server), cluster (seed nodes) or sentinel (failover)"},
+		{"an empty cluster", 1, `redis: {cluster: []}`, "redis.cluster needs at least one seed node"},
+		{"a cluster node without a port", 1, `redis: {cluster: ["10.0.0.1:7000", "10.0.0.2"]}`, `redis.cluster[1] "10.0.0.2" must be host:port`},
+		{"a sentinel without a master", 1, `redis: {sentinel: {addrs: ["10.0.0.1:26379"]}}`, "redis.sentinel.master is required"},
+		{"a sentinel without addresses", 1, `redis: {sentinel: {master: mymaster}}`, "redis.sentinel.addrs needs at least one Sentinel"},
+		{"an unknown key in sentinel", 1, `redis: {sentinel: {master: m, addrs: ["h:26379"], masters: x}}`, `unknown key "masters"`},
+		{"a password beside a url", 1, `redis: {url: "redis://h:6379/0", password: p}`, "redis.password and redis.username go with cluster or sentinel"},
 		{"an address without a colon", 3, `  addr: "8080"`, `http.addr "8080" must be host:port`},
 		{"an address with a named port", 3, `  addr: ":http"`, `http.addr ":http"`},
 		{"a relative base url", 4, `  base_url: "/rapport"`, `http.base_url "/rapport" must be an absolute http(s) URL`},
@@ -196,6 +203,8 @@ func TestEachProblemIsReportedOnceAtItsLine(t *testing.T) {
 		{"a cap window in words", 10, `  email: {limit: 2, per: 7 days}`, `invalid duration "7 days"`},
 		{"a cap for a channel that does not exist", 11, `  sms: {limit: 1, per: 1d}`, `caps.sms: no channel is called "sms"`},
 		{"a negative concurrency", 12, `worker: {concurrency: -1}`, "worker.concurrency must be at least 1"},
+		{"too many step queues", 12, `worker: {step_queues: 5000}`, "worker.step_queues must be between 1 and 1024"},
+		{"a worker metrics address without a port", 12, `worker: {metrics_addr: "9090"}`, `worker.metrics_addr "9090" must be host:port`},
 		{"a shutdown timeout in Go notation", 12, `worker: {shutdown_timeout: 500ms}`, `invalid duration "500ms"`},
 		{"an unknown top-level key", 12, `colour: red`, `unknown key "colour" (known: caps, channels,`},
 		{"a channel without a type", 14, `  email: {host: mail.example}`, "channels.email needs a type (one of: "},
@@ -420,5 +429,34 @@ func TestTheExampleConfigParses(t *testing.T) {
 	}
 	if smtp.Host != "smtp.example.com" || smtp.Port != 587 || smtp.Password != "pw" || smtp.TLS != "starttls" {
 		t.Fatalf("smtp block decoded as %+v", smtp)
+	}
+}
+
+func TestEachRedisTopologyParses(t *testing.T) {
+	cases := []struct {
+		name, line string
+		check      func(Redis) bool
+	}{
+		{"one server", `redis: {url: "redis://:pw@10.0.0.1:6379/2"}`, func(r Redis) bool { return r.URL != "" && !r.Embedded() }},
+		{"a cluster", `redis: {cluster: ["10.0.0.1:7000", "10.0.0.2:7000"], password: pw}`, func(r Redis) bool {
+			return slices.Equal(r.Cluster, []string{"10.0.0.1:7000", "10.0.0.2:7000"}) && r.Password == "pw" && !r.Embedded()
+		}},
+		{"a sentinel", `redis: {sentinel: {master: mymaster, addrs: ["10.0.0.1:26379"]}}`, func(r Redis) bool {
+			return r.Sentinel != nil && r.Sentinel.Master == "mymaster" && len(r.Sentinel.Addrs) == 1 && !r.Embedded()
+		}},
+		{"none, for the embedded Redis", `redis: {url: ""}`, func(r Redis) bool { return r.Embedded() }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			lines := slices.Clone(base)
+			lines[0] = c.line
+			cfg, err := Parse("c.yaml", []byte(strings.Join(lines, "\n")), testEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.check(cfg.Redis) {
+				t.Fatalf("redis = %+v", cfg.Redis)
+			}
+		})
 	}
 }

@@ -84,14 +84,7 @@ var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
 func (v *validator) validate() {
 	c := v.c
-	if c.Redis.URL != "" {
-		n := v.at("redis", "url")
-		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			v.addf(n, "redis.url must be a redis:// or rediss:// URL, like redis://127.0.0.1:6379/0, or empty for the embedded Redis")
-		} else if _, err := redis.ParseURL(c.Redis.URL); err != nil {
-			v.addf(n, "redis.url: %v", err)
-		}
-	}
+	v.redis()
 
 	if _, port, err := net.SplitHostPort(c.HTTP.Addr); err != nil || !validPort(port) {
 		v.addf(v.at("http", "addr"), "http.addr %q must be host:port or :port, like \":8080\"", c.HTTP.Addr)
@@ -164,6 +157,14 @@ func (v *validator) validate() {
 		}
 	}
 
+	if a := c.Worker.MetricsAddr; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil || !validPort(port) {
+			v.addf(v.at("worker", "metrics_addr"), "worker.metrics_addr %q must be host:port or :port, like \":9090\"", a)
+		}
+	}
+	if n := v.at("worker", "step_queues"); isInt(n) && (c.Worker.StepQueues < 0 || c.Worker.StepQueues > 1024) {
+		v.addf(n, "worker.step_queues must be between 1 and 1024 (0 or absent: 1 on one server, 16 on a cluster)")
+	}
 	if n := v.at("worker", "concurrency"); isInt(n) && c.Worker.Concurrency < 0 {
 		v.addf(n, "worker.concurrency must be at least 1")
 	}
@@ -225,4 +226,70 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// redis checks that exactly one topology is given and that its addresses are usable.
+func (v *validator) redis() {
+	r := v.c.Redis
+	var given []string
+	if r.URL != "" {
+		given = append(given, "url")
+	}
+	if v.has("redis", "cluster") {
+		given = append(given, "cluster")
+	}
+	if v.has("redis", "sentinel") {
+		given = append(given, "sentinel")
+	}
+	if len(given) > 1 {
+		v.addf(v.at("redis"), "redis has %s: give exactly one of url (one server), cluster (seed nodes) or sentinel (failover)",
+			strings.Join(given, " and "))
+	}
+	if r.URL != "" {
+		n := v.at("redis", "url")
+		if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			v.addf(n, "redis.url must be a redis:// or rediss:// URL, like redis://127.0.0.1:6379/0, or empty for the embedded Redis")
+		} else if _, err := redis.ParseURL(r.URL); err != nil {
+			v.addf(n, "redis.url: %v", err)
+		}
+	}
+	if v.has("redis", "cluster") {
+		n := v.at("redis", "cluster")
+		if len(r.Cluster) == 0 {
+			v.addf(n, `redis.cluster needs at least one seed node, like ["10.0.0.1:7000"]`)
+		}
+		v.addrs(n, "redis.cluster", r.Cluster)
+	}
+	if v.has("redis", "sentinel") {
+		s := r.Sentinel
+		if s == nil {
+			s = &Sentinel{}
+		}
+		if strings.TrimSpace(s.Master) == "" {
+			v.addf(v.at("redis", "sentinel", "master"), "redis.sentinel.master is required: the master group name, like mymaster")
+		}
+		n := v.at("redis", "sentinel", "addrs")
+		if len(s.Addrs) == 0 {
+			v.addf(n, `redis.sentinel.addrs needs at least one Sentinel, like ["10.0.0.1:26379"]`)
+		}
+		v.addrs(n, "redis.sentinel.addrs", s.Addrs)
+	}
+	if r.URL != "" && (r.Password != "" || r.Username != "") {
+		v.addf(v.at("redis", "password"), "redis.password and redis.username go with cluster or sentinel; put them in redis.url instead")
+	}
+}
+
+// addrs checks a list of host:port addresses, pointing at the bad entry.
+func (v *validator) addrs(list *yaml.Node, name string, addrs []string) {
+	for i, a := range addrs {
+		host, port, err := net.SplitHostPort(a)
+		if err == nil && host != "" && validPort(port) && port != "0" {
+			continue
+		}
+		n := list
+		if list.Kind == yaml.SequenceNode && i < len(list.Content) {
+			n = list.Content[i]
+		}
+		v.addf(n, "%s[%d] %q must be host:port, like 10.0.0.1:7000%s", name, i, a, v.unsetHint(n))
+	}
 }

@@ -10,6 +10,11 @@
 // _NAME.email.html and _NAME.msg.txt files hold {{ define }} blocks that every HTML or text
 // template may call, like {{ template "items" . }}.
 //
+// A NAME.msg.txt may open with front matter naming an approved WhatsApp template,
+// `whatsapp: {template: order_thanks, language: en, params: ["{{ .customer.first_name }}"]}`:
+// its params are rendered like the text into Rendered.WhatsApp, which the whatsapp
+// channel sends instead of the text; every other channel sends the text.
+//
 // HTML is rendered with html/template, so values are escaped; text, subjects and messenger
 // messages with text/template. Templates see .customer, .event, .journey (.id, .name), .now
 // and .unsubscribe_url, and the functions of Funcs. Every file is parsed at load time; a

@@ -40,6 +40,10 @@ type Rendered struct {
 	HTML string
 	// Text is an email's plain-text part, or a messenger message.
 	Text string
+	// WhatsApp is the approved WhatsApp template that the .msg.txt front matter names,
+	// its params rendered like the text; nil when it names none. The whatsapp channel
+	// sends it instead of Text.
+	WhatsApp *channels.WhatsAppTemplate
 }
 
 // variant is one locale's files of one template.
@@ -48,6 +52,13 @@ type variant struct {
 	html               *htmltemplate.Template
 	emailText          *texttemplate.Template // nil: derived from the HTML
 	msg                *texttemplate.Template
+	whatsapp           *waTemplate // from the .msg.txt front matter; nil when absent
+}
+
+// waTemplate is the front matter `whatsapp: {template, language, params}` of a .msg.txt.
+type waTemplate struct {
+	name, language string
+	params         []*texttemplate.Template
 }
 
 // Set is every template of a directory, parsed.
@@ -212,8 +223,18 @@ func (v *variant) parse(path, kind, src string, parts *partials) error {
 			return parseError(path, 0, err)
 		}
 	case "msg.txt":
-		if v.msg, err = parts.text(name, src); err != nil {
-			return parseError(path, 0, err)
+		body, offset := src, 0
+		if hasFrontMatter(src) {
+			var head string
+			if head, body, offset, err = splitFrontMatter(path, src); err != nil {
+				return err
+			}
+			if err := v.whatsAppFrontMatter(path, head); err != nil {
+				return err
+			}
+		}
+		if v.msg, err = parts.text(name, body); err != nil {
+			return parseError(path, offset, err)
 		}
 	}
 	return nil
@@ -222,17 +243,13 @@ func (v *variant) parse(path, kind, src string, parts *partials) error {
 // frontMatter splits the --- block off an email's HTML and parses its subject and
 // preheader. offset is the number of lines before the body.
 func (v *variant) frontMatter(path, src string) (body string, offset int, err error) {
-	if !strings.HasPrefix(src, "---\n") && !strings.HasPrefix(src, "---\r\n") {
+	if !hasFrontMatter(src) {
 		return "", 0, yamlx.Errors{{File: path, Line: 1, Msg: "an email template starts with a front-matter block: ---, subject: \"...\", ---"}}
 	}
-	rest := src[strings.IndexByte(src, '\n')+1:]
-	end := regexp.MustCompile(`(?m)^---\r?$`).FindStringIndex(rest)
-	if end == nil {
-		return "", 0, yamlx.Errors{{File: path, Line: 1, Msg: "the front-matter block is not closed with ---"}}
+	head, body, offset, err := splitFrontMatter(path, src)
+	if err != nil {
+		return "", 0, err
 	}
-	head := rest[:end[0]]
-	body = strings.TrimPrefix(strings.TrimPrefix(rest[end[1]:], "\r"), "\n")
-	offset = strings.Count(src[:len(src)-len(body)], "\n")
 
 	var node yaml.Node
 	var errs yamlx.Errors
@@ -257,6 +274,68 @@ func (v *variant) frontMatter(path, src string) (body string, offset int, err er
 		errs = append(errs, parseError(path, 1, err))
 	}
 	return body, offset, errs.Err()
+}
+
+func hasFrontMatter(src string) bool {
+	return strings.HasPrefix(src, "---\n") || strings.HasPrefix(src, "---\r\n")
+}
+
+var frontMatterEnd = regexp.MustCompile(`(?m)^---\r?$`)
+
+// splitFrontMatter splits src, which opens with ---, into the front matter and the body.
+// offset is the number of lines before the body.
+func splitFrontMatter(path, src string) (head, body string, offset int, err error) {
+	rest := src[strings.IndexByte(src, '\n')+1:]
+	end := frontMatterEnd.FindStringIndex(rest)
+	if end == nil {
+		return "", "", 0, yamlx.Errors{{File: path, Line: 1, Msg: "the front-matter block is not closed with ---"}}
+	}
+	head = rest[:end[0]]
+	body = strings.TrimPrefix(strings.TrimPrefix(rest[end[1]:], "\r"), "\n")
+	return head, body, strings.Count(src[:len(src)-len(body)], "\n"), nil
+}
+
+// whatsAppFrontMatter reads a .msg.txt's front matter: only `whatsapp: {template,
+// language, params}`, naming the approved template the whatsapp channel sends.
+func (v *variant) whatsAppFrontMatter(path, head string) error {
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(head), &node); err != nil {
+		return yamlx.Errors{{File: path, Line: 2, Msg: "front matter: " + err.Error()}}
+	}
+	if len(node.Content) == 0 {
+		return nil
+	}
+	var fm struct {
+		WhatsApp *struct {
+			Template string   `yaml:"template"`
+			Language string   `yaml:"language"`
+			Params   []string `yaml:"params"`
+		} `yaml:"whatsapp"`
+	}
+	shiftLines(node.Content[0], 1)
+	if err := yamlx.Decode(path, node.Content[0], &fm); err != nil {
+		return err
+	}
+	wa := fm.WhatsApp
+	if wa == nil {
+		return nil
+	}
+	line := node.Content[0].Line
+	var errs yamlx.Errors
+	if wa.Template == "" || wa.Language == "" {
+		errs = append(errs, yamlx.Error{File: path, Line: line,
+			Msg: "whatsapp needs the approved template's name and language, like {template: order_thanks, language: en, params: [...]}"})
+	}
+	v.whatsapp = &waTemplate{name: wa.Template, language: wa.Language}
+	for i, p := range wa.Params {
+		t, err := texttemplate.New(fmt.Sprintf("whatsapp.params[%d]", i)).Funcs(textFuncs).Option("missingkey=zero").Parse(p)
+		if err != nil {
+			errs = append(errs, yamlx.Error{File: path, Line: line, Msg: fmt.Sprintf("whatsapp.params[%d]: %v", i, err)})
+			continue
+		}
+		v.whatsapp.params = append(v.whatsapp.params, t)
+	}
+	return errs.Err()
 }
 
 func shiftLines(n *yaml.Node, by int) {
@@ -328,8 +407,18 @@ func (s *Set) Render(name string, kind channels.Kind, locale string, data Data) 
 	var r Rendered
 	var err error
 	if kind != channels.KindEmail {
-		r.Text, err = execText(v.msg, d)
-		return r, err
+		if r.Text, err = execText(v.msg, d); err != nil || v.whatsapp == nil {
+			return r, err
+		}
+		r.WhatsApp = &channels.WhatsAppTemplate{Name: v.whatsapp.name, Language: v.whatsapp.language}
+		for _, p := range v.whatsapp.params {
+			text, err := execText(p, d)
+			if err != nil {
+				return r, err
+			}
+			r.WhatsApp.Params = append(r.WhatsApp.Params, text)
+		}
+		return r, nil
 	}
 	if r.Subject, err = execText(v.subject, d); err != nil {
 		return r, err

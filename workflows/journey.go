@@ -21,8 +21,34 @@ type Journey struct {
 	// ExitOn lists goal event types: one of them ends the enrolment and cancels its
 	// pending steps.
 	ExitOn []string
-	Steps  []Step
+	// OnUncertain is the journey's default for its steps' on_uncertain.
+	OnUncertain UncertainMode
+	Steps       []Step
 }
+
+// StepIndex returns the position of the step with that id.
+func (j *Journey) StepIndex(id string) (int, bool) {
+	for i := range j.Steps {
+		if j.Steps[i].ID == id {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// UncertainMode says what becomes of a message whose send is uncertain: it was handed to
+// the channel, but whether it arrived is unknown (a timeout after the SMTP DATA
+// terminator, a worker killed mid-send).
+type UncertainMode string
+
+// The on_uncertain modes.
+const (
+	// UncertainSkip records the message uncertain and goes on: at most once, the
+	// default for marketing.
+	UncertainSkip UncertainMode = "skip"
+	// UncertainResend sends it again: at least once.
+	UncertainResend UncertainMode = "resend"
+)
 
 // TriggerKind says which of the three trigger kinds a journey has.
 type TriggerKind string
@@ -80,6 +106,9 @@ type Step struct {
 	If *Condition
 	// Send is the message to send.
 	Send Send
+	// OnUncertain is the step's own on_uncertain, or else the journey's, or else
+	// UncertainSkip.
+	OnUncertain UncertainMode
 }
 
 // Send is the message a step sends.

@@ -72,6 +72,7 @@ type raw struct {
 	Trigger      rawTrigger `yaml:"trigger"`
 	ReenterAfter yaml.Node  `yaml:"reenter_after"`
 	ExitOn       []string   `yaml:"exit_on"`
+	OnUncertain  yaml.Node  `yaml:"on_uncertain"`
 	Steps        []rawStep  `yaml:"steps"`
 }
 
@@ -90,10 +91,11 @@ type rawInactivity struct {
 }
 
 type rawStep struct {
-	ID   string    `yaml:"id"`
-	Wait yaml.Node `yaml:"wait"`
-	If   yaml.Node `yaml:"if"`
-	Send *rawSend  `yaml:"send"`
+	ID          string    `yaml:"id"`
+	Wait        yaml.Node `yaml:"wait"`
+	If          yaml.Node `yaml:"if"`
+	OnUncertain yaml.Node `yaml:"on_uncertain"`
+	Send        *rawSend  `yaml:"send"`
 }
 
 type rawSend struct {
@@ -156,6 +158,7 @@ func (c *checker) journey(root *yaml.Node, r *raw) *Journey {
 		j.Name = j.ID
 	}
 	j.ReenterAfter = c.duration(&r.ReenterAfter, "reenter_after")
+	j.OnUncertain = c.uncertain(&r.OnUncertain, UncertainSkip)
 	c.trigger(field(root, "trigger"), &r.Trigger, j)
 	for _, ev := range r.ExitOn {
 		if ev == "" {
@@ -177,6 +180,7 @@ func (c *checker) journey(root *yaml.Node, r *raw) *Journey {
 			node = stepsNode.Content[i]
 		}
 		s := c.step(node, &r.Steps[i], i)
+		s.OnUncertain = c.uncertain(&r.Steps[i].OnUncertain, j.OnUncertain)
 		if seen[s.ID] {
 			c.addf(field(node, "id"), "step id %q is used twice in this journey", s.ID)
 		}
@@ -332,6 +336,21 @@ func fileFor(name string, k channels.Kind) string {
 		return name + ".email.html"
 	}
 	return name + ".msg.txt"
+}
+
+// uncertain reads an on_uncertain value; def is used when it is not set.
+func (c *checker) uncertain(n *yaml.Node, def UncertainMode) UncertainMode {
+	switch UncertainMode(n.Value) {
+	case "":
+		if !n.IsZero() && n.Kind != yaml.ScalarNode {
+			c.addf(n, "on_uncertain must be skip or resend")
+		}
+		return def
+	case UncertainSkip, UncertainResend:
+		return UncertainMode(n.Value)
+	}
+	c.addf(n, "on_uncertain must be skip (at most once) or resend (at least once), not %q", n.Value)
+	return def
 }
 
 func (c *checker) duration(n *yaml.Node, key string) time.Duration {

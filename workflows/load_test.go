@@ -199,3 +199,35 @@ func TestIDsDefaultToTheFileNameAndStepN(t *testing.T) {
 		t.Fatalf("steps = %+v, want step-1 and step-2, no wait by default, caps applied", j.Steps)
 	}
 }
+
+func TestOnUncertainIsSetPerJourneyAndPerStep(t *testing.T) {
+	j, err := LoadFile("u.yaml", []byte(`
+trigger: {event: signed.up}
+on_uncertain: resend
+steps:
+  - {id: a, send: {template: t, channels: [email]}}
+  - {id: b, on_uncertain: skip, send: {template: t, channels: [email]}}
+`), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Steps[0].OnUncertain != UncertainResend || j.Steps[1].OnUncertain != UncertainSkip {
+		t.Fatalf("on_uncertain = %q, %q; want the journey's resend, then the step's own skip", j.Steps[0].OnUncertain, j.Steps[1].OnUncertain)
+	}
+	j, err = LoadFile("d.yaml", []byte("trigger: {event: x}\nsteps: [{send: {template: t, channels: [email]}}]\n"), testOpts)
+	if err != nil || j.Steps[0].OnUncertain != UncertainSkip {
+		t.Fatalf("default on_uncertain = %q, %v; want skip", j.Steps[0].OnUncertain, err)
+	}
+	_, err = LoadFile("bad.yaml", []byte(`
+trigger: {event: signed.up}
+on_uncertain: maybe
+steps:
+  - {id: a, on_uncertain: twice, send: {template: t, channels: [email]}}
+`), testOpts)
+	for _, want := range []string{`bad.yaml:3: on_uncertain must be skip (at most once) or resend (at least once), not "maybe"`,
+		`bad.yaml:5: on_uncertain must be skip (at most once) or resend (at least once), not "twice"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q; got %v", want, err)
+		}
+	}
+}

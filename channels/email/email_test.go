@@ -317,13 +317,21 @@ func TestFailuresAreClassified(t *testing.T) {
 	})
 }
 
-func TestASlowServerTimesOutAsTemporary(t *testing.T) {
+func TestNoAnswerToTheEndOfDataIsUncertain(t *testing.T) {
+	// The server has the whole message and answers too late: it may deliver it, so a
+	// retry could make a duplicate. The send is uncertain, not temporary.
 	srv := smtptest.Start(t, smtptest.WithDelay(5*time.Second))
 	s := newSMTP(t, srv, SMTPConfig{Pool: 1, Timeout: duration.Duration(300 * time.Millisecond)})
 	start := time.Now()
-	_, err := s.Send(context.Background(), message("a@example.com"))
-	if !channels.IsTemporary(err) {
-		t.Fatalf("%v, want a temporary error", err)
+	handed := 0
+	ctx := channels.WithHandOver(context.Background(), func(context.Context) error { handed++; return nil })
+	_, err := s.Send(ctx, message("a@example.com"))
+	var u *channels.UncertainError
+	if !errors.As(err, &u) || channels.IsTemporary(err) {
+		t.Fatalf("%v, want an uncertain error", err)
+	}
+	if handed != 1 {
+		t.Errorf("hand-over hook called %d times, want once", handed)
 	}
 	if time.Since(start) > 4*time.Second {
 		t.Errorf("the send waited for the server instead of timing out")
@@ -606,4 +614,17 @@ func BenchmarkSMTPSend(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}
+
+func TestAFailedHandOverSendsNothing(t *testing.T) {
+	srv := smtptest.Start(t)
+	s := newSMTP(t, srv, SMTPConfig{Pool: 1})
+	ctx := channels.WithHandOver(context.Background(), func(context.Context) error { return errors.New("claim lost") })
+	if _, err := s.Send(ctx, message("a@example.com")); !channels.IsTemporary(err) {
+		t.Fatalf("%v, want a temporary error", err)
+	}
+	send(t, s, message("b@example.com")) // the connection is still good
+	if got := srv.WaitFor(t, 1, 5*time.Second); len(got) != 1 || srv.Count() != 1 {
+		t.Fatalf("%d messages reached the server, want only the one whose hand-over worked", srv.Count())
+	}
 }

@@ -170,8 +170,10 @@ func NewSMTP(cfg SMTPConfig, opts ...Option) (*SMTP, error) {
 		slots: make(chan struct{}, cfg.Pool), slowSlots: make(chan struct{}, cfg.Pool), slowAfter: slowAfter}, nil
 }
 
-// Send delivers msg over a pooled connection. SMTP 4xx replies, timeouts, connection
-// failures and a closed channel are *channels.TemporaryError; 5xx replies and bad
+// Send delivers msg over a pooled connection. No answer to the end of DATA (a timeout or
+// a lost connection once the message was out) is a *channels.UncertainError. SMTP 4xx
+// replies, other timeouts and connection failures, and a closed channel are
+// *channels.TemporaryError; 5xx replies and bad
 // addresses are permanent errors that quote the server's answer. Error texts shorten
 // email addresses to their first letter and domain.
 func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt, error) {
@@ -188,6 +190,13 @@ func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt
 
 	c, reused, err := s.get(ctx)
 	if err != nil {
+		return channels.Receipt{}, channels.Temporary(err)
+	}
+	// The engine marks the message handed over. go-mail runs MAIL, RCPT and DATA in one
+	// call, so this comes before them rather than right at the DATA terminator; which
+	// step failed still tells a sure failure from an uncertain one (see classify).
+	if err := channels.HandOver(ctx); err != nil {
+		s.put(c)
 		return channels.Receipt{}, channels.Temporary(err)
 	}
 	err = s.client.SendWithSMTPClient(c.c, m)
@@ -376,13 +385,18 @@ func refused(err error) bool {
 }
 
 // classify says whether a send error is worth retrying: a 5xx reply or a message go-mail
-// cannot send is final, anything else (a 4xx reply, a timeout, a dropped connection)
-// may pass.
+// cannot send is final, no answer to the end of DATA is uncertain, anything else (a 4xx
+// reply, a timeout, a dropped connection before the message was out) may pass.
 func classify(err error) error {
 	text, _, _ := strings.Cut(err.Error(), ", affected message ID: ") // known to the caller
 	e := &sendError{text: redact(text), err: err}
 	var se *gomail.SendError
 	if errors.As(err, &se) {
+		if se.Reason == gomail.ErrSMTPDataClose && se.ErrorCode() == 0 {
+			// The DATA terminator went out and no answer came back (a timeout, a
+			// dropped connection): the server may have taken the message.
+			return channels.Uncertain(e)
+		}
 		if code := se.ErrorCode(); code >= 500 && code < 600 {
 			e.text = fmt.Sprintf("SMTP server refused the message with %d: %s", code, e.text)
 			return e

@@ -5,6 +5,7 @@
 //	rapport worker   [--config FILE]   only process tasks (scale out with more of these)
 //	rapport api      [--config FILE]   only the HTTP API
 //	rapport validate [--config FILE]   check config, journeys and templates; exit 1 on any problem
+//	rapport check    [--config FILE]   dial Redis and every channel; exit 1 on any problem
 //	rapport version                    the version this binary was built from
 //
 // Flags may come before or after the command.
@@ -32,6 +33,7 @@ commands:
   worker     run only the worker (processes events, steps and timers)
   api        run only the HTTP API
   validate   load config, journeys and templates; print every problem as file:line: message
+  check      dial Redis and every channel (SMTP login, bot token, ...); say what is wrong
   version    print the version this binary was built from
 
 The config defaults to config/rapport.yaml.
@@ -84,10 +86,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "validate":
 		return validate(*configPath, stdout, stderr)
+	case "check":
+		return check(context.Background(), *configPath, stdout, stderr)
 	case "serve", "worker", "api":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		roles := roles{worker: cmd != "api", api: cmd != "worker"}
+		slog.SetDefault(log) // libraries that print with package log come out structured too
 		if err := serve(ctx, *configPath, roles, log); err != nil {
 			var problems yamlx.Errors
 			if errors.As(err, &problems) {

@@ -9,16 +9,22 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapporthq/rapport/channels"
-	_ "github.com/rapporthq/rapport/channels/email" // registers the smtp and outbox types
+	_ "github.com/rapporthq/rapport/channels/email"    // registers the smtp and outbox types
+	_ "github.com/rapporthq/rapport/channels/telegram" // registers the telegram type
+	_ "github.com/rapporthq/rapport/channels/webhook"  // registers the webhook type
+	_ "github.com/rapporthq/rapport/channels/whatsapp" // registers the whatsapp type
 	"github.com/rapporthq/rapport/client"
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/api"
+	"github.com/rapporthq/rapport/internal/dashboard"
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/journeystats"
+	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/store"
@@ -85,6 +91,14 @@ func validate(path string, stdout, stderr io.Writer) int {
 
 type roles struct{ worker, api bool }
 
+// HTTP server timeouts: a slow or stalled client cannot hold a connection for long.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
 // serve runs the worker, the HTTP API, or both, until ctx ends.
 func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	l, err := load(path)
@@ -94,11 +108,13 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	defer l.channels.Close()
 	cfg := l.cfg
 
-	rdb, closeRedis, err := connectRedis(cfg.Redis.URL, r, log)
+	redis.SetLogger(newRedisLogger(log, 5*time.Second))
+	conn, err := connectRedis(cfg.Redis, r, log)
 	if err != nil {
 		return err
 	}
-	defer closeRedis()
+	defer conn.close()
+	rdb := conn.rdb
 
 	st := store.New(rdb)
 	signer := unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
@@ -106,9 +122,16 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	shards := cfg.Worker.StepQueues
+	if shards == 0 && len(cfg.Redis.Cluster) > 0 {
+		shards = queue.DefaultClusterShards
+	}
+	m := metrics.New()
+	stats := journeystats.New(rdb, log)
+	m.WatchQueues(rdb)
 	eng, err := engine.New(engine.Config{
 		Store:          st,
-		Scheduler:      queue.NewScheduler(rdb),
+		Scheduler:      queue.NewScheduler(rdb, queue.Shards(shards)),
 		Journeys:       l.journeys,
 		Templates:      l.templates,
 		Channels:       l.channels,
@@ -121,6 +144,12 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	ops := api.Options{
+		Ready:   st.Ping,
+		Loaded:  func() bool { return eng.Journeys() != nil },
+		Metrics: m.Handler(),
+		Logger:  log,
+	}
 
 	var worker *queue.Worker
 	if r.worker {
@@ -128,6 +157,8 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 			Concurrency:     cfg.Worker.Concurrency,
 			ShutdownTimeout: time.Duration(cfg.Worker.ShutdownTimeout),
 			Logger:          log,
+			Middleware:      []asynq.MiddlewareFunc{m.TaskTimer},
+			Shards:          shards,
 		})
 		if err := worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
@@ -137,27 +168,31 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 
 	errc := make(chan error, 1)
 	var srv *http.Server
-	if r.api {
-		intake := client.NewFromRedis(rdb)
-		srv = &http.Server{
-			Addr:              cfg.HTTP.Addr,
-			ReadHeaderTimeout: 10 * time.Second,
-			Handler: api.New(api.Options{
-				Tokens:      cfg.HTTP.APITokens,
-				Intake:      intake,
-				Ready:       st.Ping,
-				Logger:      log,
-				Journeys:    func() []api.JourneyInfo { return journeyInfo(eng.Journeys()) },
-				Customers:   eng,
-				Unsubscribe: signer.Verify,
-			}),
-		}
-		go func() { errc <- srv.ListenAndServe() }()
-		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr)
-		if cfg.Redis.URL == "" {
+	switch {
+	case r.api:
+		dash := dashboard.New(conn.dial, true)
+		defer dash.Close()
+		opts := ops
+		opts.Tokens = cfg.HTTP.APITokens
+		opts.Intake = client.NewFromRedis(rdb)
+		opts.Journeys = func() []api.JourneyInfo { return journeyInfo(eng.Journeys()) }
+		opts.Customers = eng
+		opts.Unsubscribe = signer.Verify
+		opts.Monitoring = dash
+		opts.EventResult = m.Event
+		opts.JourneyStats = stats.Get
+		srv = newHTTPServer(cfg.HTTP.Addr, api.New(opts))
+		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr, "dashboard", cfg.HTTP.BaseURL+dashboard.Root+"/")
+		if cfg.Redis.Embedded() {
 			log.Info("try it: send an order, then look in the outbox folder (see README)",
 				"example", `curl -H 'Authorization: Bearer TOKEN' `+cfg.HTTP.BaseURL+`/v1/events -d '{"type":"order.placed","customer_id":"c-1","customer":{"email":"anna@example.com","first_name":"Anna"},"data":{"order_id":"A-1","items":[{"name":"Ethiopia Guji","price":19.9}]}}'`)
 		}
+	case cfg.Worker.MetricsAddr != "":
+		srv = newHTTPServer(cfg.Worker.MetricsAddr, api.Ops(ops))
+		log.Info("worker metrics listening", "addr", cfg.Worker.MetricsAddr)
+	}
+	if srv != nil {
+		go func() { errc <- srv.ListenAndServe() }()
 	}
 
 	select {
@@ -179,6 +214,17 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	return err
 }
 
+func newHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+	}
+}
+
 // buildPolicies makes the send pipeline's checks from the config: quiet hours first (a
 // held message is checked again when it runs), then frequency caps.
 func buildPolicies(cfg *config.Config, st *store.Store) ([]engine.Policy, error) {
@@ -195,46 +241,9 @@ func buildPolicies(cfg *config.Config, st *store.Store) ([]engine.Policy, error)
 		for name, c := range cfg.Caps {
 			limits[name] = policy.Limit{Limit: c.Limit, Per: time.Duration(c.Per)}
 		}
-		out = append(out, policy.NewCaps(st, limits))
+		out = append(out, policy.NewCaps(limits))
 	}
 	return out, nil
-}
-
-// connectRedis connects to the configured Redis, or starts the embedded in-process one
-// when no URL is configured.
-func connectRedis(url string, r roles, log *slog.Logger) (redis.UniversalClient, func(), error) {
-	if url != "" {
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			return nil, nil, fmt.Errorf("redis.url: %w", err)
-		}
-		rdb := redis.NewClient(opt)
-		return rdb, func() { rdb.Close() }, nil
-	}
-	if !(r.worker && r.api) {
-		return nil, nil, errors.New("the embedded Redis lives inside one process: `worker` and `api` alone need redis.url; use `serve`")
-	}
-	m := miniredis.NewMiniRedis()
-	if err := m.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start embedded redis: %w", err)
-	}
-	log.Warn("EMBEDDED REDIS: no redis.url configured, so state lives in this process only. " +
-		"Nothing survives a restart: pending steps, timers and profiles are lost. Set REDIS_URL for production.")
-	stop := make(chan struct{})
-	go func() { // miniredis keeps TTLs still unless told time passes
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				m.FastForward(time.Second)
-			case <-stop:
-				return
-			}
-		}
-	}()
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	return rdb, func() { close(stop); rdb.Close(); m.Close() }, nil
 }
 
 func journeyInfo(set *workflows.Set) []api.JourneyInfo {

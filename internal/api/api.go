@@ -16,6 +16,7 @@ import (
 
 	"github.com/rapporthq/rapport/client"
 	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/journeystats"
 )
 
 // Intake accepts events; *client.Client is one. Send answers only once the event is
@@ -31,6 +32,8 @@ type JourneyInfo struct {
 	Name    string `json:"name"`
 	Trigger string `json:"trigger"`
 	Steps   int    `json:"steps"`
+	// Stats are the journey's counters, when Options.JourneyStats is set.
+	Stats *journeystats.Stats `json:"stats,omitempty"`
 }
 
 // Options configure New.
@@ -44,6 +47,9 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Journeys lists the loaded journeys; nil leaves GET /v1/journeys out (404).
 	Journeys func() []JourneyInfo
+	// JourneyStats, when set, reads the counters GET /v1/journeys shows with each
+	// journey; an error is a 503.
+	JourneyStats func(ctx context.Context, journeys []string) (map[string]journeystats.Stats, error)
 	// Customers serves /v1/customers; nil leaves those endpoints out.
 	Customers Customers
 	// Unsubscribe verifies one-click unsubscribe tokens; with Customers it serves
@@ -53,6 +59,17 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; zero or less means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+
+	// Loaded reports whether journeys are loaded, for /readyz; nil means they are.
+	Loaded func() bool
+	// Metrics, when set, serves GET /metrics, without a token.
+	Metrics http.Handler
+	// Monitoring, when set, serves the queue dashboard under /monitoring/, to requests
+	// with an API token as a bearer token or as the password of HTTP basic auth.
+	Monitoring http.Handler
+	// EventResult, when set, is told the result of every event posted: "accepted",
+	// "duplicate", "rejected" (400, 413) or "unavailable" (503).
+	EventResult func(result string)
 }
 
 const (
@@ -71,8 +88,10 @@ type server struct {
 }
 
 // New returns the API handler: POST /v1/events, POST /v1/events/batch, GET /healthz,
-// GET /readyz, GET /v1/journeys, and the customer and unsubscribe endpoints when
-// Options.Customers is set. Everything under /v1/ needs a bearer token.
+// GET /readyz, GET /v1/journeys, the customer and unsubscribe endpoints when
+// Options.Customers is set, GET /metrics and /monitoring/ when those handlers are set.
+// Everything under /v1/ needs a bearer token; /monitoring/ a token as bearer or as the
+// basic-auth password.
 func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -86,21 +105,15 @@ func New(opts Options) http.Handler {
 			s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
 		}
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
+	mux := s.opsRoutes()
+	if opts.Monitoring != nil {
+		mux.Handle("/monitoring/", s.browserAuth(opts.Monitoring))
+		mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
+	}
 	mux.Handle("POST /v1/events", s.auth(http.HandlerFunc(s.postEvent)))
 	mux.Handle("POST /v1/events/batch", s.auth(http.HandlerFunc(s.postBatch)))
 	if opts.Journeys != nil {
-		mux.Handle("GET /v1/journeys", s.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			js := opts.Journeys()
-			if js == nil {
-				js = []JourneyInfo{}
-			}
-			writeJSON(w, http.StatusOK, map[string]any{"journeys": js})
-		})))
+		mux.Handle("GET /v1/journeys", s.auth(http.HandlerFunc(s.journeys)))
 	}
 	if opts.Customers != nil {
 		s.customerRoutes(mux)
@@ -108,6 +121,28 @@ func New(opts Options) http.Handler {
 			mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribe)
 			mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
 		}
+	}
+	return mux
+}
+
+// Ops returns the operations endpoints alone: GET /healthz, GET /readyz and, when
+// Options.Metrics is set, GET /metrics. A worker without the API serves these. Only
+// Ready, Loaded, Metrics and Logger of opts are used.
+func Ops(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return (&server{Options: opts}).opsRoutes()
+}
+
+func (s *server) opsRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
 	}
 	return mux
 }
@@ -122,6 +157,24 @@ func (s *server) auth(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// browserAuth is auth that also takes an API token as the password of HTTP basic auth
+// (any user name), so a browser can open the dashboard.
+func (s *server) browserAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pass, ok := r.BasicAuth(); ok && s.validToken(pass) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if strings.EqualFold(scheme, "Bearer") && s.validToken(strings.TrimSpace(tok)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="rapport", charset="UTF-8"`)
+		writeError(w, http.StatusUnauthorized, "an API token is needed: as a bearer token, or as the password of basic auth (any user name)", "")
 	})
 }
 
@@ -140,14 +193,17 @@ func (s *server) validToken(tok string) bool {
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.Loaded != nil && !s.Loaded() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "journeys: not loaded"})
+		return
+	}
 	if s.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			// The error names Redis's address and what went wrong: for the operator's log,
-			// not for anyone who can reach /readyz.
+			// The cause (and the server's address) goes to the log, not to the caller.
 			s.Logger.Warn("not ready: redis unreachable", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "redis is unreachable"})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "redis: unreachable"})
 			return
 		}
 	}
@@ -188,15 +244,18 @@ const unavailableMsg = "the event was not accepted: the queue is unavailable; se
 func (s *server) postEvent(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(w, r)
 	if err != nil {
+		s.tally(client.Result{}, err)
 		s.fail(w, r, err)
 		return
 	}
 	ev, err := parseEvent(body, "")
 	if err != nil {
+		s.tally(client.Result{}, err)
 		s.fail(w, r, err)
 		return
 	}
 	res, err := s.send(r.Context(), ev, "")
+	s.tally(res, err)
 	switch {
 	case err != nil:
 		s.fail(w, r, err)
@@ -224,6 +283,46 @@ func (s *server) send(ctx context.Context, ev event.Event, prefix string) (clien
 		return client.Result{}, intakeError(err, prefix)
 	}
 	return res, nil
+}
+
+func (s *server) journeys(w http.ResponseWriter, r *http.Request) {
+	js := s.Journeys()
+	if js == nil {
+		js = []JourneyInfo{}
+	}
+	if s.JourneyStats != nil {
+		ids := make([]string, len(js))
+		for i, j := range js {
+			ids[i] = j.ID
+		}
+		stats, err := s.JourneyStats(r.Context(), ids)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for i := range js {
+			st := stats[js[i].ID]
+			js[i].Stats = &st
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"journeys": js})
+}
+
+// tally reports one event's result to Options.EventResult.
+func (s *server) tally(res client.Result, err error) {
+	if s.EventResult == nil {
+		return
+	}
+	switch {
+	case err == nil && res.Duplicate:
+		s.EventResult("duplicate")
+	case err == nil:
+		s.EventResult("accepted")
+	case statusOf(err) >= 500:
+		s.EventResult("unavailable")
+	default:
+		s.EventResult("rejected")
+	}
 }
 
 // batchResult is the answer for one event of a batch.
@@ -263,6 +362,7 @@ func (s *server) postBatch(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			res, err = s.send(r.Context(), ev, prefix)
 		}
+		s.tally(res, err)
 		switch {
 		case err == nil:
 			results[i].ID, results[i].Duplicate = res.ID, res.Duplicate

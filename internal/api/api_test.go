@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/journeystats"
 	"github.com/rapporthq/rapport/internal/redistest"
 )
 
@@ -433,8 +436,8 @@ func TestWithoutRedisNothingIsAccepted(t *testing.T) {
 	}
 
 	a = e.do(t, "GET", "/readyz", "", "")
-	if msg, _ := a.body["error"].(string); a.status != 503 || msg == "" {
-		t.Fatalf("readyz with Redis down: %v, want 503 with the error", a)
+	if msg, _ := a.body["error"].(string); a.status != 503 || msg != "redis: unreachable" {
+		t.Fatalf("readyz with Redis down: %v, want 503 with \"redis: unreachable\" and no address or cause", a)
 	}
 
 	var errs int
@@ -518,5 +521,55 @@ func TestConsentBodiesAreChecked(t *testing.T) {
 	}
 	if subscribed, ok := cs.consent["email"]; !ok || subscribed {
 		t.Fatalf("consent = %v, want email unsubscribed", cs.consent)
+	}
+}
+
+func TestReadyNeedsLoadedJourneys(t *testing.T) {
+	var loaded atomic.Bool
+	e := setup(t, api.Options{Loaded: loaded.Load})
+	if a := e.do(t, "GET", "/readyz", "", ""); a.status != 503 || a.body["error"] != "journeys: not loaded" {
+		t.Fatalf("readyz before journeys are loaded: %v, want 503 journeys: not loaded", a)
+	}
+	loaded.Store(true)
+	if a := e.do(t, "GET", "/readyz", "", ""); a.status != 200 {
+		t.Fatalf("readyz with journeys loaded and Redis up: %v, want 200", a)
+	}
+}
+
+func TestEveryPostedEventIsTalliedOnce(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	e := setup(t, api.Options{EventResult: func(r string) { mu.Lock(); got[r]++; mu.Unlock() }})
+	e.post(t, "/v1/events", `{"id": "t-1", "type": "x", "customer_id": "c"}`)
+	e.post(t, "/v1/events", `{"id": "t-1", "type": "x", "customer_id": "c"}`)
+	e.post(t, "/v1/events", `{"id": "t-2", "customer_id": "c"}`)
+	e.post(t, "/v1/events", `{"id": `)
+	e.batch(t, `{"id": "t-3", "type": "x", "customer_id": "c"}`, `{"id": "t-1", "type": "x", "customer_id": "c"}`, `{"type": "x"}`)
+	e.redis.Kill()
+	e.post(t, "/v1/events", `{"id": "t-4", "type": "x", "customer_id": "c"}`)
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"accepted": 2, "duplicate": 2, "rejected": 3, "unavailable": 1}
+	if !maps.Equal(got, want) {
+		t.Fatalf("tallies = %v, want %v", got, want)
+	}
+}
+
+func TestJourneysCarryTheirStats(t *testing.T) {
+	e := setup(t, api.Options{
+		Journeys: func() []api.JourneyInfo { return []api.JourneyInfo{{ID: "cart"}, {ID: "new"}} },
+		JourneyStats: func(_ context.Context, ids []string) (map[string]journeystats.Stats, error) {
+			return map[string]journeystats.Stats{"cart": {Entered: 5, Active: 2, Completed: 2, Exited: 1, Sent: 4, Capped: 1}}, nil
+		},
+	})
+	a := e.do(t, "GET", "/v1/journeys", "Bearer "+token, "")
+	got, err := json.Marshal(a.body["journeys"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"id":"cart","name":"","stats":{"active":2,"capped":1,"completed":2,"entered":5,"exited":1,"failed":0,"sent":4},"steps":0,"trigger":""},` +
+		`{"id":"new","name":"","stats":{"active":0,"capped":0,"completed":0,"entered":0,"exited":0,"failed":0,"sent":0},"steps":0,"trigger":""}]`
+	if a.status != 200 || string(got) != want {
+		t.Fatalf("journeys = %d %s, want %s", a.status, got, want)
 	}
 }

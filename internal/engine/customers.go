@@ -53,10 +53,7 @@ func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) 
 		return v, err
 	}
 	for _, en := range ens {
-		ev := EnrolmentView{Journey: en.Journey, StartedAt: en.StartedAt, Due: en.Due}
-		if j, ok := e.Journeys().Get(en.Journey); ok && en.Step < len(j.Steps) {
-			ev.NextStep = j.Steps[en.Step].ID
-		}
+		ev := EnrolmentView{Journey: en.Journey, StartedAt: en.StartedAt, Due: en.Due, NextStep: en.Step}
 		v.Enrolments = append(v.Enrolments, ev)
 	}
 	if v.History, err = st.History(ctx, id); err != nil {
@@ -173,6 +170,9 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 	}
 	if err := e.cfg.Store.Forget(ctx, id, journeys, counters); err != nil {
 		return err
+	}
+	for _, en := range ens {
+		e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: en.Journey, CustomerID: id, Change: Ended})
 	}
 	e.log.Info("customer erased", "customer", id)
 	return nil

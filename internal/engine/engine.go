@@ -95,7 +95,16 @@ type Config struct {
 	// Policies run, in order, between choosing the channel and rendering: frequency caps,
 	// quiet hours and the like.
 	Policies []Policy
-	Logger   *slog.Logger
+	// Observer hears of every recorded outcome and every enrolment's start and end, once
+	// each: metrics and statistics hang off it. Default: none.
+	Observer Observer
+	// SendLease is how long one attempt may take to send a message before another
+	// attempt counts it as dead: one that had not handed the message over is taken over
+	// and the message sent; one that had is recorded uncertain (or resent, by the step's
+	// on_uncertain). It also bounds how long a sent message's record is retried while
+	// Redis is away. Default 2m.
+	SendLease time.Duration
+	Logger    *slog.Logger
 }
 
 // Engine turns events into enrolments, enrolments into scheduled steps, and due steps into
@@ -130,6 +139,12 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = Observers(nil)
+	}
+	if cfg.SendLease <= 0 {
+		cfg.SendLease = 2 * time.Minute
+	}
 	e := &Engine{cfg: cfg, log: cfg.Logger}
 	e.journeys.Store(cfg.Journeys)
 	return e, nil
@@ -138,8 +153,10 @@ func New(cfg Config) (*Engine, error) {
 // Journeys returns the journeys in force.
 func (e *Engine) Journeys() *workflows.Set { return e.journeys.Load() }
 
-// SetJourneys replaces the journeys in force, for live reload. Enrolments in a journey
-// that disappeared end when their next step falls due.
+// SetJourneys replaces the journeys in force, for live reload. Enrolments keep their
+// place by step id; a step that disappeared is recorded skipped when it falls due, and a
+// journey that disappeared leaves its steps retrying (ErrUnknownJourney) until a worker
+// that knows it runs them or their retries run out.
 func (e *Engine) SetJourneys(s *workflows.Set) { e.journeys.Store(s) }
 
 // shortHash makes compact, deterministic ids from their parts.

@@ -324,19 +324,26 @@ steps:
 	}
 }
 
-func TestAJourneyRemovedByAReloadEndsItsEnrolments(t *testing.T) {
+func TestAJourneyThisWorkerDoesNotKnowIsRetriedNotEnded(t *testing.T) {
 	h := newHarness(t, t0, twoSteps)
 	h.Event(cart("c", 20))
+	full := h.Engine.Journeys()
 	empty, err := workflows.NewSet(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A rolling deploy: this worker runs without the journey for a while.
 	h.Engine.SetJourneys(empty)
-	h.Advance(48 * time.Hour)
+	h.Advance(time.Hour + time.Minute) // due, tried, retried a minute later
 	if n := len(h.Sent.To("c@x.example")); n != 0 {
-		t.Fatalf("%d messages from a journey that was removed", n)
+		t.Fatalf("%d messages from a journey this worker does not know", n)
 	}
-	if en, _ := h.Store.Enrolment(t.Context(), "cart", "c"); en != nil {
-		t.Fatalf("the enrolment outlived its journey: %+v", en)
+	if en, _ := h.Store.Enrolment(t.Context(), "cart", "c"); en == nil {
+		t.Fatal("the enrolment ended because one worker did not know its journey")
+	}
+	h.Engine.SetJourneys(full)
+	h.Advance(time.Minute)
+	if n := len(h.Sent.To("c@x.example")); n != 1 {
+		t.Fatalf("%d messages once the journey is known again, want the retried step's one", n)
 	}
 }

@@ -91,8 +91,8 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 	id := shortHash(j.ID, cid, ev.ID)
 	first := j.Steps[0]
 	due := now.Add(first.Wait)
-	en := store.Enrolment{ID: id, Journey: j.ID, CustomerID: cid, StartedAt: now, Step: 0, Due: due,
-		Task: stepTaskID(id, 0), Event: raw, Since: ev.OccurredAt}
+	en := store.Enrolment{ID: id, Journey: j.ID, CustomerID: cid, StartedAt: now, Step: first.ID, Index: 0, Due: due,
+		Task: stepTaskID(id, first.ID), Event: raw, Since: ev.OccurredAt}
 	rule := store.Rule{ReenterAfter: j.ReenterAfter,
 		Once: j.Trigger.OncePer.String(env)}
 	outcome, replaced, err := e.cfg.Store.Enrol(ctx, en, rule)
@@ -111,10 +111,12 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 		return e.scheduleStep(ctx, cur)
 	}
 	if replaced != "" {
+		e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Ended})
 		if err := e.cfg.Scheduler.Cancel(ctx, replaced); err != nil {
 			return err
 		}
 	}
+	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Entered})
 	e.log.Debug("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
 	return e.startStep(ctx, &en)
 }
@@ -147,6 +149,7 @@ func (e *Engine) exit(ctx context.Context, j *workflows.Journey, cid, goal strin
 		return err
 	}
 	e.log.Debug("enrolment ended", "journey", j.ID, "customer", cid, "reason", "goal event "+goal)
+	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Exited})
 	if task == "" {
 		return nil
 	}

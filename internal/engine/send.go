@@ -2,11 +2,14 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -21,11 +24,16 @@ const (
 	OutcomeSkipped     Outcome = "skipped"
 	OutcomeCapped      Outcome = "capped"
 	OutcomeUnreachable Outcome = "unreachable"
-	OutcomeFailed      Outcome = "failed"
+	// OutcomeUncertain: the message was handed to its channel but whether it arrived is
+	// unknown (the answer never came, or the worker died waiting for it); with
+	// on_uncertain: skip it is not sent again.
+	OutcomeUncertain Outcome = "uncertain"
+	OutcomeFailed    Outcome = "failed"
 )
 
 // Delivery is one step's message on its way through the send pipeline:
-// choose channel -> policies -> render -> send -> record. Each stage fills in more of it.
+// choose channel -> policies -> render -> reserve -> send -> commit. Each stage fills in
+// more of it.
 type Delivery struct {
 	Journey    *workflows.Journey
 	Step       *workflows.Step
@@ -45,6 +53,19 @@ type Delivery struct {
 	Address string
 	// Message is set once rendered.
 	Message channels.Message
+	// Passed lists the step's channels passed over so far, and why.
+	Passed []store.Passed
+
+	due     time.Time         // when the step fell due
+	blocked map[string]string // channel -> digest of the address it is blocked at
+	claim   store.Claim       // the message's claim as loaded
+	token   string            // this attempt's claim token
+	windows []store.Window    // the cap windows reserved with the claim
+	move    store.Move        // where the enrolment goes once the outcome is recorded
+	sent    channels.Receipt  // the channel's receipt
+	took    time.Duration     // how long the channel took
+	resent  string            // why this is a second send, if it is
+	mode    workflows.UncertainMode
 }
 
 // Verdict is a policy's answer. The zero Verdict lets the message go on.
@@ -55,6 +76,10 @@ type Verdict struct {
 	// Until, when later than now, holds the step back until then (quiet hours): it is
 	// rescheduled and runs the whole pipeline again.
 	Until time.Time
+	// Caps are cap windows the message must fit in. They are reserved together with the
+	// message's claim in one step, so concurrent sends cannot pass one cap together; a
+	// full one records the message capped.
+	Caps []store.Window
 }
 
 // Policy is a check every message passes after its channel is chosen and before it is
@@ -63,63 +88,91 @@ type Policy interface {
 	Check(ctx context.Context, d *Delivery) (Verdict, error)
 }
 
-// SentObserver is implemented by policies that need to know what was sent, such as
-// frequency caps counting messages. Sent is called after every successful send.
-type SentObserver interface {
-	Sent(ctx context.Context, d *Delivery) error
-}
-
 // PolicyFunc adapts a function to the Policy interface.
 type PolicyFunc func(ctx context.Context, d *Delivery) (Verdict, error)
 
 // Check calls f(ctx, d).
 func (f PolicyFunc) Check(ctx context.Context, d *Delivery) (Verdict, error) { return f(ctx, d) }
 
-// deliver runs the send pipeline for d. It returns a time when a policy holds the step
-// back until then, and an error only to ask for a retry.
+// deliver runs the send pipeline for d on the step's channels in order, falling back to
+// the next one when a channel cannot reach the customer. It returns a time when a policy
+// holds the step back until then, and an error only to ask for a retry.
 func (e *Engine) deliver(ctx context.Context, d *Delivery) (time.Time, error) {
-	if !e.chooseChannel(d) {
-		return time.Time{}, e.record(ctx, d, OutcomeUnreachable, "no channel of "+fmt.Sprint(d.Step.Send.Channels)+" can reach the customer")
+	if d.claim.State == store.ClaimDone {
+		// An earlier attempt recorded this message: a commit whose answer was lost, or
+		// an enrolling event replayed after its enrolment ended. Never twice.
+		return time.Time{}, e.moveOn(ctx, d)
 	}
-	for _, p := range e.cfg.Policies {
-		v, err := p.Check(ctx, d)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if v.Until.After(d.Now) {
-			return v.Until, nil
-		}
-		if v.Outcome != "" {
-			return time.Time{}, e.record(ctx, d, v.Outcome, v.Reason)
+	d.token = newToken()
+	d.mode = d.Step.OnUncertain
+	if d.mode == "" {
+		d.mode = workflows.UncertainSkip
+	}
+	for _, name := range e.candidates(d) {
+		until, done, err := e.try(ctx, d, name)
+		if done || err != nil {
+			return until, err
 		}
 	}
-	if err := e.render(d); err != nil {
-		return time.Time{}, e.record(ctx, d, OutcomeFailed, err.Error())
-	}
-	return time.Time{}, e.send(ctx, d)
+	d.Channel, d.Address = channels.Named{}, ""
+	return time.Time{}, e.record(ctx, d, OutcomeUnreachable, fmt.Sprintf("no channel of %v can reach the customer", d.Step.Send.Channels))
 }
 
-// chooseChannel picks the first channel of the step the customer can be reached on: the
-// channel is configured, the customer has not unsubscribed from it, the profile has an
-// address for its type, and the template has a version for its kind. Consent is assumed
-// until the customer opts out (the soft opt-in of existing customers).
-func (e *Engine) chooseChannel(d *Delivery) bool {
+// candidates lists the step's channel names in order, preferred resolved and each once.
+// A retry stays on the channel an earlier attempt of the message was on, if it can.
+func (e *Engine) candidates(d *Delivery) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	if c := d.claim; c.Channel != "" && c.State != store.ClaimFree {
+		add(c.Channel)
+	}
 	for _, name := range d.Step.Send.Channels {
 		if name == workflows.Preferred {
-			name, _ = d.Customer["preferred_channel"].(string)
+			p, _ := d.Customer["preferred_channel"].(string)
+			if p == "" {
+				d.pass(workflows.Preferred, "no preferred_channel")
+				continue
+			}
+			name = p
 		}
-		ch, ok := e.cfg.Channels.Get(name)
-		if subscribed, recorded := d.Consent[name]; !ok || (recorded && !subscribed) {
-			continue
-		}
-		addr := address(ch.Type.AddressKey, d)
-		if addr == "" || !e.cfg.Templates.Has(d.Step.Send.Template, ch.Type.Kind) {
-			continue
-		}
-		d.Channel, d.Address = ch, addr
-		return true
+		add(name)
 	}
-	return false
+	return out
+}
+
+func (d *Delivery) pass(channel, reason string) {
+	d.Passed = append(d.Passed, store.Passed{Channel: channel, Reason: reason})
+}
+
+// usable says why the customer cannot be reached on the channel, or "" when they can:
+// the channel is configured, the customer did not unsubscribe from it, the profile has an
+// address for its type that it is not blocked at, and the template has a version for its
+// kind. Consent is assumed until the customer opts out (the soft opt-in of existing
+// customers).
+func (e *Engine) usable(d *Delivery, name string) (channels.Named, string, string) {
+	ch, ok := e.cfg.Channels.Get(name)
+	if !ok {
+		return ch, "", "unknown channel"
+	}
+	if subscribed, recorded := d.Consent[name]; recorded && !subscribed {
+		return ch, "", "unsubscribed"
+	}
+	addr := address(ch.Type.AddressKey, d)
+	switch {
+	case addr == "":
+		return ch, "", "no address"
+	case d.blocked[name] != "" && d.blocked[name] == store.AddressDigest(addr):
+		return ch, "", "blocked"
+	case !e.cfg.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
+		return ch, "", "no template"
+	}
+	return ch, addr, ""
 }
 
 func address(key string, d *Delivery) string {
@@ -133,6 +186,135 @@ func address(key string, d *Delivery) string {
 		return fmt.Sprintf("%.0f", v)
 	}
 	return ""
+}
+
+// try runs the pipeline on one channel. done is false when the channel cannot reach the
+// customer and the next one should be tried.
+func (e *Engine) try(ctx context.Context, d *Delivery, name string) (until time.Time, done bool, err error) {
+	ch, addr, why := e.usable(d, name)
+	if why != "" {
+		d.pass(name, why)
+		return time.Time{}, false, nil
+	}
+	d.Channel, d.Address, d.windows = ch, addr, nil
+	for _, p := range e.cfg.Policies {
+		v, err := p.Check(ctx, d)
+		if err != nil {
+			return time.Time{}, true, err
+		}
+		if v.Until.After(d.Now) {
+			return v.Until, true, nil
+		}
+		if v.Outcome != "" {
+			return time.Time{}, true, e.record(ctx, d, v.Outcome, v.Reason)
+		}
+		d.windows = append(d.windows, v.Caps...)
+	}
+	if err := e.render(d); err != nil {
+		return time.Time{}, true, e.record(ctx, d, OutcomeFailed, err.Error())
+	}
+	res, err := e.cfg.Store.Reserve(ctx, store.Reservation{CustomerID: d.CustomerID, MessageID: d.MessageID,
+		Token: d.token, Channel: name, Address: addr, At: d.Now, Lease: e.cfg.SendLease, Windows: d.windows,
+		Resend: d.mode == workflows.UncertainResend})
+	if err != nil {
+		return time.Time{}, true, err
+	}
+	switch res.Status {
+	case store.ReserveOK:
+	case store.ReserveCapped:
+		w := res.Full
+		return time.Time{}, true, e.record(ctx, d, OutcomeCapped,
+			fmt.Sprintf("cap %s: %d per %s reached", w.Counter, w.Limit, duration.Format(w.Per)))
+	case store.ReserveDone:
+		return time.Time{}, true, e.moveOn(ctx, d)
+	case store.ReserveBusy:
+		wait := time.Until(res.Found.Lease) + time.Second
+		e.log.Debug("another attempt is sending the message", "journey", d.Journey.ID, "step", d.Step.ID,
+			"customer", d.CustomerID, "retry_in", wait)
+		return time.Time{}, true, &channels.TemporaryError{RetryAfter: wait,
+			Err: fmt.Errorf("message %s is being sent by another attempt", d.MessageID)}
+	case store.ReserveUnsubscribed, store.ReserveBlocked:
+		d.pass(name, string(res.Status))
+		return time.Time{}, false, nil
+	case store.ReserveHanded:
+		if c, ok := e.cfg.Channels.Get(res.Found.Channel); ok {
+			d.Channel = c
+		}
+		return time.Time{}, true, e.settle(ctx, d, OutcomeUncertain,
+			"an earlier attempt handed the message to its channel and died before the answer; not resent (on_uncertain: skip)")
+	default:
+		return time.Time{}, true, fmt.Errorf("reserve message %s: unexpected answer %q", d.MessageID, res.Status)
+	}
+	switch {
+	case res.Found.State == store.ClaimHanded:
+		d.resent = "resent (on_uncertain: resend): an earlier attempt handed it over and died before the answer"
+	case res.Found.Note != "":
+		d.resent = res.Found.Note
+	}
+	return e.send(ctx, d)
+}
+
+// send hands the reserved message to its channel and settles the claim by the result.
+func (e *Engine) send(ctx context.Context, d *Delivery) (time.Time, bool, error) {
+	st := e.cfg.Store
+	hctx := channels.WithHandOver(ctx, func(ctx context.Context) error {
+		return st.HandOver(ctx, d.CustomerID, d.MessageID, d.token, e.cfg.SendLease)
+	})
+	start := time.Now()
+	receipt, sendErr := d.Channel.Send(hctx, d.Message)
+	d.took = time.Since(start)
+	var unreachable *channels.UnreachableError
+	var uncertain *channels.UncertainError
+	switch {
+	case sendErr == nil:
+		d.sent = receipt
+		return time.Time{}, true, e.settle(ctx, d, OutcomeSent, d.resent)
+	case errors.As(sendErr, &unreachable):
+		// Nothing was delivered, and this address will not do: close the channel for
+		// the customer at it and fall back to the next channel of the step at once.
+		if err := e.release(ctx, d, "", true); err != nil {
+			return time.Time{}, true, err
+		}
+		d.blocked[d.Channel.Name] = store.AddressDigest(d.Address)
+		d.pass(d.Channel.Name, sendErr.Error())
+		e.log.Info("channel cannot reach the customer; falling back", "journey", d.Journey.ID, "step", d.Step.ID,
+			"customer", d.CustomerID, "channel", d.Channel.Name, "err", sendErr)
+		return time.Time{}, false, nil
+	case errors.As(sendErr, &uncertain) && d.mode == workflows.UncertainResend && !d.Attempt.Last():
+		if err := e.release(ctx, d, "resent (on_uncertain: resend) after an uncertain attempt: "+sendErr.Error(), false); err != nil {
+			return time.Time{}, true, err
+		}
+		e.log.Warn("send uncertain, will send again", "journey", d.Journey.ID, "step", d.Step.ID,
+			"customer", d.CustomerID, "channel", d.Channel.Name, "err", sendErr)
+		return time.Time{}, true, channels.Temporary(sendErr)
+	case errors.As(sendErr, &uncertain):
+		return time.Time{}, true, e.settle(ctx, d, OutcomeUncertain, sendErr.Error())
+	case channels.IsTemporary(sendErr) && !d.Attempt.Last():
+		if err := e.release(ctx, d, "", false); err != nil {
+			return time.Time{}, true, errors.Join(sendErr, err)
+		}
+		e.log.Warn("send failed, will retry", "journey", d.Journey.ID, "step", d.Step.ID,
+			"customer", d.CustomerID, "channel", d.Channel.Name, "attempt", d.Attempt.Retry, "err", sendErr)
+		return time.Time{}, true, sendErr
+	case channels.IsTemporary(sendErr):
+		return time.Time{}, true, e.settle(ctx, d, OutcomeFailed, fmt.Sprintf("gave up after %d retries: %v", d.Attempt.Retry, sendErr))
+	default:
+		return time.Time{}, true, e.settle(ctx, d, OutcomeFailed, sendErr.Error())
+	}
+}
+
+// release gives the claim and its cap windows back after a send that surely delivered
+// nothing; block also closes the channel at the address. Another attempt owning the claim
+// by now is no error: it will record the message.
+func (e *Engine) release(ctx context.Context, d *Delivery, note string, block bool) error {
+	r := store.Release{CustomerID: d.CustomerID, MessageID: d.MessageID, Token: d.token, Windows: d.windows,
+		Note: note, Block: block, Channel: d.Channel.Name, Address: d.Address}
+	_, err := persist(ctx, e.cfg.SendLease, func() (struct{}, error) { return struct{}{}, e.cfg.Store.Release(ctx, r) })
+	if errors.Is(err, store.ErrClaimLost) {
+		e.log.Warn("another attempt took the message over", "journey", d.Journey.ID, "step", d.Step.ID, "customer", d.CustomerID)
+		return nil
+	}
+	return err
 }
 
 // render fills d.Message from the step's template in the customer's locale.
@@ -166,67 +348,108 @@ func (e *Engine) render(d *Delivery) error {
 	return nil
 }
 
-// send hands the message to its channel at most once: a claim in Redis is taken before
-// the send and settled with the record after it, so a retried task never sends twice.
-func (e *Engine) send(ctx context.Context, d *Delivery) error {
-	st := e.cfg.Store
-	claimed, state, err := st.ClaimSend(ctx, d.MessageID)
-	if err != nil {
-		return err
-	}
-	if !claimed {
-		if state == store.ClaimDone {
-			return nil // sent (or failed for good) by an earlier attempt, already recorded
-		}
-		// An earlier attempt died while sending: the message may have gone out. Sending
-		// again could make a duplicate, so record it instead.
-		return e.settle(ctx, d, OutcomeFailed, "interrupted while sending; not resent to avoid a duplicate")
-	}
-	_, sendErr := d.Channel.Send(ctx, d.Message)
-	switch {
-	case sendErr == nil:
-		for _, p := range e.cfg.Policies {
-			if o, ok := p.(SentObserver); ok {
-				if err := o.Sent(ctx, d); err != nil {
-					e.log.Warn("a policy could not count a sent message", "customer", d.CustomerID, "err", err)
-				}
-			}
-		}
-		return e.settle(ctx, d, OutcomeSent, "")
-	case channels.IsTemporary(sendErr) && !d.Attempt.Last():
-		if err := st.ReleaseSend(ctx, d.MessageID); err != nil {
-			return errors.Join(sendErr, err)
-		}
-		e.log.Warn("send failed, will retry", "journey", d.Journey.ID, "step", d.Step.ID,
-			"customer", d.CustomerID, "channel", d.Channel.Name, "attempt", d.Attempt.Retry, "err", sendErr)
-		return sendErr
-	case channels.IsTemporary(sendErr):
-		return e.settle(ctx, d, OutcomeFailed, fmt.Sprintf("gave up after %d retries: %v", d.Attempt.Retry, sendErr))
-	default:
-		return e.settle(ctx, d, OutcomeFailed, sendErr.Error())
-	}
-}
-
-// record writes the step's outcome to the customer's history and, for failures, the log.
+// record writes an outcome reached without the message's claim (skipped, capped,
+// unreachable, a failed render) and moves the enrolment on.
 func (e *Engine) record(ctx context.Context, d *Delivery, o Outcome, reason string) error {
 	return e.write(ctx, d, o, reason, "")
 }
 
-// settle records the outcome of a claimed send and settles its claim, in one transaction.
+// settle writes the outcome of a claimed message, marks its claim done and moves the
+// enrolment on.
 func (e *Engine) settle(ctx context.Context, d *Delivery, o Outcome, reason string) error {
-	return e.write(ctx, d, o, reason, d.MessageID)
+	return e.write(ctx, d, o, reason, d.token)
 }
 
-func (e *Engine) write(ctx context.Context, d *Delivery, o Outcome, reason, claim string) error {
-	r := store.Record{At: d.Now, Journey: d.Journey.ID, Step: d.Step.ID, Template: d.Step.Send.Template,
-		Channel: d.Channel.Name, Outcome: string(o), Reason: reason, MessageID: d.MessageID}
+// write is the one place outcomes are written: one script records the history line,
+// settles the claim and moves the enrolment, retried while Redis is briefly away; then
+// the observer hears of it once, and the next step is scheduled.
+func (e *Engine) write(ctx context.Context, d *Delivery, o Outcome, reason, token string) error {
+	rec := store.Record{At: d.Now, Journey: d.Journey.ID, Step: d.Step.ID, Template: d.Step.Send.Template,
+		Channel: d.Channel.Name, Outcome: string(o), Reason: reason, Passed: d.Passed, MessageID: d.MessageID,
+		ProviderID: d.sent.ProviderID}
+	c := store.Commit{CustomerID: d.CustomerID, MessageID: d.MessageID, Token: token, Record: rec, Move: d.move}
+	tries := 0
+	res, err := persist(ctx, e.cfg.SendLease, func() (store.CommitResult, error) { tries++; return e.cfg.Store.Commit(ctx, c) })
+	if errors.Is(err, store.ErrClaimLost) {
+		e.log.Warn("another attempt took the message over; its outcome is theirs to record", "journey", d.Journey.ID,
+			"step", d.Step.ID, "customer", d.CustomerID, "outcome", o)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !res.Recorded && token == "" {
+		if tries > 1 {
+			// Perhaps an earlier try did record it and its answer was lost: a retry of
+			// the task makes sure the next step is scheduled.
+			return errors.New("record " + d.MessageID + ": interrupted; retrying to make sure the journey goes on")
+		}
+		return nil // the enrolment moved on meanwhile: this attempt was stale
+	}
 	// One line per message is for debugging; failures are for everyone. The history
 	// keeps every outcome.
 	level := e.log.Debug
-	if o == OutcomeFailed {
+	if o == OutcomeFailed || o == OutcomeUncertain {
 		level = e.log.Warn
 	}
 	level("step "+string(o), "journey", d.Journey.ID, "step", d.Step.ID, "customer", d.CustomerID,
 		"channel", d.Channel.Name, "reason", reason)
-	return e.cfg.Store.AddRecord(ctx, d.CustomerID, r, claim)
+	ob := Observation{Journey: d.Journey.ID, Step: d.Step.ID, CustomerID: d.CustomerID, Channel: d.Channel.Name,
+		Outcome: o, Reason: reason, Due: d.due, Ran: d.Now, ProviderID: d.sent.ProviderID}
+	if token != "" {
+		ob.SendDuration = d.took
+	}
+	e.cfg.Observer.Outcome(ctx, ob)
+	return e.moved(ctx, d.move, res.Move)
+}
+
+// moveOn moves the enrolment past a message an earlier attempt recorded.
+func (e *Engine) moveOn(ctx context.Context, d *Delivery) error {
+	r, err := e.cfg.Store.Advance(ctx, d.move)
+	if err != nil {
+		return err
+	}
+	return e.moved(ctx, d.move, r)
+}
+
+// moved follows a move: the next step is scheduled, or the enrolment's end observed.
+func (e *Engine) moved(ctx context.Context, m store.Move, r store.MoveResult) error {
+	switch r {
+	case store.Advanced:
+		return e.scheduleStep(ctx, &store.Enrolment{ID: m.Enrolment, Journey: m.Journey, CustomerID: m.CustomerID,
+			Step: m.To, Index: m.Index, Due: m.Due, Task: m.Task})
+	case store.Ended:
+		e.log.Debug("journey completed", "journey", m.Journey, "customer", m.CustomerID)
+		e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: m.Journey, CustomerID: m.CustomerID, Change: Completed})
+	}
+	return nil
+}
+
+// persist runs f until it succeeds, f's answer is final (another attempt owns the
+// claim), ctx ends or bound passes: a Redis that is briefly away (a restart, a failover)
+// does not fail a message that was sent.
+func persist[T any](ctx context.Context, bound time.Duration, f func() (T, error)) (T, error) {
+	deadline := time.Now().Add(bound)
+	wait := 20 * time.Millisecond
+	for {
+		v, err := f()
+		if err == nil || errors.Is(err, store.ErrClaimLost) || ctx.Err() != nil || time.Now().After(deadline) {
+			return v, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// newToken is a random token for one attempt's claim.
+func newToken() string {
+	b := make([]byte, 12)
+	rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }

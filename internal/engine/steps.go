@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -15,15 +17,26 @@ type stepPayload struct {
 	Journey   string `json:"j"`
 	Customer  string `json:"c"`
 	Enrolment string `json:"e"`
-	Step      int    `json:"s"`
+	// Step is the step's id; Index where it was in the journey, a hint for going on
+	// when an edit removed the step.
+	Step  string `json:"s"`
+	Index int    `json:"i,omitempty"`
 	// Due is when the step fell due (unix ms); the next step's wait counts from it, so
 	// delays do not add up along a journey.
 	Due int64 `json:"d"`
 }
 
-func stepTaskID(enrolment string, step int) string {
-	return "step:" + enrolment + ":" + strconv.Itoa(step)
+func stepTaskID(enrolment, step string) string {
+	return "step:" + enrolment + ":" + step
 }
+
+// messageID is the stable id of a step's message in an enrolment.
+func messageID(enrolment, step string) string { return enrolment + "-" + step }
+
+// ErrUnknownJourney is returned, to be retried, for a step of a journey this worker has
+// not loaded: during a rolling deploy another worker may know it already, and the
+// enrolment must not end over it.
+var ErrUnknownJourney = errors.New("journey not loaded in this worker")
 
 // scheduleStep schedules the enrolment's pending step under its task ID.
 func (e *Engine) scheduleStep(ctx context.Context, en *store.Enrolment) error {
@@ -35,45 +48,60 @@ func (e *Engine) scheduleStep(ctx context.Context, en *store.Enrolment) error {
 }
 
 func pendingStep(en *store.Enrolment) stepPayload {
-	return stepPayload{Journey: en.Journey, Customer: en.CustomerID, Enrolment: en.ID, Step: en.Step, Due: en.Due.UnixMilli()}
+	return stepPayload{Journey: en.Journey, Customer: en.CustomerID, Enrolment: en.ID, Step: en.Step, Index: en.Index,
+		Due: en.Due.UnixMilli()}
 }
 
 // HandleStep runs one due step: if the enrolment is still at that step, it checks the
-// step's condition, sends its message through the send pipeline, and schedules the next
-// step or ends the enrolment. A stale task (the enrolment ended or moved on) does nothing.
+// step's condition, sends its message through the send pipeline, and records the outcome
+// together with the enrolment's move to the next step or its end. A stale task (the
+// enrolment ended or moved on) does nothing. A step that an edit removed from its journey
+// is recorded skipped and the journey goes on.
 //
-// It returns an error only when the task should be retried: Redis trouble, or a temporary
-// channel failure before the last attempt.
+// It returns an error only when the task should be retried: Redis trouble, a temporary
+// channel failure before the last attempt, another attempt sending the same message, or
+// a journey this worker does not know (ErrUnknownJourney).
 func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) error {
 	var p stepPayload
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return permanent("step payload: %v", err)
 	}
-	state, err := e.cfg.Store.LoadStepState(ctx, p.Journey, p.Customer)
+	msg := messageID(p.Enrolment, p.Step)
+	state, err := e.cfg.Store.LoadStepState(ctx, p.Journey, p.Customer, msg)
 	if err != nil {
 		return err
 	}
 	en := state.Enrolment
 	switch {
-	case en == nil || en.ID != p.Enrolment || en.Step < p.Step:
+	case en == nil || en.ID != p.Enrolment:
 		return nil // ended, replaced or cancelled
-	case en.Step > p.Step:
-		// A previous attempt advanced the enrolment but may have died before scheduling
-		// the next step; scheduling is idempotent, so make sure.
+	case en.Step != p.Step:
+		// A previous attempt moved the enrolment on but may have died before scheduling
+		// its next step; scheduling is idempotent, so make sure.
 		return e.scheduleStep(ctx, en)
 	}
 	j, ok := e.Journeys().Get(p.Journey)
-	if !ok || p.Step >= len(j.Steps) {
-		e.log.Warn("journey or step no longer exists; enrolment ended", "journey", p.Journey, "customer", p.Customer, "step", p.Step)
-		_, _, err := e.cfg.Store.End(ctx, p.Journey, p.Customer, en.ID)
-		return err
+	if !ok {
+		return fmt.Errorf("step %s of %s: %w", p.Step, p.Journey, ErrUnknownJourney)
 	}
-	step := &j.Steps[p.Step]
+	blocked := state.Blocked
+	if blocked == nil {
+		blocked = map[string]string{}
+	}
 	d := &Delivery{
-		Journey: j, Step: step, CustomerID: p.Customer, Customer: state.Profile, Consent: state.Consent,
-		Event: decodeEvent(en.Event), MessageID: en.ID + "-" + strconv.Itoa(p.Step),
-		Now: e.cfg.Clock.Now(), Attempt: at,
+		Journey: j, CustomerID: p.Customer, Customer: state.Profile, Consent: state.Consent,
+		Event: decodeEvent(en.Event), MessageID: msg, Now: e.cfg.Clock.Now(), Attempt: at,
+		due: time.UnixMilli(p.Due), blocked: blocked, claim: state.Claim,
 	}
+	i, ok := j.StepIndex(p.Step)
+	if !ok {
+		// Removed by an edit: the step now at its place comes next.
+		d.Step = &workflows.Step{ID: p.Step, Index: p.Index}
+		d.move = nextMove(j, en, p, p.Index)
+		return e.record(ctx, d, OutcomeSkipped, "step removed from the journey")
+	}
+	d.Step = &j.Steps[i]
+	d.move = nextMove(j, en, p, i+1)
 	until, err := e.runStep(ctx, d)
 	if err != nil {
 		return err
@@ -81,20 +109,32 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 	if !until.IsZero() {
 		return e.hold(ctx, en, p, until)
 	}
-	return e.advance(ctx, j, en, p)
+	return nil
+}
+
+// nextMove is the move of en past step p to the journey's step at index next, due its
+// wait after p was due, or to its end.
+func nextMove(j *workflows.Journey, en *store.Enrolment, p stepPayload, next int) store.Move {
+	m := store.Move{Journey: j.ID, CustomerID: en.CustomerID, Enrolment: en.ID, From: p.Step}
+	if next >= 0 && next < len(j.Steps) {
+		s := &j.Steps[next]
+		m.To, m.Index, m.Due, m.Task = s.ID, next, time.UnixMilli(p.Due).Add(s.Wait), stepTaskID(en.ID, s.ID)
+	}
+	return m
 }
 
 // hold reschedules the step of p to run again at until, under a new task ID (the running
 // task still holds the old one).
 func (e *Engine) hold(ctx context.Context, en *store.Enrolment, p stepPayload, until time.Time) error {
 	task := stepTaskID(en.ID, p.Step) + "@" + strconv.FormatInt(until.Unix(), 10)
-	moved, err := e.cfg.Store.Advance(ctx, en.Journey, en.CustomerID, en.ID, p.Step, p.Step, until, task)
-	if err != nil || !moved {
+	m := store.Move{Journey: en.Journey, CustomerID: en.CustomerID, Enrolment: en.ID, From: p.Step, To: p.Step,
+		Index: p.Index, Due: until, Task: task}
+	r, err := e.cfg.Store.Advance(ctx, m)
+	if err != nil || r != store.Advanced {
 		return err
 	}
 	e.log.Debug("step held back", "journey", en.Journey, "customer", en.CustomerID, "step", p.Step, "until", until)
-	en.Due, en.Task = until, task
-	return e.scheduleStep(ctx, en)
+	return e.moved(ctx, m, r)
 }
 
 // runStep checks the step's condition and sends. It returns a time when the step is held
@@ -109,24 +149,4 @@ func (e *Engine) runStep(ctx context.Context, d *Delivery) (time.Time, error) {
 		return time.Time{}, e.record(ctx, d, OutcomeSkipped, "condition is false")
 	}
 	return e.deliver(ctx, d)
-}
-
-// advance moves the enrolment past step p.Step: to the next step, due its wait after this
-// one was due, or to its end.
-func (e *Engine) advance(ctx context.Context, j *workflows.Journey, en *store.Enrolment, p stepPayload) error {
-	next := p.Step + 1
-	if next >= len(j.Steps) {
-		_, _, err := e.cfg.Store.End(ctx, j.ID, en.CustomerID, en.ID)
-		if err == nil {
-			e.log.Debug("journey completed", "journey", j.ID, "customer", en.CustomerID)
-		}
-		return err
-	}
-	due := time.UnixMilli(p.Due).Add(j.Steps[next].Wait)
-	moved, err := e.cfg.Store.Advance(ctx, j.ID, en.CustomerID, en.ID, p.Step, next, due, stepTaskID(en.ID, next))
-	if err != nil || !moved {
-		return err
-	}
-	en.Step, en.Due, en.Task = next, due, stepTaskID(en.ID, next)
-	return e.scheduleStep(ctx, en)
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -68,60 +67,32 @@ type Limit struct {
 const All = "all"
 
 // Caps enforces frequency caps per customer, per channel name and over All. A send with
-// caps: bypass is never stopped but still counts.
+// caps: bypass is never stopped but still counts. Caps only name the windows a message
+// must fit in; the engine reserves them together with the message's claim in one step,
+// so that sends running at once for one customer cannot pass a cap together.
 type Caps struct {
-	store  *store.Store
 	limits map[string]Limit
-	keep   time.Duration
 }
 
 // NewCaps returns caps with limits keyed by channel name or All.
-func NewCaps(st *store.Store, limits map[string]Limit) *Caps {
-	c := &Caps{store: st, limits: limits}
-	for _, l := range limits {
-		c.keep = max(c.keep, l.Per)
-	}
-	return c
+func NewCaps(limits map[string]Limit) *Caps {
+	return &Caps{limits: limits}
 }
 
-func (c *Caps) counters(d *engine.Delivery) []string {
-	var out []string
+// Check names the cap windows of the message's channel and of All; with caps: bypass
+// they count the message but never stop it.
+func (c *Caps) Check(_ context.Context, d *engine.Delivery) (engine.Verdict, error) {
+	var v engine.Verdict
 	for _, name := range []string{d.Channel.Name, All} {
-		if _, ok := c.limits[name]; ok {
-			out = append(out, name)
+		l, ok := c.limits[name]
+		if !ok {
+			continue
 		}
-	}
-	return out
-}
-
-// Check skips the message, as capped, when the customer already had a cap's worth of
-// messages on the channel or over all channels within the cap's window.
-func (c *Caps) Check(ctx context.Context, d *engine.Delivery) (engine.Verdict, error) {
-	counters := c.counters(d)
-	if d.Step.Send.Caps == workflows.CapsBypass || len(counters) == 0 {
-		return engine.Verdict{}, nil
-	}
-	since := make([]time.Time, len(counters))
-	for i, name := range counters {
-		since[i] = d.Now.Add(-c.limits[name].Per)
-	}
-	counts, err := c.store.SentSince(ctx, d.CustomerID, counters, since)
-	if err != nil {
-		return engine.Verdict{}, err
-	}
-	for i, name := range counters {
-		if l := c.limits[name]; counts[i] >= int64(l.Limit) {
-			return engine.Verdict{Outcome: engine.OutcomeCapped,
-				Reason: fmt.Sprintf("cap %s: %d per %s reached", name, l.Limit, duration.Format(l.Per))}, nil
+		w := store.Window{Counter: name, Limit: l.Limit, Per: l.Per}
+		if d.Step.Send.Caps == workflows.CapsBypass {
+			w.Limit = 0
 		}
+		v.Caps = append(v.Caps, w)
 	}
-	return engine.Verdict{}, nil
-}
-
-// Sent counts a sent message towards the caps.
-func (c *Caps) Sent(ctx context.Context, d *engine.Delivery) error {
-	if counters := c.counters(d); len(counters) > 0 {
-		return c.store.CountSent(ctx, d.CustomerID, d.MessageID, counters, d.Now, c.keep)
-	}
-	return nil
+	return v, nil
 }

@@ -67,7 +67,7 @@ func TestCapsSkipWhatWouldExceedThemAndBypassStillCounts(t *testing.T) {
 	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	h := enginetest.New(t, enginetest.Config{Start: start, Journeys: []string{threeSteps}, Templates: "../engine/testdata/templates",
 		Policies: func(st *store.Store) []engine.Policy {
-			return []engine.Policy{policy.NewCaps(st, map[string]policy.Limit{"email": {Limit: 2, Per: 7 * 24 * time.Hour}})}
+			return []engine.Policy{policy.NewCaps(map[string]policy.Limit{"email": {Limit: 2, Per: 7 * 24 * time.Hour}})}
 		}})
 	h.Event(event.Event{Type: "signed.up", CustomerID: "c", Customer: map[string]any{"email": "c@x.example"}})
 	h.Advance(5 * time.Hour)

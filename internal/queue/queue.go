@@ -21,7 +21,8 @@ import (
 	"github.com/rapporthq/rapport/internal/engine"
 )
 
-// Steps is the queue of journey steps and timers.
+// Steps is the queue of journey steps and timers, or the prefix of its shards (see
+// StepQueue).
 const Steps = "steps"
 
 // MaxStepRetry is how often a step whose channel fails temporarily is retried before it
@@ -37,11 +38,16 @@ var taskTypes = map[engine.TaskKind]string{
 type Scheduler struct {
 	client  *asynq.Client
 	inspect *asynq.Inspector
+	shards  int
 }
 
 // NewScheduler schedules through the Redis behind rdb, which the caller keeps and closes.
-func NewScheduler(rdb redis.UniversalClient) *Scheduler {
-	return &Scheduler{client: asynq.NewClientFromRedisClient(rdb), inspect: asynq.NewInspectorFromRedisClient(rdb)}
+func NewScheduler(rdb redis.UniversalClient, opts ...SchedulerOption) *Scheduler {
+	s := &Scheduler{client: asynq.NewClientFromRedisClient(rdb), inspect: asynq.NewInspectorFromRedisClient(rdb)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Schedule enqueues t due at t.At under its ID; an ID that exists already is left as is.
@@ -50,7 +56,7 @@ func (s *Scheduler) Schedule(ctx context.Context, t engine.Task) error {
 	if !ok {
 		return fmt.Errorf("schedule %s: unknown task kind %q", t.ID, t.Kind)
 	}
-	opts := []asynq.Option{asynq.TaskID(t.ID), asynq.Queue(Steps), asynq.MaxRetry(MaxStepRetry)}
+	opts := []asynq.Option{asynq.TaskID(t.ID), asynq.Queue(StepQueue(t.ID, s.shards)), asynq.MaxRetry(MaxStepRetry)}
 	if t.At.After(time.Now()) {
 		opts = append(opts, asynq.ProcessAt(t.At))
 	} // else due already: straight to the pending list, not via the scheduled set
@@ -64,11 +70,16 @@ func (s *Scheduler) Schedule(ctx context.Context, t engine.Task) error {
 // Cancel deletes a pending task. A task that is gone or running now is left alone: the
 // engine ignores tasks whose enrolment no longer expects them.
 func (s *Scheduler) Cancel(ctx context.Context, id string) error {
-	err := s.inspect.DeleteTask(Steps, id)
+	q := StepQueue(id, s.shards)
+	err := s.inspect.DeleteTask(q, id)
+	if (errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound)) && q != Steps {
+		q = Steps // scheduled before the steps were sharded
+		err = s.inspect.DeleteTask(q, id)
+	}
 	if err == nil || errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
 		return nil
 	}
-	info, ierr := s.inspect.GetTaskInfo(Steps, id)
+	info, ierr := s.inspect.GetTaskInfo(q, id)
 	if ierr == nil && info.State == asynq.TaskStateActive {
 		return nil
 	}
@@ -86,6 +97,10 @@ type WorkerConfig struct {
 	// PollInterval is how often due scheduled tasks are moved to run; default 1s.
 	PollInterval time.Duration
 	Logger       *slog.Logger
+	// Middleware wraps every task handler, outermost first (metrics, tracing).
+	Middleware []asynq.MiddlewareFunc
+	// Shards is the number of step queues, as given to the Scheduler (see Shards).
+	Shards int
 }
 
 // Worker processes events, steps and timers, and trims the payloads of processed events.
@@ -119,7 +134,7 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 	log := cfg.Logger
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,
-		Queues:                   map[string]int{event.Queue: 1, Steps: 2},
+		Queues:                   queueWeights(cfg.Shards),
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		DelayedTaskCheckInterval: cfg.PollInterval,
 		TaskCheckInterval:        cfg.PollInterval,
@@ -136,6 +151,7 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 		}),
 	})
 	mux := asynq.NewServeMux()
+	mux.Use(cfg.Middleware...)
 	mux.HandleFunc(event.TaskType, func(ctx context.Context, t *asynq.Task) error {
 		ev, err := event.Unmarshal(t.Payload())
 		if err != nil {
@@ -189,7 +205,9 @@ func retryDelay(base time.Duration) asynq.RetryDelayFunc {
 	return func(n int, err error, _ *asynq.Task) time.Duration {
 		var te *channels.TemporaryError
 		if errors.As(err, &te) && te.RetryAfter > 0 {
-			return te.RetryAfter
+			// asynq keeps a retry's time in whole seconds, rounded down, so it may run up
+			// to a second early: one more second keeps it from coming before retry-after.
+			return te.RetryAfter + time.Second
 		}
 		d := float64(base) * math.Pow(2, float64(n))
 		d = math.Min(d, float64(time.Hour))

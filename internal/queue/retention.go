@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -19,7 +20,7 @@ import (
 // customer's email and name, for those seven days. The Trimmer takes the payload out of
 // each completed event task and leaves the rest, so the id still conflicts and the
 // customer's data is gone once the event is processed: erasing a customer leaves no copy
-// behind in the queue.
+// behind in the queue. What stays of the payload is the event's id, type and time.
 //
 // It walks the events queue's completed set, whose scores are when each task expires,
 // which is also the order in which they completed, from a cursor kept in Redis so that
@@ -170,9 +171,23 @@ func (t *Trimmer) trim(ctx context.Context, zs []redis.Z) (int, error) {
 // asynq's internal/proto/asynq.proto: "bytes payload = 2").
 const payloadField = 2
 
-// withoutPayload returns the encoded task message without its payload field, and whether
-// there was a non-empty one. Every other field is copied as it is, so asynq reads the task
-// as before. A message it cannot parse is left alone.
+// kept is what stays of a processed event's payload: its id, type and time, so that the
+// dashboard still says which event it was, and nothing about the customer.
+func kept(payload []byte) []byte {
+	ev, err := event.Unmarshal(payload)
+	if err != nil {
+		return nil
+	}
+	b, err := event.Marshal(event.Event{ID: ev.ID, Type: ev.Type, OccurredAt: ev.OccurredAt})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// withoutPayload returns the encoded task message with its payload cut down to kept, and
+// whether that changed anything. Every other field is copied as it is, so asynq reads the
+// task as before. A message it cannot parse is left alone.
 func withoutPayload(msg []byte) ([]byte, bool) {
 	out := make([]byte, 0, len(msg))
 	changed := false
@@ -187,7 +202,12 @@ func withoutPayload(msg []byte) ([]byte, bool) {
 		}
 		if num == payloadField && typ == protowire.BytesType {
 			v, _ := protowire.ConsumeBytes(rest[n:])
-			changed = changed || len(v) > 0
+			k := kept(v)
+			if !bytes.Equal(k, v) {
+				changed = true
+			}
+			out = protowire.AppendTag(out, payloadField, protowire.BytesType)
+			out = protowire.AppendBytes(out, k)
 		} else {
 			out = append(out, rest[:n+m]...)
 		}

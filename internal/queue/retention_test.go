@@ -66,8 +66,11 @@ steps:
 	for _, i := range []int{0, 499, 500, n - 1} {
 		id := fmt.Sprintf("e%d", i)
 		info, err := insp.GetTaskInfo(event.Queue, event.TaskID(id))
-		if err != nil || info.State != asynq.TaskStateCompleted || len(info.Payload) != 0 || info.Type != event.TaskType {
-			t.Fatalf("task of %s = %+v, %v: want a completed task asynq reads, without payload", id, info, err)
+		if err != nil || info.State != asynq.TaskStateCompleted || info.Type != event.TaskType {
+			t.Fatalf("task of %s = %+v, %v: want a completed task asynq reads", id, info, err)
+		}
+		if ev, err := event.Unmarshal(info.Payload); err != nil || ev.ID != id || ev.Type != "signed.up" || ev.CustomerID != "" || ev.Customer != nil {
+			t.Fatalf("payload of %s = %s, %v: want the id and type only", id, info.Payload, err)
 		}
 		res, err := c.Send(ctx, event.Event{ID: id, Type: "signed.up", CustomerID: "c"})
 		if err != nil || !res.Duplicate {

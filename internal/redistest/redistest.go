@@ -19,6 +19,7 @@ import (
 type Server struct {
 	Addr string
 	cmd  *exec.Cmd
+	args []string
 }
 
 // Start launches redis-server on a free loopback port and stops it at the end of the test.
@@ -31,18 +32,11 @@ func Start(tb testing.TB) *Server {
 	}
 	for attempt := 0; attempt < 5; attempt++ {
 		port := freePort(tb)
-		cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--logfile", "")
-		stdout, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
+		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), args: []string{path, "--port", strconv.Itoa(port),
+			"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--logfile", ""}}
+		if err := s.run(); err != nil {
 			tb.Fatalf("start redis-server: %v", err)
 		}
-		go func() { // drain the log so the server never blocks on it
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-			}
-		}()
-		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
 		if s.waitReady(5 * time.Second) {
 			tb.Cleanup(s.Kill)
 			return s
@@ -50,6 +44,44 @@ func Start(tb testing.TB) *Server {
 		s.Kill() // lost the port race to another process; try another one
 	}
 	tb.Fatal("redis-server did not start")
+	return nil
+}
+
+func (s *Server) run() error {
+	s.cmd = exec.Command(s.args[0], s.args[1:]...)
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	go func() { // drain the log so the server never blocks on it
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+		}
+	}()
+	return nil
+}
+
+// Stop shuts the server down the way an operator restarting it does: it saves its data
+// first, so that Resume finds it again. It is safe to call from any goroutine.
+func (s *Server) Stop() {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	c.ShutdownSave(context.Background()) // the connection closes: there is no answer
+	s.cmd.Wait()
+}
+
+// Resume starts a stopped server again on its address, with the data it saved, and
+// waits until it answers. It is safe to call from any goroutine.
+func (s *Server) Resume() error {
+	if err := s.run(); err != nil {
+		return fmt.Errorf("restart redis-server: %w", err)
+	}
+	if !s.waitReady(5 * time.Second) {
+		return fmt.Errorf("redis-server on %s did not start again", s.Addr)
+	}
 	return nil
 }
 

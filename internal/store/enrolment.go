@@ -18,8 +18,13 @@ type Enrolment struct {
 	Journey    string
 	CustomerID string
 	StartedAt  time.Time
-	// Step is the index of the step that is pending now.
-	Step int
+	// Step is the id of the step that is pending now. Progress is kept by step id, so
+	// that a journey edited while customers wait (a step inserted or removed) leaves them
+	// at the step they were waiting for.
+	Step string
+	// Index is where Step was in the journey when it was scheduled: a hint for going on
+	// when an edit removed the step.
+	Index int
 	// Due is when that step is due.
 	Due time.Time
 	// Task is the scheduled task ID of that step, for cancelling it.
@@ -64,7 +69,7 @@ const OnceMemory = 90 * 24 * time.Hour
 // event at or after the enrolling event was already seen.
 // KEYS: enrolment hash, entered marker, customer's enrolment set, goal marker, once marker.
 // ARGV: reenter ms (0: not while active), journey, id, started ms, step, due ms, task,
-// event, since µs, once value (empty for none), once TTL ms.
+// event, since µs, once value (empty for none), once TTL ms, step index.
 // The entered marker holds the last entry time; its TTL only collects garbage, the
 // comparison uses the caller's clock so that a virtual clock works too.
 var enrol = redis.NewScript(`
@@ -91,7 +96,7 @@ elseif once == '' and cur then
 end
 local old = redis.call('HGET', KEYS[1], 'task') or ''
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'due', ARGV[6], 'task', ARGV[7], 'event', ARGV[8], 'since', ARGV[9])
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'idx', ARGV[12], 'due', ARGV[6], 'task', ARGV[7], 'event', ARGV[8], 'since', ARGV[9])
 redis.call('SADD', KEYS[3], ARGV[2])
 if reenter > 0 then
   redis.call('SET', KEYS[2], ARGV[4], 'PX', reenter)
@@ -109,7 +114,7 @@ func (s *Store) Enrol(ctx context.Context, e Enrolment, r Rule) (EnrolOutcome, s
 		[]string{s.enrolKey(e.Journey, e.CustomerID), s.enteredKey(e.Journey, e.CustomerID), s.enrolSetKey(e.CustomerID),
 			s.goalKey(e.Journey, e.CustomerID), s.onceKey(e.Journey, e.CustomerID, r.Once)},
 		r.ReenterAfter.Milliseconds(), e.Journey, e.ID, e.StartedAt.UnixMilli(), e.Step, e.Due.UnixMilli(), e.Task,
-		string(e.Event), e.Since.UnixMicro(), r.Once, OnceMemory.Milliseconds(),
+		string(e.Event), e.Since.UnixMicro(), r.Once, OnceMemory.Milliseconds(), e.Index,
 	).Slice()
 	if err != nil {
 		return Refused, "", fmt.Errorf("enrol %s in %s: %w", e.CustomerID, e.Journey, err)
@@ -133,16 +138,23 @@ type StepState struct {
 	Enrolment *Enrolment // nil when the customer has no enrolment in the journey
 	Profile   map[string]any
 	Consent   map[string]bool
+	// Blocked maps the channels a send found unreachable to a digest of the address it
+	// was unreachable at (see AddressDigest).
+	Blocked map[string]string
+	// Claim is the send claim of the step's message.
+	Claim Claim
 }
 
-// LoadStepState reads the customer's enrolment in the journey, profile and consent in one
-// round trip.
-func (s *Store) LoadStepState(ctx context.Context, journey, cid string) (StepState, error) {
-	var en, prof, cons *redis.MapStringStringCmd
+// LoadStepState reads the customer's enrolment in the journey, profile, consent, blocked
+// channels and the claim of message in one round trip.
+func (s *Store) LoadStepState(ctx context.Context, journey, cid, message string) (StepState, error) {
+	var en, prof, cons, blocked, claim *redis.MapStringStringCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		en = p.HGetAll(ctx, s.enrolKey(journey, cid))
 		prof = p.HGetAll(ctx, s.customerKey(cid))
 		cons = p.HGetAll(ctx, s.consentKey(cid))
+		blocked = p.HGetAll(ctx, s.blockedKey(cid))
+		claim = p.HGetAll(ctx, s.claimKey(cid, message))
 		return nil
 	})
 	if err != nil {
@@ -152,20 +164,22 @@ func (s *Store) LoadStepState(ctx context.Context, journey, cid string) (StepSta
 	for k, v := range prof.Val() {
 		profile[k] = decodeValue(v)
 	}
-	return StepState{Enrolment: decodeEnrolment(journey, cid, en.Val()), Profile: profile, Consent: decodeConsent(cons.Val())}, nil
+	return StepState{Enrolment: decodeEnrolment(journey, cid, en.Val()), Profile: profile, Consent: decodeConsent(cons.Val()),
+		Blocked: blocked.Val(), Claim: decodeClaim(message, claim.Val())}, nil
 }
 
 func decodeEnrolment(journey, cid string, h map[string]string) *Enrolment {
 	if h["id"] == "" {
 		return nil
 	}
-	step, _ := strconv.Atoi(h["step"])
+	idx, _ := strconv.Atoi(h["idx"]) // a hint only: zero when missing
 	return &Enrolment{
 		ID:         h["id"],
 		Journey:    journey,
 		CustomerID: cid,
 		StartedAt:  millis(h["started"]),
-		Step:       step,
+		Step:       h["step"],
+		Index:      idx,
 		Due:        millis(h["due"]),
 		Task:       h["task"],
 		Event:      json.RawMessage(h["event"]),
@@ -192,25 +206,67 @@ func (s *Store) Enrolments(ctx context.Context, cid string) ([]*Enrolment, error
 	return out, nil
 }
 
-// advance moves an enrolment from one step to the next, only if it is still that
-// enrolment at that step. KEYS: enrolment hash. ARGV: id, from step, next step, due ms, task.
-var advance = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'step') ~= ARGV[2] then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'step', ARGV[3], 'due', ARGV[4], 'task', ARGV[5])
-return 1
-`)
+// Move says where an enrolment goes from the step it is at: to the next step, or to its
+// end. It applies only if the enrolment is still that one, at that step.
+type Move struct {
+	Journey, CustomerID string
+	// Enrolment is the enrolment's id and From the id of the step it must be at.
+	Enrolment, From string
+	// To is the id of the next step; empty ends the enrolment.
+	To string
+	// Index is To's position in the journey, kept as a hint.
+	Index int
+	// Due is when To is due, and Task its scheduled task.
+	Due  time.Time
+	Task string
+}
 
-// Advance records that enrolment id moved from step from to step next, due at due as task.
-// It reports false, changing nothing, when the enrolment ended or moved on meanwhile.
-func (s *Store) Advance(ctx context.Context, journey, cid, id string, from, next int, due time.Time, task string) (bool, error) {
-	n, err := advance.Run(ctx, s.rdb, []string{s.enrolKey(journey, cid)},
-		id, from, next, due.UnixMilli(), task).Int()
+func (m Move) args() []any {
+	return []any{m.Enrolment, m.From, m.To, m.Index, m.Due.UnixMilli(), m.Task, m.Journey}
+}
+
+// moveLua moves the enrolment of KEYS[1] (customer's enrolment set KEYS[2]) by the move in
+// ARGV[n..n+6]: id, from, to, index, due ms, task, journey. It sets moved to 0 when the
+// enrolment is gone or elsewhere, 1 when it advanced and 2 when it ended.
+const moveLua = `
+local function move(ek, sk, a, n)
+  if redis.call('HGET', ek, 'id') ~= a[n] or redis.call('HGET', ek, 'step') ~= a[n+1] then
+    return 0
+  end
+  if a[n+2] == '' then
+    redis.call('DEL', ek)
+    redis.call('SREM', sk, a[n+6])
+    return 2
+  end
+  redis.call('HSET', ek, 'step', a[n+2], 'idx', a[n+3], 'due', a[n+4], 'task', a[n+5])
+  return 1
+end
+`
+
+var advance = redis.NewScript(moveLua + `return move(KEYS[1], KEYS[2], ARGV, 1)`)
+
+// MoveResult says what a Move did.
+type MoveResult int
+
+// The results of a Move.
+const (
+	// NotMoved: the enrolment ended or moved on meanwhile; nothing changed.
+	NotMoved MoveResult = iota
+	// Advanced: the enrolment is at the next step.
+	Advanced
+	// Ended: the enrolment ran its last step and is gone.
+	Ended
+)
+
+// Advance applies m on its own, without a message to record: a step held back (m.To is
+// m.From, with a new due time and task) or a message an earlier attempt recorded.
+func (s *Store) Advance(ctx context.Context, m Move) (MoveResult, error) {
+	n, err := advance.Run(ctx, s.rdb, []string{s.enrolKey(m.Journey, m.CustomerID), s.enrolSetKey(m.CustomerID)},
+		m.args()...).Int()
 	if err != nil {
-		return false, fmt.Errorf("advance %s in %s: %w", cid, journey, err)
+		return NotMoved, fmt.Errorf("advance %s in %s: %w", m.CustomerID, m.Journey, err)
 	}
-	return n == 1, nil
+	return MoveResult(n), nil
 }
 
 // end deletes an enrolment if it is still the given one.

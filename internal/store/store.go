@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -29,29 +28,31 @@ const HistoryLength = 100
 // it matches the intake's dedup window.
 var appliedTTL = event.DedupWindow
 
-// Keys, all per customer so that one customer's state is easy to find and to erase.
-func (s *Store) customerKey(cid string) string { return s.prefix + "customer:" + cid }
-func (s *Store) enrolKey(journey, cid string) string {
-	return s.prefix + "enrol:" + journey + ":" + cid
+// Keys. Every key of a customer carries the customer id as a Redis hash tag,
+// rapport:{c-42}:customer, so that all of a customer's keys live in one slot of a Redis
+// Cluster and every script touches one slot. They are easy to find and to erase, too.
+func (s *Store) key(cid, kind string) string   { return s.prefix + "{" + cid + "}:" + kind }
+func (s *Store) customerKey(cid string) string { return s.key(cid, "customer") }
+func (s *Store) appliedKey(cid, eventID string) string {
+	return s.key(cid, "applied:"+eventID)
 }
-func (s *Store) enrolSetKey(cid string) string { return s.prefix + "enrols:" + cid }
+func (s *Store) enrolKey(journey, cid string) string { return s.key(cid, "enrol:"+journey) }
+func (s *Store) enrolSetKey(cid string) string       { return s.key(cid, "enrols") }
 func (s *Store) enteredKey(journey, cid string) string {
-	return s.prefix + "entered:" + journey + ":" + cid
+	return s.key(cid, "entered:"+journey)
 }
-func (s *Store) goalKey(journey, cid string) string {
-	return s.prefix + "goal:" + journey + ":" + cid
-}
+func (s *Store) goalKey(journey, cid string) string { return s.key(cid, "goal:"+journey) }
 func (s *Store) onceKey(journey, cid, value string) string {
-	return s.prefix + "once:" + journey + ":" + cid + ":" + value
+	return s.key(cid, "once:"+journey+":"+value)
 }
-func (s *Store) historyKey(cid string) string { return s.prefix + "history:" + cid }
-func (s *Store) consentKey(cid string) string { return s.prefix + "consent:" + cid }
+func (s *Store) historyKey(cid string) string { return s.key(cid, "history") }
+func (s *Store) consentKey(cid string) string { return s.key(cid, "consent") }
 func (s *Store) sentKey(cid, counter string) string {
-	return s.prefix + "sent:" + cid + ":" + counter
+	return s.key(cid, "sent:"+counter)
 }
-func (s *Store) timerKey(journey, cid string) string {
-	return s.prefix + "timer:" + journey + ":" + cid
-}
+func (s *Store) timerKey(journey, cid string) string { return s.key(cid, "timer:"+journey) }
+func (s *Store) claimKey(cid, message string) string { return s.key(cid, "claim:"+message) }
+func (s *Store) blockedKey(cid string) string        { return s.key(cid, "blocked") }
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
@@ -100,7 +101,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev event.Event) (map[string]any,
 		args = append(args, k, string(b))
 	}
 	res, err := applyEvent.Run(ctx, s.rdb,
-		[]string{s.customerKey(ev.CustomerID), s.prefix + "applied:" + ev.ID}, args...).StringSlice()
+		[]string{s.customerKey(ev.CustomerID), s.appliedKey(ev.CustomerID, ev.ID)}, args...).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
 	}
@@ -173,34 +174,24 @@ type Record struct {
 	Journey  string    `json:"journey"`
 	Step     string    `json:"step"`
 	Template string    `json:"template,omitempty"`
-	Channel  string    `json:"channel,omitempty"`
-	// Outcome is sent, skipped, capped, unreachable or failed.
+	// Channel is the channel the message went out on, or was stopped on.
+	Channel string `json:"channel,omitempty"`
+	// Outcome is sent, skipped, capped, unreachable, uncertain or failed.
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
+	// Passed lists the channels of the step that were passed over before Channel, and
+	// why: no address, unsubscribed, blocked, no template, unreachable.
+	Passed []Passed `json:"passed,omitempty"`
 	// MessageID is the stable id of the message (enrolment and step).
 	MessageID string `json:"message_id,omitempty"`
+	// ProviderID is the channel's own id of a sent message, when it gave one.
+	ProviderID string `json:"provider_id,omitempty"`
 }
 
-// AddRecord prepends r to the customer's history, keeping the newest HistoryLength. When
-// finishClaim is not empty, that message's send claim is marked done in the same
-// transaction, so a message is never recorded without its claim settled.
-func (s *Store) AddRecord(ctx context.Context, cid string, r Record, finishClaim string) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		if finishClaim != "" {
-			p.Set(ctx, s.prefix+"send:"+finishClaim, ClaimDone, sendClaimTTL)
-		}
-		p.LPush(ctx, s.historyKey(cid), b)
-		p.LTrim(ctx, s.historyKey(cid), 0, HistoryLength-1)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record history of %s: %w", cid, err)
-	}
-	return nil
+// Passed is a channel a step passed over, and why.
+type Passed struct {
+	Channel string `json:"channel"`
+	Reason  string `json:"reason"`
 }
 
 // History returns the customer's recent records, newest first.
@@ -217,47 +208,6 @@ func (s *Store) History(ctx context.Context, cid string) ([]Record, error) {
 		}
 	}
 	return out, nil
-}
-
-// Claim states of a send.
-const (
-	ClaimSending = "sending"
-	ClaimDone    = "done"
-)
-
-// sendClaimTTL bounds how long a message's send claim is kept: far longer than any retry
-// schedule of its task.
-const sendClaimTTL = 30 * 24 * time.Hour
-
-// ClaimSend marks the message key as being sent, so that no other attempt sends it. It
-// returns true when the caller owns the send, and otherwise the state the earlier attempt
-// left: ClaimSending (it died mid-send, the outcome is unknown) or ClaimDone. AddRecord
-// with the key settles the claim; ReleaseSend gives it up.
-func (s *Store) ClaimSend(ctx context.Context, key string) (bool, string, error) {
-	k := s.prefix + "send:" + key
-	ok, err := s.rdb.SetNX(ctx, k, ClaimSending, sendClaimTTL).Result()
-	if err != nil {
-		return false, "", fmt.Errorf("claim send %s: %w", key, err)
-	}
-	if ok {
-		return true, ClaimSending, nil
-	}
-	state, err := s.rdb.Get(ctx, k).Result()
-	if errors.Is(err, redis.Nil) { // expired between the two calls
-		return s.ClaimSend(ctx, key)
-	}
-	if err != nil {
-		return false, "", fmt.Errorf("read send claim %s: %w", key, err)
-	}
-	return false, state, nil
-}
-
-// ReleaseSend drops a claim whose send failed for sure, so a retry may send.
-func (s *Store) ReleaseSend(ctx context.Context, key string) error {
-	if err := s.rdb.Del(ctx, s.prefix+"send:"+key).Err(); err != nil {
-		return fmt.Errorf("release send %s: %w", key, err)
-	}
-	return nil
 }
 
 // SetConsent records whether the customer agrees to messages on a channel.
@@ -290,12 +240,12 @@ func decodeConsent(h map[string]string) map[string]bool {
 	return c
 }
 
-// Forget erases the customer's profile, consent, history, the markers kept per journey
+// Forget erases the customer's profile, consent, history, blocked channels, the markers kept per journey
 // (journeys lists the journey ids) and the sent-message counters (counters lists their
 // names). Enrolments and timers are the engine's to end first, since their tasks must be
 // cancelled.
 func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []string) error {
-	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid)}
+	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid), s.blockedKey(cid)}
 	for _, c := range counters {
 		keys = append(keys, s.sentKey(cid, c))
 	}
@@ -304,44 +254,6 @@ func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []str
 	}
 	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
 		return fmt.Errorf("erase customer %s: %w", cid, err)
-	}
-	return nil
-}
-
-// SentSince counts, for each counter (a channel name or "all"), the messages counted for
-// the customer at or after the matching time in since.
-func (s *Store) SentSince(ctx context.Context, cid string, counters []string, since []time.Time) ([]int64, error) {
-	cmds := make([]*redis.IntCmd, len(counters))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, c := range counters {
-			cmds[i] = p.ZCount(ctx, s.sentKey(cid, c), strconv.FormatInt(since[i].UnixMilli(), 10), "+inf")
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count messages of %s: %w", cid, err)
-	}
-	out := make([]int64, len(cmds))
-	for i, c := range cmds {
-		out[i] = c.Val()
-	}
-	return out, nil
-}
-
-// CountSent counts message id, sent at at, on each counter of the customer, forgetting
-// what is older than keep. Counting the same id twice counts it once.
-func (s *Store) CountSent(ctx context.Context, cid, id string, counters []string, at time.Time, keep time.Duration) error {
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, c := range counters {
-			k := s.sentKey(cid, c)
-			p.ZAdd(ctx, k, redis.Z{Score: float64(at.UnixMilli()), Member: id})
-			p.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(at.Add(-keep).UnixMilli(), 10))
-			p.PExpire(ctx, k, keep)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("count message of %s: %w", cid, err)
 	}
 	return nil
 }

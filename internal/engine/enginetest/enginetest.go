@@ -31,6 +31,8 @@ type Harness struct {
 	Store     *store.Store
 	Clock     *Clock
 	Scheduler *Scheduler
+	// Redis is the harness's private redis-server, to stop and resume.
+	Redis *redistest.Server
 	// Sent records the messages of both channels: "email" (email kind, address from the
 	// profile's email) and "chat" (msg kind, address from chat_id).
 	Sent *Recorder
@@ -46,6 +48,13 @@ type Config struct {
 	Templates string
 	// Policies builds the send pipeline's policies on the harness's store.
 	Policies func(*store.Store) []engine.Policy
+	// Channels are added to the harness's two recording channels, or replace one of
+	// them by name: a real SMTP channel, a channels.ChannelFunc that misbehaves.
+	Channels channels.Set
+	// Observer hears of outcomes and enrolments, as engine.Config.Observer.
+	Observer engine.Observer
+	// SendLease is engine.Config.SendLease; zero keeps the engine's default.
+	SendLease time.Duration
 }
 
 // New starts a private redis-server and builds the engine.
@@ -65,19 +74,24 @@ func New(t testing.TB, cfg Config) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redistest.Start(t).Client(t)
-	h := &Harness{t: t, Store: store.New(rdb), Clock: &Clock{now: cfg.Start}, Sent: &Recorder{},
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	h := &Harness{t: t, Redis: srv, Store: store.New(rdb), Clock: &Clock{now: cfg.Start}, Sent: &Recorder{},
 		Scheduler: &Scheduler{tasks: map[string]engine.Task{}, retry: map[string]int{}}}
 	var policies []engine.Policy
 	if cfg.Policies != nil {
 		policies = cfg.Policies(h.Store)
 	}
+	chans := channels.Set{
+		"email": {Name: "email", Type: channels.Type{Name: "rec", Kind: channels.KindEmail, AddressKey: "email"}, Channel: h.Sent},
+		"chat":  {Name: "chat", Type: channels.Type{Name: "rec", Kind: channels.KindMsg, AddressKey: "chat_id"}, Channel: h.Sent},
+	}
+	for name, c := range cfg.Channels {
+		chans[name] = c
+	}
 	h.Engine, err = engine.New(engine.Config{
 		Store: h.Store, Scheduler: h.Scheduler, Journeys: set, Templates: tmpl, Clock: h.Clock, Policies: policies,
-		Channels: channels.Set{
-			"email": {Name: "email", Type: channels.Type{Name: "rec", Kind: channels.KindEmail, AddressKey: "email"}, Channel: h.Sent},
-			"chat":  {Name: "chat", Type: channels.Type{Name: "rec", Kind: channels.KindMsg, AddressKey: "chat_id"}, Channel: h.Sent},
-		},
+		Channels: chans, Observer: cfg.Observer, SendLease: cfg.SendLease,
 		UnsubscribeURL: func(cid, ch string) string { return "https://r.example/unsubscribe/" + ch + "/" + cid },
 	})
 	if err != nil {
@@ -132,6 +146,43 @@ func (h *Harness) Advance(d time.Duration) {
 		}
 	}
 	h.Clock.set(until)
+}
+
+// AdvanceConcurrently moves the clock forward by d and runs every step task due by then
+// at once, each on its own goroutine, the way several workers pick up a burst of due
+// steps together. A task that fails is put back to be retried by the next Advance.
+func (h *Harness) AdvanceConcurrently(d time.Duration) {
+	h.t.Helper()
+	until := h.Clock.Now().Add(d)
+	h.Clock.set(until)
+	var due []pending
+	for {
+		task, ok := h.Scheduler.next(until)
+		if !ok {
+			break
+		}
+		due = append(due, task)
+	}
+	var wg sync.WaitGroup
+	for _, task := range due {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			switch task.Kind {
+			case engine.KindStep:
+				err = h.Engine.HandleStep(context.Background(), task.Payload, engine.Attempt{Retry: task.retries, MaxRetry: 3})
+			case engine.KindTimer:
+				err = h.Engine.HandleTimer(context.Background(), task.ID, task.Payload)
+			}
+			if err != nil {
+				task.retries++
+				task.At = until.Add(time.Minute)
+				h.Scheduler.put(task)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // History returns the customer's message history, newest first.
@@ -251,14 +302,18 @@ type Recorder struct {
 	Fail func(channels.Message) error
 }
 
-// Send records msg unless Fail says otherwise.
-func (r *Recorder) Send(_ context.Context, m channels.Message) (channels.Receipt, error) {
+// Send records msg unless Fail says otherwise. Like a real channel it hands the message
+// over (channels.HandOver) before it counts as sent.
+func (r *Recorder) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.Fail != nil {
 		if err := r.Fail(m); err != nil {
 			return channels.Receipt{}, err
 		}
+	}
+	if err := channels.HandOver(ctx); err != nil {
+		return channels.Receipt{}, channels.Temporary(err)
 	}
 	r.msgs = append(r.msgs, m)
 	return channels.Receipt{}, nil

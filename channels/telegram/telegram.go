@@ -1,0 +1,210 @@
+// Package telegram sends Rapport's messages through a Telegram bot: the Bot API's
+// sendMessage, as plain text (no parse mode, so nothing in a message needs escaping), to
+// the customer's telegram_chat_id. It registers the channel type "telegram".
+//
+// The Bot API's answers map to the channels error kinds: 429 is a
+// *channels.TemporaryError that waits at least parameters.retry_after; 403 (the bot was
+// blocked, the user deactivated) and 400 "chat not found" are a
+// *channels.UnreachableError, so the step falls back to the next channel; 5xx and network
+// failures are temporary; a timeout after the request left is a *channels.UncertainError;
+// any other answer is a permanent *Error.
+package telegram
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/channels/httpchan"
+	"github.com/rapporthq/rapport/internal/duration"
+)
+
+func init() {
+	channels.Register(channels.Type{Name: "telegram", Kind: channels.KindMsg, AddressKey: "telegram_chat_id",
+		New: func(decode func(any) error) (channels.Channel, error) {
+			var cfg Config
+			if err := decode(&cfg); err != nil {
+				return nil, err
+			}
+			return New(cfg)
+		}})
+}
+
+// DefaultAPIURL is the Bot API's address.
+const DefaultAPIURL = "https://api.telegram.org"
+
+// Config is the config block of a telegram channel.
+type Config struct {
+	// Token is the bot token from @BotFather, like "123456:ABC-DEF...".
+	Token string `yaml:"token"`
+	// APIURL is the Bot API's address; default https://api.telegram.org (a local Bot API
+	// server, or a test server, may stand in).
+	APIURL string `yaml:"api_url"`
+	// Timeout bounds one request; default 30s.
+	Timeout duration.Duration `yaml:"timeout"`
+}
+
+// Telegram is a telegram channel. It is safe for concurrent use.
+type Telegram struct {
+	base   string // {api_url}/bot{token}/
+	client *httpchan.Client
+}
+
+var tokenRE = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
+
+// New checks cfg and returns the channel. It sends nothing; Check asks the Bot API
+// whether the token is good.
+func New(cfg Config) (*Telegram, error) {
+	var problems []string
+	switch {
+	case cfg.Token == "":
+		problems = append(problems, "token is required: the bot token from @BotFather")
+	case !tokenRE.MatchString(cfg.Token):
+		problems = append(problems, "token does not look like a bot token (digits, a colon, then letters: 123456:ABC-DEF...)")
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Sprintf("api_url %q must be an http(s) URL like %s", cfg.APIURL, DefaultAPIURL))
+	}
+	if cfg.Timeout < 0 {
+		problems = append(problems, "timeout must not be negative")
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	return &Telegram{
+		base:   strings.TrimRight(cfg.APIURL, "/") + "/bot" + cfg.Token + "/",
+		client: httpchan.New(time.Duration(cfg.Timeout)),
+	}, nil
+}
+
+// Error is the Bot API's answer to a request it refused.
+type Error struct {
+	// Status is the HTTP status, which the Bot API repeats as error_code.
+	Status int
+	// Description is the Bot API's text, like "Forbidden: bot was blocked by the user".
+	Description string
+}
+
+// Error reads "telegram: 403 Forbidden: bot was blocked by the user".
+func (e *Error) Error() string { return fmt.Sprintf("telegram: %d %s", e.Status, e.Description) }
+
+// answer is every Bot API response: {"ok": true, "result": ...} or {"ok": false,
+// "error_code": 429, "description": "...", "parameters": {"retry_after": 5}}.
+type answer struct {
+	OK          bool            `json:"ok"`
+	Result      json.RawMessage `json:"result"`
+	ErrorCode   int             `json:"error_code"`
+	Description string          `json:"description"`
+	Parameters  struct {
+		RetryAfter int `json:"retry_after"`
+	} `json:"parameters"`
+}
+
+var chatIDRE = regexp.MustCompile(`^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$`)
+
+// Send sends msg.Text to the chat msg.To (a chat id, or @channelusername). The receipt's
+// ProviderID is the message_id. See the package doc for the error kinds.
+func (t *Telegram) Send(ctx context.Context, msg channels.Message) (channels.Receipt, error) {
+	to := strings.TrimSpace(msg.To)
+	if !chatIDRE.MatchString(to) {
+		return channels.Receipt{}, channels.Unreachable(fmt.Errorf("telegram_chat_id %q is not a chat id", to))
+	}
+	if strings.TrimSpace(msg.Text) == "" {
+		return channels.Receipt{}, errors.New("telegram: the message text is empty")
+	}
+	var chat any = to
+	if id, err := strconv.ParseInt(to, 10, 64); err == nil {
+		chat = id
+	}
+	body, err := json.Marshal(map[string]any{"chat_id": chat, "text": msg.Text})
+	if err != nil {
+		return channels.Receipt{}, fmt.Errorf("telegram: encode: %w", err)
+	}
+	req, err := http.NewRequest(http.MethodPost, t.base+"sendMessage", bytes.NewReader(body))
+	if err != nil {
+		return channels.Receipt{}, fmt.Errorf("telegram: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := t.client.Send(ctx, "telegram sendMessage", req)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	var a answer
+	jsonErr := json.Unmarshal(resp.Body, &a)
+	if resp.OK() {
+		// Delivered; only a body we cannot read would lose the message id.
+		var sent struct {
+			MessageID int64 `json:"message_id"`
+		}
+		if jsonErr == nil && json.Unmarshal(a.Result, &sent) == nil && sent.MessageID != 0 {
+			return channels.Receipt{ProviderID: strconv.FormatInt(sent.MessageID, 10)}, nil
+		}
+		return channels.Receipt{}, nil
+	}
+	e := &Error{Status: resp.Status, Description: a.Description}
+	if jsonErr != nil || a.Description == "" {
+		e.Description = http.StatusText(resp.Status) // a proxy's HTML page says no more
+	}
+	return channels.Receipt{}, classify(e, a, resp)
+}
+
+// classify turns a refusal into the error kind that says what to do next.
+func classify(e *Error, a answer, resp *httpchan.Response) error {
+	switch {
+	case e.Status == http.StatusTooManyRequests:
+		wait := time.Duration(a.Parameters.RetryAfter) * time.Second
+		if h := httpchan.RetryAfter(resp.Header, time.Now()); h > wait {
+			wait = h
+		}
+		return &channels.TemporaryError{Err: e, RetryAfter: wait}
+	case e.Status >= 500:
+		return channels.Temporary(e)
+	case e.Status == http.StatusForbidden:
+		// Blocked by the user, user deactivated, kicked from the group: this chat is
+		// closed to the bot until the customer gives a new chat id.
+		return channels.Unreachable(e)
+	case e.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Description), "chat not found"):
+		return channels.Unreachable(e)
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusNotFound:
+		return fmt.Errorf("the bot token was refused (check the token in the config): %w", e)
+	}
+	return e
+}
+
+// Check asks the Bot API who the bot is (getMe): it fails when the API cannot be reached
+// or the token is refused.
+func (t *Telegram) Check(ctx context.Context) error {
+	req, err := http.NewRequest(http.MethodGet, t.base+"getMe", nil)
+	if err != nil {
+		return fmt.Errorf("telegram: %w", err)
+	}
+	resp, err := t.client.Get(ctx, "telegram getMe", req)
+	if err != nil {
+		return err
+	}
+	var a answer
+	if resp.OK() && json.Unmarshal(resp.Body, &a) == nil && a.OK {
+		return nil
+	}
+	desc := a.Description
+	if desc == "" {
+		desc = httpchan.Snippet(resp.Body)
+	}
+	e := &Error{Status: resp.Status, Description: desc}
+	if resp.Status == http.StatusUnauthorized || resp.Status == http.StatusNotFound {
+		return fmt.Errorf("the bot token was refused: %w", e)
+	}
+	return fmt.Errorf("telegram getMe: %w", e)
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/config"
+)
+
+// checkTimeout bounds each part of `rapport check`.
+const checkTimeout = 15 * time.Second
+
+// check loads the config, dials Redis and asks every channel that can check itself
+// (channels.Checker) whether it works, printing one line per part. It returns 1 when
+// anything is wrong.
+func check(ctx context.Context, path string, stdout, stderr io.Writer) int {
+	l, err := load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer l.channels.Close()
+	problems := 0
+	report := func(part string, err error) {
+		if err != nil {
+			problems++
+			fmt.Fprintf(stdout, "FAIL  %s: %v\n", part, err)
+			return
+		}
+		fmt.Fprintf(stdout, "ok    %s\n", part)
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	report("redis "+describeRedis(l.cfg.Redis), checkRedis(rctx, l.cfg.Redis))
+	cancel()
+
+	names := make([]string, 0, len(l.channels))
+	for name := range l.channels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ch := l.channels[name]
+		part := fmt.Sprintf("channel %s (%s)", name, ch.Type.Name)
+		c, ok := ch.Channel.(channels.Checker)
+		if !ok {
+			fmt.Fprintf(stdout, "skip  %s: this type cannot be checked without sending a message\n", part)
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		err := c.Check(cctx)
+		if err != nil && cctx.Err() != nil {
+			err = fmt.Errorf("no answer within %s: %w", checkTimeout, err)
+		}
+		cancel()
+		report(part, err)
+	}
+	if problems > 0 {
+		fmt.Fprintf(stdout, "%s wrong in %s\n", count(problems, "thing"), l.cfg.File)
+		return 1
+	}
+	fmt.Fprintf(stdout, "all good: %s\n", l.cfg.File)
+	return 0
+}
+
+func describeRedis(r config.Redis) string {
+	switch {
+	case len(r.Cluster) > 0:
+		return "cluster " + strings.Join(r.Cluster, ", ")
+	case r.Sentinel != nil:
+		return fmt.Sprintf("sentinel master %s via %s", r.Sentinel.Master, strings.Join(r.Sentinel.Addrs, ", "))
+	case r.URL != "":
+		return "at " + redactURL(r.URL)
+	}
+	return "(embedded, in this process: nothing to dial)"
+}
+
+// redactURL hides a password in a redis URL.
+func redactURL(u string) string {
+	if opt, err := redis.ParseURL(u); err == nil {
+		return opt.Addr
+	}
+	return "(unparsable url)"
+}
+
+// checkRedis dials the configured Redis and, for a cluster, asks whether every slot is
+// served.
+func checkRedis(ctx context.Context, r config.Redis) error {
+	if r.Embedded() {
+		return nil
+	}
+	dial, err := dialer(r)
+	if err != nil {
+		return err
+	}
+	rdb := dial()
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return plainRedisError(ctx, err)
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		info, err := cc.ClusterInfo(ctx).Result()
+		if err != nil {
+			return plainRedisError(ctx, err)
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return errors.New("the cluster answers but does not serve every slot (cluster_state is not ok): see `redis-cli cluster info`")
+		}
+	}
+	return nil
+}
+
+// plainRedisError says in words what a failed dial means.
+func plainRedisError(ctx context.Context, err error) error {
+	var rerr redis.Error
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("nothing listens there (connection refused): is Redis running, and is the port right? (%w)", err)
+	case errors.As(err, &dns):
+		return fmt.Errorf("the host name %q does not resolve (%w)", dns.Name, err)
+	case ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("no answer within %s: a firewall, a wrong address, or TLS expected (rediss://)? (%w)", checkTimeout, err)
+	case redis.IsAuthError(err):
+		return fmt.Errorf("Redis refused the credentials: check the password (%w)", err)
+	case redis.IsClusterDownError(err):
+		return fmt.Errorf("the cluster is down: not every slot is served (%w)", err)
+	case errors.As(err, &rerr):
+		return fmt.Errorf("Redis answered with an error (%w)", err)
+	}
+	return err
+}

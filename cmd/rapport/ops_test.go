@@ -1,0 +1,71 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// get fetches a path of the running rapport with optional basic auth password.
+func (s *setup) get(t testing.TB, path, password string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+s.addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if password != "" {
+		req.SetBasicAuth("ops", password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestServeHasMetricsAndTheDashboard(t *testing.T) {
+	s := newSetup(t, "../../workflows", "")
+	s.start(t, "serve")
+
+	order := `{"id": "evt-m1", "type": "order.placed", "customer_id": "c-42",
+	  "customer": {"email": "anna@example.com", "first_name": "Anna"}, "data": {"order_id": "A-1", "total": 5}}`
+	if code, _ := s.post(t, "/v1/events", order); code != 202 {
+		t.Fatalf("POST /v1/events = %d, want 202", code)
+	}
+	s.post(t, "/v1/events", order)
+	s.post(t, "/v1/events", `{"customer_id": "c-42"}`)
+	s.smtp.WaitFor(t, 1, 15*time.Second)
+
+	var metrics string
+	waitFor(t, 10*time.Second, "the event and task series", func() bool {
+		code, body := s.get(t, "/metrics", "")
+		metrics = body
+		return code == 200 && strings.Contains(body, `rapport_task_duration_seconds_count{result="ok",type="rapport:event"} 1`)
+	})
+	for _, want := range []string{
+		`rapport_events_total{result="accepted"} 1`,
+		`rapport_events_total{result="duplicate"} 1`,
+		`rapport_events_total{result="rejected"} 1`,
+		`asynq_queue_size{queue="events"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if code, _ := s.get(t, "/monitoring/", ""); code != 401 {
+		t.Errorf("/monitoring/ without a token = %d, want 401", code)
+	}
+	if code, body := s.get(t, "/monitoring/api/queues", token); code != 200 || !strings.Contains(body, `"events"`) {
+		t.Errorf("/monitoring/api/queues with the token as password = %d %s, want 200 with the events queue", code, body)
+	}
+	if code, body := s.get(t, "/readyz", ""); code != 200 {
+		t.Errorf("/readyz = %d %s, want 200", code, body)
+	}
+}

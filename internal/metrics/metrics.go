@@ -1,0 +1,135 @@
+// Package metrics exposes Rapport's Prometheus metrics: the engine's outcomes through its
+// Observer seam, the event intake's results, task timings through asynq middleware, and
+// asynq's own queue metrics. Every series of Rapport's own is prefixed rapport_.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	asynqmetrics "github.com/hibiken/asynq/x/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/internal/engine"
+)
+
+// The results an event intake counts in rapport_events_total.
+const (
+	Accepted    = "accepted"    // durably queued
+	Duplicate   = "duplicate"   // its id was seen before; nothing changed
+	Rejected    = "rejected"    // refused as invalid (400, 413)
+	Unavailable = "unavailable" // not accepted because Redis could not be reached (503)
+)
+
+// Metrics holds Rapport's series in a registry of its own. It implements
+// engine.Observer. The zero value is not usable; call New.
+type Metrics struct {
+	reg         *prometheus.Registry
+	events      *prometheus.CounterVec
+	messages    *prometheus.CounterVec
+	enrolments  *prometheus.CounterVec
+	sendSeconds *prometheus.HistogramVec
+	lateness    prometheus.Histogram
+	tasks       *prometheus.HistogramVec
+}
+
+var _ engine.Observer = (*Metrics)(nil)
+
+// New returns Metrics with Rapport's series and the Go runtime and process collectors
+// registered.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rapport_events_total",
+			Help: "Events received by the intake, by result: accepted, duplicate, rejected or unavailable.",
+		}, []string{"result"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rapport_messages_total",
+			Help: "Recorded outcomes of journey steps' messages.",
+		}, []string{"journey", "step", "channel", "outcome"}),
+		enrolments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rapport_enrolments_total",
+			Help: "Enrolments that started (entered) or ended (completed, exited, ended), by journey.",
+		}, []string{"journey", "change"}),
+		sendSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rapport_send_duration_seconds",
+			Help:    "How long a channel took to take a message.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"channel"}),
+		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "rapport_step_lateness_seconds",
+			Help:    "When a step ran minus when it was due.",
+			Buckets: []float64{.1, .5, 1, 2, 5, 10, 30, 60, 300, 900, 3600},
+		}),
+		tasks: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rapport_task_duration_seconds",
+			Help:    "How long the worker took over a task, by task type and result (ok or error).",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"type", "result"}),
+	}
+	m.reg.MustRegister(m.events, m.messages, m.enrolments, m.sendSeconds, m.lateness, m.tasks,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// WatchQueues adds asynq's queue metrics (asynq_tasks_enqueued_total, asynq_queue_size,
+// asynq_queue_latency_seconds, ...) read through rdb at each scrape.
+func (m *Metrics) WatchQueues(rdb redis.UniversalClient) {
+	m.reg.MustRegister(unchecked{asynqmetrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(rdb))})
+}
+
+// unchecked registers a collector without describing it first: asynq's collector
+// describes itself by collecting, which would read every queue from Redis at start-up.
+type unchecked struct{ prometheus.Collector }
+
+// Describe sends nothing, which makes the collector unchecked.
+func (unchecked) Describe(chan<- *prometheus.Desc) {}
+
+// Registry is where the series live, for tests and for adding collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Event counts one event the intake answered, by result (Accepted, Duplicate, Rejected
+// or Unavailable).
+func (m *Metrics) Event(result string) { m.events.WithLabelValues(result).Inc() }
+
+// Outcome counts a step's recorded outcome, how long the channel took, and how late the
+// step ran.
+func (m *Metrics) Outcome(_ context.Context, o engine.Observation) {
+	m.messages.WithLabelValues(o.Journey, o.Step, o.Channel, string(o.Outcome)).Inc()
+	if o.SendDuration > 0 {
+		m.sendSeconds.WithLabelValues(o.Channel).Observe(o.SendDuration.Seconds())
+	}
+	if !o.Due.IsZero() && !o.Ran.IsZero() {
+		m.lateness.Observe(max(o.Ran.Sub(o.Due), 0).Seconds())
+	}
+}
+
+// Enrolment counts an enrolment starting or ending.
+func (m *Metrics) Enrolment(_ context.Context, c engine.EnrolmentChange) {
+	m.enrolments.WithLabelValues(c.Journey, string(c.Change)).Inc()
+}
+
+// TaskTimer is asynq middleware that times every task the worker runs.
+func (m *Metrics) TaskTimer(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		start := time.Now()
+		err := next.ProcessTask(ctx, t)
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		m.tasks.WithLabelValues(t.Type(), result).Observe(time.Since(start).Seconds())
+		return err
+	})
+}

@@ -1,0 +1,359 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The send transaction. Every message has a claim, kept per customer and message id, that
+// goes through these states, each change a compare-and-set on the token of the attempt
+// that owns it:
+//
+//	free/released --Reserve--> reserved --HandOver--> handed --Commit--> done
+//	reserved/handed --Release--> released (nothing was delivered: a retry may send)
+//
+// Reserve checks consent and blocked channels, reserves every cap window and takes the
+// claim in one script, so two attempts for one customer can never pass the same cap.
+// Commit records the outcome, marks the claim done and moves the enrolment on, also in one
+// script. A claim whose owner's lease ran out belongs to a dead attempt: a reserved one is
+// taken over (nothing was handed, resending is safe); a handed one is uncertain.
+
+// ClaimState is where a message's send claim stands.
+type ClaimState string
+
+// The states of a claim.
+const (
+	// ClaimFree: no attempt has claimed the message.
+	ClaimFree ClaimState = ""
+	// ClaimReserved: an attempt owns the message; nothing was handed to a channel yet.
+	ClaimReserved ClaimState = "reserved"
+	// ClaimHanded: the message was handed to the channel and may have gone out.
+	ClaimHanded ClaimState = "handed"
+	// ClaimReleased: an attempt failed for sure and gave the message back; Channel is
+	// the channel it was on, so that a retry stays there.
+	ClaimReleased ClaimState = "released"
+	// ClaimDone: the message's outcome is recorded.
+	ClaimDone ClaimState = "done"
+)
+
+// ClaimTTL is how long a message's claim is kept: far longer than any retry schedule of
+// its task, so that a retry or a replayed enrolling event never sends it twice.
+const ClaimTTL = 30 * 24 * time.Hour
+
+// Claim is a message's send claim as stored.
+type Claim struct {
+	MessageID string
+	State     ClaimState
+	// Token is the owning attempt's random token; empty when none owns it.
+	Token string
+	// Channel is the channel the message is, or was last, on.
+	Channel string
+	// Lease is when the owner counts as dead if it has not finished.
+	Lease time.Time
+	// Note is what an earlier attempt left to say, such as why it released the claim.
+	Note string
+}
+
+// Live reports whether the claim's owner may still be working at now.
+func (c Claim) Live(now time.Time) bool { return c.Lease.After(now) }
+
+func decodeClaim(message string, h map[string]string) Claim {
+	return Claim{MessageID: message, State: ClaimState(h["state"]), Token: h["token"], Channel: h["channel"],
+		Lease: millis(h["lease"]), Note: h["note"]}
+}
+
+// Window is one frequency cap a message must fit in: at most Limit messages counted on
+// Counter (a channel name or "all") within Per.
+type Window struct {
+	Counter string
+	// Limit zero counts the message without ever stopping it (caps: bypass).
+	Limit int
+	Per   time.Duration
+}
+
+// Reservation asks to take a message's claim for one attempt on one channel.
+type Reservation struct {
+	CustomerID, MessageID string
+	// Token is the attempt's own random token (NewToken).
+	Token string
+	// Channel is the channel name the attempt will send on, and Address the customer's
+	// address there: a channel blocked at another address is open again.
+	Channel, Address string
+	// At is when the message counts in its cap windows (the engine's clock).
+	At time.Time
+	// Lease is how long the attempt may take before it counts as dead.
+	Lease time.Duration
+	// Windows are the caps the message must fit in; all are reserved or none.
+	Windows []Window
+	// Resend takes over a claim handed by a dead attempt to send again (on_uncertain:
+	// resend); without it such a claim is taken over only to record it uncertain.
+	Resend bool
+}
+
+// ReserveStatus is Reserve's answer.
+type ReserveStatus string
+
+// The answers of Reserve.
+const (
+	// ReserveOK: the claim and every window are the attempt's; send.
+	ReserveOK ReserveStatus = "ok"
+	// ReserveCapped: a window is full (ReserveResult.Full); nothing changed.
+	ReserveCapped ReserveStatus = "capped"
+	// ReserveDone: an earlier attempt recorded the message's outcome.
+	ReserveDone ReserveStatus = "done"
+	// ReserveHanded: a dead earlier attempt handed the message over and never
+	// finished; the claim is now the attempt's, to record the message as uncertain.
+	ReserveHanded ReserveStatus = "handed"
+	// ReserveBusy: a live attempt owns the claim; try again later.
+	ReserveBusy ReserveStatus = "busy"
+	// ReserveUnsubscribed: the customer opted out of the channel.
+	ReserveUnsubscribed ReserveStatus = "unsubscribed"
+	// ReserveBlocked: the channel was unreachable at this address before.
+	ReserveBlocked ReserveStatus = "blocked"
+)
+
+// ReserveResult is what Reserve found and did.
+type ReserveResult struct {
+	Status ReserveStatus
+	// Found is the claim as Reserve found it.
+	Found Claim
+	// Full is the window that stopped the message when Status is ReserveCapped.
+	Full Window
+}
+
+// reserve takes a message's claim and reserves its cap windows.
+// KEYS: claim, consent, blocked, then one sorted set per window.
+// ARGV: token, now ms (wall), lease until ms, channel, address digest, at ms, member,
+// claim TTL ms, resend flag, then per window: limit, since ms, trim-before ms, keep ms.
+var reserve = redis.NewScript(`
+local c = redis.call('HMGET', KEYS[1], 'state', 'token', 'channel', 'lease', 'note')
+local state, owner = c[1] or '', c[2] or ''
+local function found(status, full)
+  return {status, state, owner, c[3] or '', c[4] or '', c[5] or '', tostring(full or 0)}
+end
+if state == 'done' then return found('done') end
+local live = tonumber(c[4] or '0') > tonumber(ARGV[2])
+if (state == 'reserved' or state == 'handed') and owner ~= ARGV[1] and live then
+  return found('busy')
+end
+if state == 'handed' and ARGV[9] ~= '1' then
+  redis.call('HSET', KEYS[1], 'token', ARGV[1], 'lease', ARGV[3])
+  return found('handed')
+end
+if redis.call('HGET', KEYS[2], ARGV[4]) == '0' then return found('unsubscribed') end
+if redis.call('HGET', KEYS[3], ARGV[4]) == ARGV[5] then return found('blocked') end
+for i = 4, #KEYS do
+  redis.call('ZREM', KEYS[i], ARGV[7])
+end
+for i = 4, #KEYS do
+  local a = 10 + 4 * (i - 4)
+  local limit = tonumber(ARGV[a])
+  if limit > 0 and redis.call('ZCOUNT', KEYS[i], ARGV[a+1], '+inf') >= limit then
+    return found('capped', i - 3)
+  end
+end
+for i = 4, #KEYS do
+  local a = 10 + 4 * (i - 4)
+  redis.call('ZADD', KEYS[i], ARGV[6], ARGV[7])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[a+2])
+  redis.call('PEXPIRE', KEYS[i], ARGV[a+3])
+end
+redis.call('HSET', KEYS[1], 'state', 'reserved', 'token', ARGV[1], 'channel', ARGV[4], 'lease', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
+return found('ok')
+`)
+
+// Reserve takes the message's claim for r.Token on r.Channel, after checking that the
+// customer did not opt out of the channel and that it is not blocked at r.Address, and
+// reserves every cap window, all in one step: of any number of attempts for one customer
+// at once, no more pass a cap than it allows.
+func (s *Store) Reserve(ctx context.Context, r Reservation) (ReserveResult, error) {
+	keys := []string{s.claimKey(r.CustomerID, r.MessageID), s.consentKey(r.CustomerID), s.blockedKey(r.CustomerID)}
+	now := time.Now()
+	at := r.At.UnixMilli()
+	resend := "0"
+	if r.Resend {
+		resend = "1"
+	}
+	args := []any{r.Token, now.UnixMilli(), now.Add(r.Lease).UnixMilli(), r.Channel, AddressDigest(r.Address),
+		at, r.MessageID, ClaimTTL.Milliseconds(), resend}
+	for _, w := range r.Windows {
+		keys = append(keys, s.sentKey(r.CustomerID, w.Counter))
+		args = append(args, w.Limit, at-w.Per.Milliseconds(), at-w.Per.Milliseconds(), w.Per.Milliseconds())
+	}
+	res, err := reserve.Run(ctx, s.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return ReserveResult{}, fmt.Errorf("reserve message %s of %s: %w", r.MessageID, r.CustomerID, err)
+	}
+	out := ReserveResult{Status: ReserveStatus(res[0]), Found: Claim{MessageID: r.MessageID,
+		State: ClaimState(res[1]), Token: res[2], Channel: res[3], Lease: millis(res[4]), Note: res[5]}}
+	if i, _ := strconv.Atoi(res[6]); i > 0 && i <= len(r.Windows) {
+		out.Full = r.Windows[i-1]
+	}
+	return out, nil
+}
+
+// ErrClaimLost says that the attempt no longer owns the message's claim: another attempt
+// took it over after this one's lease ran out. The attempt must not send.
+var ErrClaimLost = errors.New("the message's claim was taken over by another attempt")
+
+// handOver marks a claim handed if the token still owns it. KEYS: claim.
+// ARGV: token, lease until ms.
+var handOver = redis.NewScript(`
+local c = redis.call('HMGET', KEYS[1], 'state', 'token')
+if c[2] ~= ARGV[1] or (c[1] ~= 'reserved' and c[1] ~= 'handed') then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'handed', 'lease', ARGV[2])
+return 1
+`)
+
+// HandOver marks the message's claim handed, if token still owns it, and renews its
+// lease: from now on the message may be out. It returns ErrClaimLost when another attempt
+// owns the claim.
+func (s *Store) HandOver(ctx context.Context, cid, message, token string, lease time.Duration) error {
+	n, err := handOver.Run(ctx, s.rdb, []string{s.claimKey(cid, message)}, token, time.Now().Add(lease).UnixMilli()).Int()
+	if err != nil {
+		return fmt.Errorf("hand over message %s of %s: %w", message, cid, err)
+	}
+	if n == 0 {
+		return ErrClaimLost
+	}
+	return nil
+}
+
+// Release gives back a claim whose send surely delivered nothing.
+type Release struct {
+	CustomerID, MessageID, Token string
+	// Windows are the reserved cap windows to free.
+	Windows []Window
+	// Note is kept with the claim for the attempt that takes it next.
+	Note string
+	// Block, when set, closes the claim's channel for the customer at Address: it was
+	// unreachable there.
+	Block            bool
+	Channel, Address string
+}
+
+// release frees a claim the token owns. KEYS: claim, blocked, then the window sets.
+// ARGV: token, member, note, channel to block (” for none), address digest.
+var release = redis.NewScript(`
+local c = redis.call('HMGET', KEYS[1], 'state', 'token')
+if c[2] ~= ARGV[1] or (c[1] ~= 'reserved' and c[1] ~= 'handed') then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'released', 'token', '', 'lease', '0', 'note', ARGV[3])
+for i = 3, #KEYS do
+  redis.call('ZREM', KEYS[i], ARGV[2])
+end
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+end
+return 1
+`)
+
+// Release frees the claim and its cap windows, if r.Token still owns it, so that a retry
+// may send; with r.Block it also closes the channel at that address. It returns
+// ErrClaimLost when another attempt owns the claim, and then changes nothing.
+func (s *Store) Release(ctx context.Context, r Release) error {
+	keys := []string{s.claimKey(r.CustomerID, r.MessageID), s.blockedKey(r.CustomerID)}
+	for _, w := range r.Windows {
+		keys = append(keys, s.sentKey(r.CustomerID, w.Counter))
+	}
+	block := ""
+	if r.Block {
+		block = r.Channel
+	}
+	n, err := release.Run(ctx, s.rdb, keys, r.Token, r.MessageID, r.Note, block, AddressDigest(r.Address)).Int()
+	if err != nil {
+		return fmt.Errorf("release message %s of %s: %w", r.MessageID, r.CustomerID, err)
+	}
+	if n == 0 {
+		return ErrClaimLost
+	}
+	return nil
+}
+
+// Commit records a step's outcome and moves its enrolment on, at once.
+type Commit struct {
+	CustomerID, MessageID string
+	// Token owns the message's claim, which the commit marks done. Empty for an outcome
+	// reached without taking the claim (skipped, capped, unreachable): then nothing is
+	// recorded unless the enrolment is still at the step.
+	Token  string
+	Record Record
+	Move   Move
+}
+
+// CommitResult says what Commit did.
+type CommitResult struct {
+	// Recorded: this call wrote the record. False after a commit that had already
+	// happened (an earlier call whose answer was lost), and for an outcome without a
+	// claim whose enrolment moved on meanwhile.
+	Recorded bool
+	// Move is what became of the enrolment; after a repeated commit, what the first did.
+	Move MoveResult
+}
+
+// commit records, settles the claim and moves the enrolment.
+// KEYS: claim, history, enrolment, enrolment set.
+// ARGV: token, record, history length, claim TTL ms, then the move (see moveLua).
+var commit = redis.NewScript(moveLua + `
+local moved
+if ARGV[1] ~= '' then
+  local c = redis.call('HMGET', KEYS[1], 'state', 'token', 'moved')
+  if c[2] ~= ARGV[1] then return {-1, 0} end
+  if c[1] == 'done' then return {0, tonumber(c[3] or '0')} end
+  moved = move(KEYS[3], KEYS[4], ARGV, 5)
+  redis.call('HSET', KEYS[1], 'state', 'done', 'lease', '0', 'moved', moved)
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+else
+  moved = move(KEYS[3], KEYS[4], ARGV, 5)
+  if moved == 0 then return {0, 0} end
+end
+redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+return {1, moved}
+`)
+
+// Commit writes c.Record to the customer's history, keeping the newest HistoryLength,
+// marks the message's claim done and applies c.Move, in one step. It returns ErrClaimLost,
+// writing nothing, when c.Token no longer owns the claim. Calling it again after an
+// answer was lost writes nothing twice.
+func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
+	b, err := json.Marshal(c.Record)
+	if err != nil {
+		return CommitResult{}, err
+	}
+	m := c.Move
+	args := append([]any{c.Token, b, HistoryLength, ClaimTTL.Milliseconds()}, m.args()...)
+	res, err := commit.Run(ctx, s.rdb, []string{s.claimKey(c.CustomerID, c.MessageID), s.historyKey(c.CustomerID),
+		s.enrolKey(m.Journey, c.CustomerID), s.enrolSetKey(c.CustomerID)}, args...).Int64Slice()
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("record message %s of %s: %w", c.MessageID, c.CustomerID, err)
+	}
+	if res[0] < 0 {
+		return CommitResult{}, ErrClaimLost
+	}
+	return CommitResult{Recorded: res[0] == 1, Move: MoveResult(res[1])}, nil
+}
+
+// Claim returns the message's claim.
+func (s *Store) Claim(ctx context.Context, cid, message string) (Claim, error) {
+	h, err := s.rdb.HGetAll(ctx, s.claimKey(cid, message)).Result()
+	if err != nil {
+		return Claim{}, fmt.Errorf("load claim of message %s: %w", message, err)
+	}
+	return decodeClaim(message, h), nil
+}
+
+// AddressDigest is what Rapport keeps of an address a channel was blocked at: enough to
+// see that the address changed, nothing to read it from.
+func AddressDigest(addr string) string {
+	sum := sha256.Sum256([]byte(addr))
+	return hex.EncodeToString(sum[:8])
+}
