@@ -58,6 +58,29 @@ func TestErasureLeavesNothingBehindButTheOptOut(t *testing.T) {
 	if code, body := s.post(t, "/v1/events", order); code != 200 || body["duplicate"] != true {
 		t.Fatalf("the erased customer's event again = %d %v, want 200 duplicate", code, body)
 	}
+
+	// They come back with the same address: the opt-out holds. A second customer's order
+	// is the sentinel: once its email is in, the first one's would be too.
+	again := `{"id": "evt-back", "type": "order.placed", "customer_id": "e-1",
+	  "customer": {"email": "Erin.Erasable@example.com", "first_name": "Erinna"}, "data": {"order_id": "A-2", "total": 10}}`
+	sentinel := `{"id": "evt-sentinel", "type": "order.placed", "customer_id": "s-1",
+	  "customer": {"email": "sam@example.com"}, "data": {"order_id": "A-3", "total": 10}}`
+	for _, ev := range []string{again, sentinel} {
+		if code, body := s.post(t, "/v1/events", ev); code != 202 {
+			t.Fatalf("order = %d %v", code, body)
+		}
+	}
+	msgs = s.smtp.WaitFor(t, 2, 15*time.Second)
+	waitFor(t, 10*time.Second, "the returning customer's thank-you to be recorded", func() bool {
+		h, _ := s.customer(t, "e-1")["history"].([]any)
+		return len(h) > 0
+	})
+	if n := countTo(msgs, "erin.erasable@example.com") + countTo(msgs, "Erin.Erasable@example.com"); n != 1 {
+		t.Fatalf("the address that opted out got %d emails in all, want only the one before", n)
+	}
+	if got := s.customer(t, "e-1")["consent"].(map[string]any)["email"]; got != false {
+		t.Fatalf("consent of the returning customer = %v, want unsubscribed", got)
+	}
 }
 
 // contents reads whatever a key holds, as text.

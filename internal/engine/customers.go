@@ -99,20 +99,22 @@ func (e *Engine) SetConsent(ctx context.Context, id, channel string, subscribed 
 // the shop sends the same address again, under any customer id. It must run before the
 // event enrols anyone, since a first step may send at once.
 func (e *Engine) applySuppression(ctx context.Context, cid string, attrs map[string]any) error {
+	addresses := map[string]string{}
 	for name, ch := range e.cfg.Channels {
-		key := ch.Type.AddressKey
-		if _, ok := attrs[key]; !ok && key != "customer_id" {
-			continue
+		if _, ok := attrs[ch.Type.AddressKey]; ok || ch.Type.AddressKey == "customer_id" {
+			addresses[name] = address(ch.Type.AddressKey, &Delivery{CustomerID: cid, Customer: attrs})
 		}
-		addr := address(key, &Delivery{CustomerID: cid, Customer: attrs})
-		suppressed, err := e.cfg.Store.Suppressed(ctx, name, addr)
-		if err != nil {
+	}
+	if len(addresses) == 0 {
+		return nil // the usual event: nothing about where to reach the customer
+	}
+	on, err := e.cfg.Store.SuppressedOn(ctx, addresses)
+	if err != nil {
+		return err
+	}
+	for name := range on {
+		if err := e.cfg.Store.SetConsent(ctx, cid, name, false); err != nil {
 			return err
-		}
-		if suppressed {
-			if err := e.cfg.Store.SetConsent(ctx, cid, name, false); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

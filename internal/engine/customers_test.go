@@ -51,6 +51,19 @@ func TestAnOptOutOutlivesTheErasure(t *testing.T) {
 	if on, _ := h.Store.Suppressed(ctx, "chat", "anna@x.example"); on {
 		t.Fatalf("suppressed on chat too, want email only")
 	}
+	for _, cid := range []string{"anna", "anna-again"} {
+		h.Event(event.Event{ID: "back-" + cid, Type: "signed.up", CustomerID: cid, Customer: map[string]any{"email": "anna@x.example", "chat_id": "5"}})
+		if n := len(h.Sent.To("anna@x.example")) + len(h.Sent.To("Anna@X.example")); n != 1 {
+			t.Fatalf("the erased address came back as %s: %d messages in all, want still the 1 before the opt-out", cid, n)
+		}
+		v, err := h.Engine.Customer(ctx, cid)
+		if err != nil || v.Consent["email"] || !v.Consent["chat"] {
+			t.Fatalf("consent of %s = %v, %v, want email off and chat on", cid, v.Consent, err)
+		}
+		if hist := h.History(cid); len(hist) != 1 || hist[0].Outcome != "unreachable" {
+			t.Fatalf("history of %s = %+v, want the welcome unreachable", cid, hist)
+		}
+	}
 
 	t.Run("an opt-out recorded before erasure is kept by the erasure itself", func(t *testing.T) {
 		h.Event(event.Event{Type: "signed.up", CustomerID: "ben", Customer: map[string]any{"email": "ben@x.example", "chat_id": "77"}})

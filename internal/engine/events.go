@@ -26,6 +26,9 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return err
 	}
+	if err := e.applySuppression(ctx, ev.CustomerID, ev.Customer); err != nil {
+		return err
+	}
 	set := e.Journeys()
 	for _, j := range set.Exiting(ev.Type) {
 		if err := e.exit(ctx, j, ev.CustomerID, ev.Type, ev.OccurredAt); err != nil {

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // The suppression list remembers the addresses that opted out, one set per channel
@@ -44,12 +46,31 @@ func (s *Store) Suppress(ctx context.Context, channel, address string, suppresse
 
 // Suppressed reports whether address is on the channel's suppression list.
 func (s *Store) Suppressed(ctx context.Context, channel, address string) (bool, error) {
-	if address == "" {
-		return false, nil
-	}
-	ok, err := s.rdb.SIsMember(ctx, s.suppressedKey(channel), SuppressionDigest(address)).Result()
+	on, err := s.SuppressedOn(ctx, map[string]string{channel: address})
+	return on[channel], err
+}
+
+// SuppressedOn looks up several addresses at once, each on its channel's list, in one
+// round trip: addresses maps a channel name to an address. It returns the channels whose
+// address is on their list.
+func (s *Store) SuppressedOn(ctx context.Context, addresses map[string]string) (map[string]bool, error) {
+	cmds := map[string]*redis.BoolCmd{}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for ch, addr := range addresses {
+			if addr != "" {
+				cmds[ch] = p.SIsMember(ctx, s.suppressedKey(ch), SuppressionDigest(addr))
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return false, fmt.Errorf("read suppression list of %s: %w", channel, err)
+		return nil, fmt.Errorf("read suppression lists: %w", err)
 	}
-	return ok, nil
+	on := map[string]bool{}
+	for ch, c := range cmds {
+		if c.Val() {
+			on[ch] = true
+		}
+	}
+	return on, nil
 }
