@@ -1,5 +1,5 @@
 # The one test command of the README and of CI.
-.PHONY: test run bench fuzz
+.PHONY: test run bench fuzz faults
 
 test:
 	@command -v redis-server >/dev/null || { echo "installing redis-server (tests start their own on a free port)"; \
@@ -26,3 +26,9 @@ fuzz:
 		echo "fuzz $${t%%:*} for $(FUZZTIME)"; \
 		go test -run '^$$' -fuzz "^$${t%%:*}\$$" -fuzztime $(FUZZTIME) -parallel 2 $${t#*:}; \
 	done
+
+# Fault tests: the built binary against a real redis-server and an SMTP server that
+# misbehaves (kill -9, Redis restarts, late and slow answers, refusals, dropped
+# connections). Each prints a FAULT line with its figures.
+faults:
+	go test -tags faults -run '^TestFault' -count=1 -v -timeout 15m ./cmd/rapport/

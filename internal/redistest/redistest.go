@@ -22,9 +22,26 @@ type Server struct {
 	args []string
 }
 
+// Option adjusts the server Start launches.
+type Option func(args []string) []string
+
+// Durable makes the server write every change to an append-only file before it answers
+// (appendonly yes, appendfsync always), as a production Redis for Rapport should be: a
+// Kill then Resume loses nothing the server acknowledged.
+func Durable() Option {
+	return func(args []string) []string {
+		for i, a := range args {
+			if a == "--appendonly" {
+				args[i+1] = "yes"
+			}
+		}
+		return append(args, "--appendfsync", "always")
+	}
+}
+
 // Start launches redis-server on a free loopback port and stops it at the end of the test.
 // It fails the test when redis-server is not installed.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -34,6 +51,9 @@ func Start(tb testing.TB) *Server {
 		port := freePort(tb)
 		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), args: []string{path, "--port", strconv.Itoa(port),
 			"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--logfile", ""}}
+		for _, o := range opts {
+			s.args = o(s.args)
+		}
 		if err := s.run(); err != nil {
 			tb.Fatalf("start redis-server: %v", err)
 		}
