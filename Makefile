@@ -8,6 +8,7 @@ test:
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 	go test -race -count=1 ./...
+	go run ./cmd/rapport test
 
 run:
 	go run ./cmd/rapport serve

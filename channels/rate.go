@@ -14,10 +14,14 @@ import (
 // when ctx ends first, or its deadline comes before the turn, it returns a
 // *TemporaryError and nothing was sent.
 //
-// The result passes Close and Check on to ch when ch implements them (a channel with
-// nothing to check passes), and Unwrap returns ch.
+// The result passes Close on to ch when ch holds resources, is a Checker exactly when
+// ch is one, and Unwrap returns ch.
 func RateLimited(ch Channel, perSecond float64) Channel {
-	return &limited{ch: ch, lim: rate.NewLimiter(rate.Limit(perSecond), 1)}
+	l := &limited{ch: ch, lim: rate.NewLimiter(rate.Limit(perSecond), 1)}
+	if c, ok := ch.(Checker); ok {
+		return &checkedLimited{limited: l, c: c}
+	}
+	return l
 }
 
 type limited struct {
@@ -41,13 +45,14 @@ func (l *limited) Close() error {
 	return nil
 }
 
-// Check checks the wrapped channel if it can be checked.
-func (l *limited) Check(ctx context.Context) error {
-	if c, ok := l.ch.(Checker); ok {
-		return c.Check(ctx)
-	}
-	return nil
-}
-
 // Unwrap returns the wrapped channel.
 func (l *limited) Unwrap() Channel { return l.ch }
+
+// checkedLimited is a limited channel that can be checked.
+type checkedLimited struct {
+	*limited
+	c Checker
+}
+
+// Check checks the wrapped channel; it is not held by the rate limit.
+func (l *checkedLimited) Check(ctx context.Context) error { return l.c.Check(ctx) }

@@ -40,7 +40,7 @@ func (c *Config) BuildChannels() (channels.Set, error) {
 			var many yamlx.Errors
 			var one yamlx.Error
 			if !errors.As(err, &many) && !errors.As(err, &one) {
-				err = yamlx.Error{File: c.File, Line: cc.Line, Msg: fmt.Sprintf("channels.%s: %v", name, err)}
+				err = yamlx.Error{File: c.File, Line: cc.Line, Msg: fmt.Sprintf("channels.%s: %v%s", name, err, c.unsetIn(cc.node))}
 			}
 			errs.Add(c.File, err)
 			continue
@@ -80,4 +80,29 @@ func (c ChannelConfig) rate(name string) (float64, *yamlx.Error) {
 		v /= 60
 	}
 	return v, nil
+}
+
+// unsetIn names the variables without default that were unset or empty on the lines of
+// block, since a channel's missing token or secret usually means one of them.
+func (c *Config) unsetIn(block *yaml.Node) string {
+	var names []string
+	seen := map[int]bool{}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil {
+			return
+		}
+		if !seen[n.Line] {
+			seen[n.Line] = true
+			names = append(names, c.unset[n.Line]...)
+		}
+		for _, k := range n.Content {
+			walk(k)
+		}
+	}
+	walk(block)
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (environment variable %s is unset or empty)", strings.Join(names, ", "))
 }

@@ -38,6 +38,8 @@ type Config struct {
 	Worker Worker `yaml:"worker"`
 
 	loc *time.Location
+	// unset lists, per line, the variables without default that were unset or empty.
+	unset map[int][]string
 }
 
 // Redis says where state and queues live: exactly one of URL, Cluster and Sentinel, or
@@ -117,7 +119,8 @@ type Worker struct {
 }
 
 // Load reads the config file at path, expanding variables from the process environment.
-// A read failure is wrapped with the path; problems in the file come back as yamlx.Errors.
+// A read failure is wrapped with the path; problems in the file come back as yamlx.Errors,
+// with the Config as far as it could be read (see Parse).
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -128,32 +131,31 @@ func Load(path string) (*Config, error) {
 
 // Parse is Load on bytes: file names the source in errors, and lookup (os.LookupEnv, or a
 // fake in tests) resolves variables. Every problem found is returned together as
-// yamlx.Errors.
+// yamlx.Errors. Unless the file is not YAML at all, the Config comes back with the
+// errors, read as far as it could be and defaulted, so that `rapport validate` can go on
+// to check the channels, journeys and templates it names; a caller that runs with it must
+// check the error first.
 func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	x := expand(file, string(data), lookup)
-	if err := x.errs.Err(); err != nil {
-		return nil, err
-	}
+	errs := x.errs // a malformed reference stays as written; the rest is still checked
 	root, err := yamlx.Parse(file, []byte(x.text))
 	if err != nil {
-		return nil, err
+		errs.Add(file, err)
+		return nil, errs.Err()
 	}
 	c := &Config{File: file}
-	var errs yamlx.Errors
 	errs.Add(file, yamlx.Decode(file, root, c))
 	for name, ch := range c.Channels {
 		ch.File = file
 		c.Channels[name] = ch
 	}
 	c.applyDefaults()
+	c.unset = x.unset
 	v := validator{c: c, root: root, unset: x.unset}
 	v.validate()
 	errs = append(errs, v.errs...)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
-	if err := errs.Err(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c, errs.Err()
 }
 
 func (c *Config) applyDefaults() {

@@ -211,13 +211,17 @@ func (v *variant) parse(path, kind, src string, parts *partials) error {
 	var err error
 	switch kind {
 	case "email.html":
+		// The front matter's problems and the body's are reported together; within the
+		// body, Go's template parser stops at its first error.
 		body, offset, ferr := v.frontMatter(path, src)
-		if ferr != nil {
-			return ferr
+		var errs yamlx.Errors
+		errs.Add(path, ferr)
+		if offset > 0 { // the front matter was found, so the body is known
+			if v.html, err = parts.html(name, body); err != nil {
+				errs = append(errs, parseError(path, offset, err))
+			}
 		}
-		if v.html, err = parts.html(name, body); err != nil {
-			return parseError(path, offset, err)
-		}
+		return errs.Err()
 	case "email.txt":
 		if v.emailText, err = parts.text(name, src); err != nil {
 			return parseError(path, 0, err)
@@ -241,7 +245,8 @@ func (v *variant) parse(path, kind, src string, parts *partials) error {
 }
 
 // frontMatter splits the --- block off an email's HTML and parses its subject and
-// preheader. offset is the number of lines before the body.
+// preheader. offset is the number of lines before the body, 0 when the block is missing
+// or unclosed; the body comes back with the front matter's errors when it was found.
 func (v *variant) frontMatter(path, src string) (body string, offset int, err error) {
 	if !hasFrontMatter(src) {
 		return "", 0, yamlx.Errors{{File: path, Line: 1, Msg: "an email template starts with a front-matter block: ---, subject: \"...\", ---"}}
@@ -254,7 +259,7 @@ func (v *variant) frontMatter(path, src string) (body string, offset int, err er
 	var node yaml.Node
 	var errs yamlx.Errors
 	if err := yaml.Unmarshal([]byte(head), &node); err != nil {
-		return "", 0, yamlx.Errors{{File: path, Line: 2, Msg: "front matter: " + err.Error()}}
+		return body, offset, yamlx.Errors{{File: path, Line: 2, Msg: "front matter: " + err.Error()}}
 	}
 	var fm struct {
 		Subject   string `yaml:"subject"`
@@ -377,6 +382,17 @@ func (s *Set) Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Locales returns the locales template name has variants for, sorted; "" stands for the
+// plain files and comes first.
+func (s *Set) Locales(name string) []string {
+	out := make([]string, 0, len(s.byName[name]))
+	for l := range s.byName[name] {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // pick returns the variant of name for kind closest to locale.

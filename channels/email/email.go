@@ -53,8 +53,8 @@ func parseFrom(from string) (sender, error) {
 
 // build turns a rendered message into a MIME email. A bad recipient address is a
 // permanent error.
-func (s sender) build(msg channels.Message) (*gomail.Msg, error) {
-	m := gomail.NewMsg()
+func (s sender) build(msg channels.Message, opts ...gomail.MsgOption) (*gomail.Msg, error) {
+	m := gomail.NewMsg(opts...)
 	if err := m.From(s.from); err != nil {
 		return nil, fmt.Errorf("from: %w", err)
 	}

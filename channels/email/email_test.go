@@ -623,8 +623,26 @@ func TestAFailedHandOverSendsNothing(t *testing.T) {
 	if _, err := s.Send(ctx, message("a@example.com")); !channels.IsTemporary(err) {
 		t.Fatalf("%v, want a temporary error", err)
 	}
-	send(t, s, message("b@example.com")) // the connection is still good
+	send(t, s, message("b@example.com")) // the next send works
 	if got := srv.WaitFor(t, 1, 5*time.Second); len(got) != 1 || srv.Count() != 1 {
 		t.Fatalf("%d messages reached the server, want only the one whose hand-over worked", srv.Count())
+	}
+}
+
+func TestTheHandOverComesOnlyOnceTheServerTakesTheMessage(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.WithReject(func(rcpt string) *smtp.SMTPError {
+		if strings.HasPrefix(rcpt, "no") {
+			return &smtp.SMTPError{Code: 550, Message: "no such user"}
+		}
+		return nil
+	}))
+	s := newSMTP(t, srv, SMTPConfig{Pool: 1})
+	handed := 0
+	ctx := channels.WithHandOver(context.Background(), func(context.Context) error { handed++; return nil })
+	if _, err := s.Send(ctx, message("nobody@example.com")); err == nil || handed != 0 {
+		t.Fatalf("refused recipient: %v, %d hand-overs; want a failure and none", err, handed)
+	}
+	if _, err := s.Send(ctx, message("a@example.com")); err != nil || handed != 1 {
+		t.Fatalf("accepted: %v, %d hand-overs; want one", err, handed)
 	}
 }

@@ -177,7 +177,8 @@ func NewSMTP(cfg SMTPConfig, opts ...Option) (*SMTP, error) {
 // addresses are permanent errors that quote the server's answer. Error texts shorten
 // email addresses to their first letter and domain.
 func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt, error) {
-	m, err := s.build(msg)
+	h := &handOver{ctx: ctx}
+	m, err := s.build(msg, gomail.WithMiddleware(h))
 	if err != nil {
 		return channels.Receipt{}, err
 	}
@@ -192,13 +193,7 @@ func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt
 	if err != nil {
 		return channels.Receipt{}, channels.Temporary(err)
 	}
-	// The engine marks the message handed over. go-mail runs MAIL, RCPT and DATA in one
-	// call, so this comes before them rather than right at the DATA terminator; which
-	// step failed still tells a sure failure from an uncertain one (see classify).
-	if err := channels.HandOver(ctx); err != nil {
-		s.put(c)
-		return channels.Receipt{}, channels.Temporary(err)
-	}
+	h.conn = c.c
 	err = s.client.SendWithSMTPClient(c.c, m)
 	if err != nil && reused && stale(err) {
 		// The server dropped the pooled connection before it saw this message (a
@@ -207,7 +202,12 @@ func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt
 		if c, err = s.dial(ctx); err != nil {
 			return channels.Receipt{}, channels.Temporary(err)
 		}
+		h.conn = c.c
 		err = s.client.SendWithSMTPClient(c.c, m)
+	}
+	if h.err != nil { // the engine refused the hand-over: the message never left
+		c.c.Close()
+		return channels.Receipt{}, channels.Temporary(h.err)
 	}
 	if err == nil {
 		s.put(c)
@@ -439,3 +439,22 @@ func queueID(resp string) string {
 	}
 	return ""
 }
+
+// handOver calls channels.HandOver once the server has accepted DATA, right before the
+// message and its terminator are written: go-mail runs a message's middlewares as it
+// writes the message. If the engine refuses, the connection is closed before a byte of
+// the message is written, so the server drops the transaction and nothing is sent.
+type handOver struct {
+	ctx  context.Context
+	conn *smtp.Client
+	err  error
+}
+
+func (h *handOver) Handle(m *gomail.Msg) *gomail.Msg {
+	if h.err = channels.HandOver(h.ctx); h.err != nil {
+		h.conn.Close()
+	}
+	return m
+}
+
+func (h *handOver) Type() gomail.MiddlewareType { return "rapport-hand-over" }

@@ -103,16 +103,23 @@ func (e *Error) Error() string { return fmt.Sprintf("telegram: %d %s", e.Status,
 // answer is every Bot API response: {"ok": true, "result": ...} or {"ok": false,
 // "error_code": 429, "description": "...", "parameters": {"retry_after": 5}}.
 type answer struct {
-	OK          bool            `json:"ok"`
-	Result      json.RawMessage `json:"result"`
-	ErrorCode   int             `json:"error_code"`
-	Description string          `json:"description"`
+	OK     bool `json:"ok"`
+	Result struct {
+		MessageID int64 `json:"message_id"`
+	} `json:"result"`
+	Description string `json:"description"`
 	Parameters  struct {
 		RetryAfter int `json:"retry_after"`
 	} `json:"parameters"`
 }
 
-var chatIDRE = regexp.MustCompile(`^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$`)
+// sendMessage is the request body: plain text, no parse mode, so nothing needs escaping.
+type sendMessage struct {
+	ChatID json.RawMessage `json:"chat_id"`
+	Text   string          `json:"text"`
+}
+
+var chatIDRE = regexp.MustCompile(`^(-?[1-9][0-9]{0,19}|@[A-Za-z][A-Za-z0-9_]{3,31})$`)
 
 // Send sends msg.Text to the chat msg.To (a chat id, or @channelusername). The receipt's
 // ProviderID is the message_id. See the package doc for the error kinds.
@@ -124,11 +131,12 @@ func (t *Telegram) Send(ctx context.Context, msg channels.Message) (channels.Rec
 	if strings.TrimSpace(msg.Text) == "" {
 		return channels.Receipt{}, errors.New("telegram: the message text is empty")
 	}
-	var chat any = to
-	if id, err := strconv.ParseInt(to, 10, 64); err == nil {
-		chat = id
+	// A numeric chat id goes as a JSON number, a @channelusername as a string.
+	chat := json.RawMessage(to)
+	if to[0] == '@' {
+		chat = json.RawMessage(strconv.Quote(to))
 	}
-	body, err := json.Marshal(map[string]any{"chat_id": chat, "text": msg.Text})
+	body, err := json.Marshal(sendMessage{ChatID: chat, Text: msg.Text})
 	if err != nil {
 		return channels.Receipt{}, fmt.Errorf("telegram: encode: %w", err)
 	}
@@ -145,11 +153,8 @@ func (t *Telegram) Send(ctx context.Context, msg channels.Message) (channels.Rec
 	jsonErr := json.Unmarshal(resp.Body, &a)
 	if resp.OK() {
 		// Delivered; only a body we cannot read would lose the message id.
-		var sent struct {
-			MessageID int64 `json:"message_id"`
-		}
-		if jsonErr == nil && json.Unmarshal(a.Result, &sent) == nil && sent.MessageID != 0 {
-			return channels.Receipt{ProviderID: strconv.FormatInt(sent.MessageID, 10)}, nil
+		if jsonErr == nil && a.Result.MessageID != 0 {
+			return channels.Receipt{ProviderID: strconv.FormatInt(a.Result.MessageID, 10)}, nil
 		}
 		return channels.Receipt{}, nil
 	}

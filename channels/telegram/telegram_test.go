@@ -45,6 +45,14 @@ func TestAMessageIsDeliveredAsPlainTextWithItsMessageID(t *testing.T) {
 	if want := "1001"; r.ProviderID != want || got[0].MessageID != 1001 {
 		t.Fatalf("provider id %q, want %q", r.ProviderID, want)
 	}
+	for _, chat := range []string{"-1001234567890", "@shop_news"} {
+		if _, err := tg.Send(context.Background(), msg(chat, "hello")); err != nil {
+			t.Fatalf("chat %s: %v", chat, err)
+		}
+	}
+	if got := srv.Messages(); len(got) != 3 || got[1].ChatID != "-1001234567890" || got[2].ChatID != "@shop_news" {
+		t.Fatalf("server got %+v", got)
+	}
 }
 
 func TestEachAnswerBecomesTheErrorKindThatSaysWhatToDoNext(t *testing.T) {
@@ -128,7 +136,7 @@ func TestAWrongTokenIsPermanentAndNeverShown(t *testing.T) {
 func TestABadChatIDIsUnreachableWithoutARequest(t *testing.T) {
 	srv := telegramtest.Start(t)
 	tg := newChannel(t, srv.URL)
-	for _, to := range []string{"", "anna", "12 34", "+7999"} {
+	for _, to := range []string{"", "anna", "12 34", "+7999", "007", "-0"} {
 		_, err := tg.Send(context.Background(), msg(to, "hello"))
 		var unr *channels.UnreachableError
 		if !errors.As(err, &unr) {

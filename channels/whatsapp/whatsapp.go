@@ -138,14 +138,17 @@ func Phone(s string) (string, bool) {
 	return p, e164.MatchString(p)
 }
 
-type textBody struct {
-	Product string `json:"messaging_product"`
-	To      string `json:"to"`
-	Type    string `json:"type"`
-	Text    *struct {
-		Body string `json:"body"`
-	} `json:"text,omitempty"`
+// request is a message request: type "text" with Text, or "template" with Template.
+type request struct {
+	Product  string    `json:"messaging_product"`
+	To       string    `json:"to"`
+	Type     string    `json:"type"`
+	Text     *text     `json:"text,omitempty"`
 	Template *template `json:"template,omitempty"`
+}
+
+type text struct {
+	Body string `json:"body"`
 }
 
 type template struct {
@@ -168,7 +171,7 @@ type param struct {
 
 // body builds the request: the approved template when msg has one, else the text.
 func body(to string, msg channels.Message) ([]byte, error) {
-	b := textBody{Product: "whatsapp", To: to}
+	b := request{Product: "whatsapp", To: to}
 	if t := msg.WhatsApp; t != nil {
 		b.Type = "template"
 		b.Template = &template{Name: t.Name}
@@ -184,10 +187,7 @@ func body(to string, msg channels.Message) ([]byte, error) {
 		if strings.TrimSpace(msg.Text) == "" {
 			return nil, errors.New("whatsapp: the message text is empty")
 		}
-		b.Type = "text"
-		b.Text = &struct {
-			Body string `json:"body"`
-		}{msg.Text}
+		b.Type, b.Text = "text", &text{Body: msg.Text}
 	}
 	return json.Marshal(b)
 }

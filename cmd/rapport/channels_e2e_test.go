@@ -2,10 +2,18 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rapporthq/rapport/channels/telegram/telegramtest"
+	"github.com/rapporthq/rapport/channels/whatsapp/whatsapptest"
+	"github.com/rapporthq/rapport/internal/redistest"
+	"github.com/rapporthq/rapport/internal/smtptest"
 )
 
 func TestValidatePassesOnTheExampleConfigWithEveryChannelType(t *testing.T) {
@@ -25,10 +33,38 @@ func TestValidatePassesOnTheExampleConfigWithEveryChannelType(t *testing.T) {
 	for _, want := range []string{
 		lineOf(t, "../../config/rapport.example.yaml", "  telegram: {type") + ": channels.telegram: token is required",
 		lineOf(t, "../../config/rapport.example.yaml", "  whatsapp: {type") + ": channels.whatsapp: token is required",
-		lineOf(t, "../../config/rapport.example.yaml", "  crm: {type") + ": channels.crm: secret is required"} {
+		lineOf(t, "../../config/rapport.example.yaml", "  crm: {type") + ": channels.crm: secret is required",
+		"(environment variable TELEGRAM_BOT_TOKEN is unset or empty)", "(environment variable CRM_HOOK_SECRET is unset or empty)"} {
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("validate without the channel secrets lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestAnOrderReachesThePreferredTelegramOrFallsBackToEmail(t *testing.T) {
+	bot := telegramtest.Start(t)
+	bot.Always("43", telegramtest.Blocked)
+	s := newSetup(t, "../../workflows", fmt.Sprintf("  telegram: {type: telegram, token: %q, api_url: %q, rate: 20/s}\n", telegramtest.Token, bot.URL))
+	s.start(t, "serve")
+
+	for _, c := range []struct{ id, chat string }{{"anna", "42"}, {"boris", "43"}} {
+		body := fmt.Sprintf(`{"type": "order.placed", "customer_id": %q,
+		  "customer": {"email": "%s@example.com", "first_name": "Kim", "telegram_chat_id": %q, "preferred_channel": "telegram"},
+		  "data": {"order_id": "A-1", "total": 20, "items": [{"name": "Kenya AA", "price": 20}]}}`, c.id, c.id, c.chat)
+		if code, resp := s.post(t, "/v1/events", body); code != 202 {
+			t.Fatalf("order for %s = %d %v", c.id, code, resp)
+		}
+	}
+	emails := s.smtp.WaitFor(t, 1, 15*time.Second)
+	if emails[0].To[0] != "boris@example.com" {
+		t.Fatalf("email to %v, want boris, whose bot is blocked", emails[0].To)
+	}
+	waitFor(t, 15*time.Second, "anna's thank-you on telegram", func() bool { return len(bot.Messages()) == 1 })
+	if m := bot.Messages()[0]; m.ChatID != "42" || !strings.Contains(m.Text, "A-1") {
+		t.Fatalf("telegram got %+v", m)
+	}
+	if n := len(s.smtp.Messages()); n != 1 {
+		t.Fatalf("%d emails, want only boris's", n)
 	}
 }
 
@@ -46,4 +82,33 @@ func lineOf(t *testing.T, path, prefix string) string {
 	}
 	t.Fatalf("%s has no line starting with %q", path, prefix)
 	return ""
+}
+
+func TestCheckAsksEachMessengerWithoutSending(t *testing.T) {
+	bot := telegramtest.Start(t)
+	wa := whatsapptest.Start(t)
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusMethodNotAllowed) // a receiver that only takes POST
+	}))
+	defer crm.Close()
+	smtp := smtptest.Start(t)
+	rs := redistest.Start(t)
+	config := checkConfig(t, fmt.Sprintf(`{url: %q}`, rs.URL()), fmt.Sprintf(`{type: smtp, host: %q, port: %d, from: "Shop <hello@shop.example>", tls: none}
+  telegram: {type: telegram, token: %q, api_url: %q, rate: 5/s}
+  whatsapp: {type: whatsapp, token: "EAAG-expired", phone_number_id: %q, api_url: %q}
+  crm: {type: webhook, url: %q, secret: s}`, smtp.Host, smtp.Port, telegramtest.Token, bot.URL, whatsapptest.PhoneNumberID, wa.URL, crm.URL))
+	code, out := runCheck(t, config)
+	for _, want := range []string{
+		"ok    channel telegram (telegram)\n",
+		"FAIL  channel whatsapp (whatsapp): the access token was refused",
+		"ok    channel crm (webhook)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 || bot.Requests() != 0 || wa.Requests() != 0 || len(smtp.Messages()) != 0 {
+		t.Fatalf("exit %d, %d telegram and %d whatsapp messages, %d emails: want exit 1 and nothing sent",
+			code, bot.Requests(), wa.Requests(), len(smtp.Messages()))
+	}
 }

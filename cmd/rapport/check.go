@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"sort"
@@ -31,6 +32,8 @@ func check(ctx context.Context, path string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer l.channels.Close()
+	// go-redis reports each failed dial on its own; the check says it once, in words.
+	redis.SetLogger(newRedisLogger(slog.New(slog.DiscardHandler), time.Hour))
 	problems := 0
 	report := func(part string, err error) {
 		if err != nil {

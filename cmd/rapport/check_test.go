@@ -3,15 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	netsmtp "net/smtp"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rapporthq/rapport/channels"
-	"github.com/rapporthq/rapport/channels/email"
 	"github.com/rapporthq/rapport/internal/redistest"
 	"github.com/rapporthq/rapport/internal/smtptest"
 )
@@ -77,9 +81,6 @@ func TestCheckSaysWhatIsWrongWithRedis(t *testing.T) {
 }
 
 func TestCheckSaysWhatIsWrongWithSMTP(t *testing.T) {
-	if _, ok := any(&email.SMTP{}).(channels.Checker); !ok {
-		t.Skip("the smtp channel cannot check itself yet (no Check method)")
-	}
 	rs := redistest.Start(t)
 	redisBlock := fmt.Sprintf(`{url: %q}`, rs.URL())
 	cases := []struct {
@@ -88,19 +89,20 @@ func TestCheckSaysWhatIsWrongWithSMTP(t *testing.T) {
 		block string
 		want  string
 	}{
-		{"a wrong password", []smtptest.Option{smtptest.WithAuth("rapport", "right")},
-			`{type: smtp, host: %q, port: %d, username: rapport, password: wrong, from: "Shop <hello@shop.example>", tls: none}`,
-			"FAIL  channel email (smtp): "},
 		{"a server without STARTTLS", nil,
 			`{type: smtp, host: %q, port: %d, from: "Shop <hello@shop.example>", tls: starttls}`,
-			"FAIL  channel email (smtp): "},
+			"FAIL  channel email (smtp): smtp check: connect to SMTP server 127.0.0.1:PORT: STARTTLS mode set to: \"TLSMandatory\", but target host does not support STARTTLS"},
+		{"a login over plain text", []smtptest.Option{smtptest.WithAuth("rapport", "right")},
+			`{type: smtp, host: %q, port: %d, username: rapport, password: right, from: "Shop <hello@shop.example>", tls: none}`,
+			"FAIL  channel email (smtp): smtp check: connect to SMTP server 127.0.0.1:PORT: SMTP Auth autodiscover was not able to detect a supported authentication mechanism"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			smtp := smtptest.Start(t, c.opts...)
 			code, out := runCheck(t, checkConfig(t, redisBlock, fmt.Sprintf(c.block, smtp.Host, smtp.Port)))
-			if code != 1 || !strings.Contains(out, c.want) || !strings.Contains(out, "ok    redis") {
-				t.Fatalf("exit %d:\n%s\nwant exit 1, redis ok and %q", code, out, c.want)
+			want := strings.ReplaceAll(c.want, "PORT", strconv.Itoa(smtp.Port))
+			if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "ok    redis") {
+				t.Fatalf("exit %d:\n%s\nwant exit 1, redis ok and %q", code, out, want)
 			}
 			if smtp.Count() != 0 {
 				t.Fatalf("check sent %d messages, want none", smtp.Count())
@@ -145,4 +147,50 @@ func TestCheckAsksEveryCheckerAndExitsOneOnAProblem(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "FAIL  channel email (check-test): the server refused the password") {
 		t.Fatalf("exit %d:\n%s\nwant 1 and the channel's own words", code, out)
 	}
+}
+
+// TestCheckSaysAWrongPasswordIsWrong runs the built binary, which trusts the test SMTP
+// server's certificate through SSL_CERT_FILE, so the login happens over STARTTLS as in
+// production and the server refuses the password.
+func TestCheckSaysAWrongPasswordIsWrong(t *testing.T) {
+	rs := redistest.Start(t)
+	smtp := smtptest.Start(t, smtptest.WithSTARTTLS(), smtptest.WithAuth("rapport", "right"))
+	pemFile := filepath.Join(t.TempDir(), "ca.pem")
+	der := serverCert(t, smtp.Addr)
+	if err := os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ password, want string }{
+		{"right", "ok    channel email (smtp)"},
+		{"wrong", "FAIL  channel email (smtp): smtp check: connect to SMTP server 127.0.0.1:PORT: SMTP AUTH failed: 535"},
+	} {
+		config := checkConfig(t, fmt.Sprintf(`{url: %q}`, rs.URL()), fmt.Sprintf(
+			`{type: smtp, host: %q, port: %d, username: rapport, password: %s, from: "Shop <hello@shop.example>", tls: starttls}`,
+			smtp.Host, smtp.Port, c.password))
+		cmd := exec.Command(binary, "check", "--config", config)
+		cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+pemFile)
+		out, err := cmd.CombinedOutput()
+		want := strings.ReplaceAll(c.want, "PORT", strconv.Itoa(smtp.Port))
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("with password %s: %v\n%s\nwant %q", c.password, err, out, want)
+		}
+	}
+}
+
+// serverCert fetches the certificate an SMTP server shows after STARTTLS.
+func serverCert(t *testing.T, addr string) []byte {
+	t.Helper()
+	c, err := netsmtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.StartTLS(&tls.Config{InsecureSkipVerify: true}); err != nil {
+		t.Fatal(err)
+	}
+	state, ok := c.TLSConnectionState()
+	if !ok || len(state.PeerCertificates) == 0 {
+		t.Fatal("no certificate after STARTTLS")
+	}
+	return state.PeerCertificates[0].Raw
 }

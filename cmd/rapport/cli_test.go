@@ -28,6 +28,8 @@ func TestTheCommandLine(t *testing.T) {
 		{"an unknown command", []string{"--config", "x.yaml", "frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{"a stray argument", []string{"validate", "extra"}, 2, "", `unexpected argument "extra"`},
 		{"the version", []string{"version"}, 0, "rapport ", ""},
+		{"a marketer's command with the config before it", []string{"--config", "config/rapport.yaml", "preview", "thank-you"}, 0, "Subject: ", ""},
+		{"a marketer's command keeps the config given before it", []string{"--config", "no/such.yaml", "preview", "thank-you"}, 1, "", "no/such.yaml"},
 	}
 	t.Chdir("../..") // the shipped config names its folders from the repository's root
 	for _, c := range cases {

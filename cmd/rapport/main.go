@@ -6,6 +6,9 @@
 //	rapport api      [--config FILE]   only the HTTP API
 //	rapport validate [--config FILE]   check config, journeys and templates; exit 1 on any problem
 //	rapport check    [--config FILE]   dial Redis and every channel; exit 1 on any problem
+//	rapport preview TEMPLATE [...]      render one template for a sample customer
+//	rapport simulate SCENARIO...        run journey scenarios on a virtual clock, print the timeline
+//	rapport test     [--config FILE]   run every workflows/tests/*.test.yaml; exit 1 on any failure
 //	rapport version                    the version this binary was built from
 //
 // Flags may come before or after the command.
@@ -34,6 +37,10 @@ commands:
   api        run only the HTTP API
   validate   load config, journeys and templates; print every problem as file:line: message
   check      dial Redis and every channel (SMTP login, bot token, ...); say what is wrong
+  preview    TEMPLATE [--customer F.json] [--event F.json] [--locale ru] [--channel email] [--html F|-]
+             render one template for a sample customer and event (no Redis)
+  simulate   SCENARIO.test.yaml ...: run journeys on a virtual clock, nothing sent; print the timeline
+  test       run every workflows/tests/*.test.yaml; exit 0 only if all pass
   version    print the version this binary was built from
 
 The config defaults to config/rapport.yaml.
@@ -66,6 +73,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd := fs.Arg(0)
+	if tool, ok := tools[cmd]; ok { // they parse their own flags; pass on a --config given before
+		var args []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "config" {
+				args = append(args, "--config", f.Value.String())
+			}
+		})
+		return tool(append(args, fs.Args()[1:]...), stdout, stderr)
+	}
 	if err := fs.Parse(fs.Args()[1:]); err != nil {
 		return parseStatus(err)
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -49,7 +51,15 @@ func TestServeHasMetricsAndTheDashboard(t *testing.T) {
 		metrics = body
 		return code == 200 && strings.Contains(body, `rapport_task_duration_seconds_count{result="ok",type="rapport:event"} 1`)
 	})
+	waitFor(t, 10*time.Second, "the sent message in the series", func() bool {
+		_, body := s.get(t, "/metrics", "")
+		metrics = body
+		return strings.Contains(body, `rapport_messages_total{channel="email",journey="thank-you",outcome="sent",step="thank-you"} 1`)
+	})
 	for _, want := range []string{
+		`rapport_send_duration_seconds_count{channel="email"} 1`,
+		`rapport_step_lateness_seconds_count 1`,
+		`rapport_enrolments_total{change="entered",journey="thank-you"} 1`,
 		`rapport_events_total{result="accepted"} 1`,
 		`rapport_events_total{result="duplicate"} 1`,
 		`rapport_events_total{result="rejected"} 1`,
@@ -65,7 +75,43 @@ func TestServeHasMetricsAndTheDashboard(t *testing.T) {
 	if code, body := s.get(t, "/monitoring/api/queues", token); code != 200 || !strings.Contains(body, `"events"`) {
 		t.Errorf("/monitoring/api/queues with the token as password = %d %s, want 200 with the events queue", code, body)
 	}
+	// The only step ran: entered and completed, sent once, no longer active.
+	want := map[string]int64{"entered": 1, "active": 0, "completed": 1, "exited": 0, "sent": 1, "capped": 0, "failed": 0}
+	var got map[string]int64
+	waitFor(t, 10*time.Second, "thank-you's stats in GET /v1/journeys", func() bool {
+		got = s.journeyStats(t)["thank-you"]
+		return maps.Equal(got, want)
+	})
 	if code, body := s.get(t, "/readyz", ""); code != 200 {
 		t.Errorf("/readyz = %d %s, want 200", code, body)
 	}
+}
+
+// journeyStats reads every journey's stats from GET /v1/journeys.
+func (s *setup) journeyStats(t testing.TB) map[string]map[string]int64 {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+s.addr+"/v1/journeys", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Journeys []struct {
+			ID    string           `json:"id"`
+			Stats map[string]int64 `json:"stats"`
+		} `json:"journeys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]int64{}
+	for _, j := range list.Journeys {
+		out[j.ID] = j.Stats
+	}
+	return out
 }

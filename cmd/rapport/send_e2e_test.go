@@ -9,11 +9,19 @@ import (
 func TestCapsHoldAcrossThreeProcesses(t *testing.T) {
 	// Ten journeys fall due for one customer in the same second; serve and two workers
 	// share the work on one Redis. The cap of two must hold.
+	capsHold(t, "serve", "worker", "worker")
+}
+
+func TestCapsHoldInOneProcess(t *testing.T) {
+	capsHold(t, "serve") // twenty concurrent handlers
+}
+
+func capsHold(t *testing.T, commands ...string) {
 	dir, _ := filepath.Abs("testdata/caps")
 	s := newSetup(t, dir, "caps:\n  email: {limit: 2, per: 1d}\n")
-	s.start(t, "serve")
-	s.start(t, "worker")
-	s.start(t, "worker")
+	for _, c := range commands {
+		s.start(t, c)
+	}
 	body := `{"id": "signup-1", "type": "customer.signed_up", "customer_id": "c-1",
 	  "customer": {"email": "anna@example.com", "first_name": "Anna"}}`
 	if code, _ := s.post(t, "/v1/events", body); code != 202 {

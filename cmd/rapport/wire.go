@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -20,6 +21,7 @@ import (
 	"github.com/rapporthq/rapport/client"
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/api"
+	"github.com/rapporthq/rapport/internal/backfill"
 	"github.com/rapporthq/rapport/internal/dashboard"
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
@@ -29,6 +31,7 @@ import (
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/unsubscribe"
+	"github.com/rapporthq/rapport/internal/web"
 	"github.com/rapporthq/rapport/internal/yamlx"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -42,13 +45,16 @@ type loaded struct {
 	journeys  *workflows.Set
 }
 
-// load reads the config and what it points to, collecting every problem of every file.
+// load reads the config and what it points to, collecting every problem of every file in
+// one go, ordered by file and line: a problem of the config (an unset variable, a bad
+// cap) does not hide those of its channels, journeys or templates.
 func load(path string) (*loaded, error) {
+	var errs yamlx.Errors
 	cfg, err := config.Load(path)
-	if err != nil {
+	if cfg == nil {
 		return nil, err
 	}
-	var errs yamlx.Errors
+	errs.Add(path, err)
 	l := &loaded{cfg: cfg}
 	if l.templates, err = templates.Load(cfg.Templates); err != nil {
 		errs.Add(cfg.Templates, err)
@@ -72,7 +78,13 @@ func load(path string) (*loaded, error) {
 	}
 	if err := errs.Err(); err != nil {
 		l.channels.Close()
-		return nil, err
+		sort.SliceStable(errs, func(i, j int) bool {
+			if errs[i].File != errs[j].File {
+				return errs[i].File < errs[j].File
+			}
+			return errs[i].Line < errs[j].Line
+		})
+		return nil, errs
 	}
 	return l, nil
 }
@@ -105,8 +117,9 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer l.channels.Close()
 	cfg := l.cfg
+	inForce := func() channels.Set { return l.channels }
+	defer func() { inForce().Close() }() // the channels in force at the end
 
 	redis.SetLogger(newRedisLogger(log, 5*time.Second))
 	conn, err := connectRedis(cfg.Redis, r, log)
@@ -118,7 +131,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 
 	st := store.New(rdb)
 	signer := unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
-	policies, err := buildPolicies(cfg, st)
+	policies, err := policy.FromConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -139,10 +152,20 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		Locale:         cfg.Defaults.Locale,
 		UnsubscribeURL: signer.URL,
 		Policies:       policies,
+		Observer:       engine.Observers{m, stats},
 		Logger:         log,
 	})
 	if err != nil {
 		return err
+	}
+	inForce = func() channels.Set { return eng.Snapshot().Channels }
+	rl := &reloader{path: path, eng: eng, running: l, log: log, ctx: ctx}
+	if r.worker {
+		rl.backfill = backfill.New(rdb, eng.ArmExisting, log, 0)
+		rl.backfill.Start(ctx, l.journeys)
+	}
+	if err := rl.watch(ctx); err != nil {
+		log.Warn("live reload is off: send SIGHUP or restart after edits", "err", err)
 	}
 	ops := api.Options{
 		Ready:   st.Ping,
@@ -181,7 +204,9 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		opts.Monitoring = dash
 		opts.EventResult = m.Event
 		opts.JourneyStats = stats.Get
-		srv = newHTTPServer(cfg.HTTP.Addr, api.New(opts))
+		pages := web.Options{Tokens: cfg.HTTP.APITokens, Journeys: eng.Journeys,
+			Templates: l.templates, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log}
+		srv = newHTTPServer(cfg.HTTP.Addr, withPages(api.New(opts), pages))
 		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr, "dashboard", cfg.HTTP.BaseURL+dashboard.Root+"/")
 		if cfg.Redis.Embedded() {
 			log.Info("try it: send an order, then look in the outbox folder (see README)",
@@ -223,27 +248,6 @@ func newHTTPServer(addr string, h http.Handler) *http.Server {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 	}
-}
-
-// buildPolicies makes the send pipeline's checks from the config: quiet hours first (a
-// held message is checked again when it runs), then frequency caps.
-func buildPolicies(cfg *config.Config, st *store.Store) ([]engine.Policy, error) {
-	var out []engine.Policy
-	if q := cfg.QuietHours; q != nil {
-		qh, err := policy.NewQuietHours(q.Start, q.End, cfg.Location())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, qh)
-	}
-	if len(cfg.Caps) > 0 {
-		limits := map[string]policy.Limit{}
-		for name, c := range cfg.Caps {
-			limits[name] = policy.Limit{Limit: c.Limit, Per: time.Duration(c.Per)}
-		}
-		out = append(out, policy.NewCaps(limits))
-	}
-	return out, nil
 }
 
 func journeyInfo(set *workflows.Set) []api.JourneyInfo {

@@ -68,9 +68,15 @@ func Needs(j *workflows.Journey) bool {
 	return j.Trigger.Kind == workflows.TriggerDate || j.Trigger.Kind == workflows.TriggerInactivity
 }
 
+// knownKey is the set of journey triggers (stateKey) a deployment has loaded.
+const knownKey = "rapport:backfill:known"
+
 // Start backfills, one after the other in the background, every journey of set that
-// needs it and is not done yet. A journey whose backfill is under way in this process
-// already is skipped. It returns at once; the work ends with ctx.
+// needs it and is not done yet. A journey counts as added when the deployment has loaded
+// journeys before, without it: at the very first load (a new deployment, or one from
+// before backfills) every journey there is taken as having been there all along. A
+// journey whose backfill is under way in this process already is skipped. It returns at
+// once; the work ends with ctx.
 func (r *Runner) Start(ctx context.Context, set *workflows.Set) {
 	var todo []*workflows.Journey
 	r.mu.Lock()
@@ -85,8 +91,14 @@ func (r *Runner) Start(ctx context.Context, set *workflows.Set) {
 		return
 	}
 	go func() {
+		first, err := r.firstLoad(ctx, set)
 		for _, j := range todo {
-			if err := r.Run(ctx, j); err != nil && ctx.Err() == nil {
+			if err == nil && first {
+				err = r.rdb.HSet(ctx, stateKey(j), "done", "there before backfills").Err()
+			} else if err == nil {
+				err = r.Run(ctx, j)
+			}
+			if err != nil && ctx.Err() == nil {
 				r.log.Warn("backfill stopped; it goes on from its cursor at the next start or reload", "journey", j.ID, "err", err)
 			}
 			r.mu.Lock()
@@ -94,6 +106,25 @@ func (r *Runner) Start(ctx context.Context, set *workflows.Set) {
 			r.mu.Unlock()
 		}
 	}()
+}
+
+// firstLoad records the set's triggers as known and reports whether none were known
+// before.
+func (r *Runner) firstLoad(ctx context.Context, set *workflows.Set) (bool, error) {
+	n, err := r.rdb.Exists(ctx, knownKey).Result()
+	if err != nil {
+		return false, err
+	}
+	var sigs []any
+	for _, j := range set.All() {
+		sigs = append(sigs, stateKey(j))
+	}
+	if len(sigs) > 0 {
+		if err := r.rdb.SAdd(ctx, knownKey, sigs...).Err(); err != nil {
+			return false, err
+		}
+	}
+	return n == 0, nil
 }
 
 // Run backfills j now, unless it is done already for its current trigger or another

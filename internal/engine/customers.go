@@ -44,7 +44,7 @@ func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) 
 	if err != nil {
 		return v, err
 	}
-	for name := range e.cfg.Channels {
+	for name := range e.Snapshot().Channels {
 		subscribed, recorded := consent[name]
 		v.Consent[name] = subscribed || !recorded
 	}
@@ -73,7 +73,7 @@ var ErrUnknownChannel = fmt.Errorf("unknown channel")
 // address on the channel goes on the suppression list, or off it, too, so that the
 // opt-out outlives an erasure of the customer.
 func (e *Engine) SetConsent(ctx context.Context, id, channel string, subscribed bool) error {
-	ch, ok := e.cfg.Channels.Get(channel)
+	ch, ok := e.Snapshot().Channels.Get(channel)
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownChannel, channel)
 	}
@@ -100,7 +100,7 @@ func (e *Engine) SetConsent(ctx context.Context, id, channel string, subscribed 
 // event enrols anyone, since a first step may send at once.
 func (e *Engine) applySuppression(ctx context.Context, cid string, attrs map[string]any) error {
 	addresses := map[string]string{}
-	for name, ch := range e.cfg.Channels {
+	for name, ch := range e.Snapshot().Channels {
 		if _, ok := attrs[ch.Type.AddressKey]; ok || ch.Type.AddressKey == "customer_id" {
 			addresses[name] = address(ch.Type.AddressKey, &Delivery{CustomerID: cid, Customer: attrs})
 		}
@@ -158,7 +158,7 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	for name, ch := range e.cfg.Channels {
+	for name, ch := range e.Snapshot().Channels {
 		if subscribed, recorded := consent[name]; recorded && !subscribed {
 			addr := address(ch.Type.AddressKey, &Delivery{CustomerID: id, Customer: profile})
 			if err := e.cfg.Store.Suppress(ctx, name, addr, true); err != nil {
@@ -167,7 +167,7 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 		}
 	}
 	counters := []string{"all"}
-	for name := range e.cfg.Channels {
+	for name := range e.Snapshot().Channels {
 		counters = append(counters, name)
 	}
 	if err := e.cfg.Store.Forget(ctx, id, journeys, counters); err != nil {

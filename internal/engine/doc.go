@@ -6,8 +6,12 @@
 // Each enrolment has exactly one pending task, its next step, under a deterministic ID;
 // HandleStep runs it when due and schedules the next. HandleTimer fires a date or
 // inactivity trigger. A message goes through a short pipeline, choose channel -> policies
-// -> render -> send -> record, where frequency caps and quiet hours plug in as Policy
-// values, and a claim in Redis makes each message go out at most once.
+// -> render -> reserve -> send -> commit, where frequency caps and quiet hours plug in as
+// Policy values. The reserve, hand-over, commit and release of the message's claim are the
+// send transaction of package store: caps hold exactly under any number of workers, and a
+// message whose fate is unknown is recorded uncertain rather than sent twice, unless its
+// step says on_uncertain: resend. Every outcome is written in one place (write), which
+// also tells the Observer.
 //
 // The engine reads time only from its Clock and schedules only through its Scheduler, so
 // the same engine runs on asynq in production (internal/queue) and on a virtual clock in

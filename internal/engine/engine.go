@@ -110,9 +110,19 @@ type Config struct {
 // Engine turns events into enrolments, enrolments into scheduled steps, and due steps into
 // messages. It is safe for concurrent use by any number of workers.
 type Engine struct {
-	cfg      Config
-	journeys atomic.Pointer[workflows.Set]
-	log      *slog.Logger
+	cfg  Config
+	snap atomic.Pointer[Snapshot]
+	log  *slog.Logger
+}
+
+// Snapshot is what the files define, in force together: a step reads its journey, its
+// template and its channels from one snapshot, so a reload that adds a template and the
+// journey that uses it never shows one without the other. It is never changed once in
+// force; a reload puts a new one in force with Swap.
+type Snapshot struct {
+	Journeys  *workflows.Set
+	Templates Renderer
+	Channels  channels.Set
 }
 
 // New returns an Engine. Store, Scheduler, Journeys, Templates and Channels are required.
@@ -146,18 +156,35 @@ func New(cfg Config) (*Engine, error) {
 		cfg.SendLease = 2 * time.Minute
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger}
-	e.journeys.Store(cfg.Journeys)
+	e.snap.Store(&Snapshot{Journeys: cfg.Journeys, Templates: cfg.Templates, Channels: cfg.Channels})
 	return e, nil
 }
 
+// Snapshot returns the journeys, templates and channels in force.
+func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+
+// Swap puts s in force, for live reload, and returns the snapshot it replaces; steps
+// already running finish with the old one, so close its channels only once they are
+// done. See SetJourneys for what becomes of enrolments.
+func (e *Engine) Swap(s *Snapshot) *Snapshot { return e.snap.Swap(s) }
+
 // Journeys returns the journeys in force.
-func (e *Engine) Journeys() *workflows.Set { return e.journeys.Load() }
+func (e *Engine) Journeys() *workflows.Set { return e.snap.Load().Journeys }
 
 // SetJourneys replaces the journeys in force, for live reload. Enrolments keep their
 // place by step id; a step that disappeared is recorded skipped when it falls due, and a
 // journey that disappeared leaves its steps retrying (ErrUnknownJourney) until a worker
 // that knows it runs them or their retries run out.
-func (e *Engine) SetJourneys(s *workflows.Set) { e.journeys.Store(s) }
+func (e *Engine) SetJourneys(s *workflows.Set) {
+	for {
+		old := e.snap.Load()
+		next := *old
+		next.Journeys = s
+		if e.snap.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
 
 // shortHash makes compact, deterministic ids from their parts.
 func shortHash(parts ...string) string {

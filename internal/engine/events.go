@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -138,7 +140,13 @@ func (e *Engine) startStep(ctx context.Context, en *store.Enrolment) error {
 	}
 	if err := e.HandleStep(ctx, payload, Attempt{Retry: 0, MaxRetry: 1}); err != nil {
 		e.log.Debug("immediate step goes to the queue", "journey", en.Journey, "customer", en.CustomerID, "err", err)
-		return e.scheduleStep(ctx, en)
+		at := en.Due
+		var te *channels.TemporaryError
+		if errors.As(err, &te) && te.RetryAfter > 0 {
+			// The channel asked for a pause; queues keep whole seconds, so round up.
+			at = e.cfg.Clock.Now().Add(te.RetryAfter + time.Second - time.Nanosecond).Truncate(time.Second)
+		}
+		return e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindStep, ID: en.Task, Payload: payload, At: at})
 	}
 	return nil
 }

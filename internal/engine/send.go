@@ -65,6 +65,7 @@ type Delivery struct {
 	sent    channels.Receipt  // the channel's receipt
 	took    time.Duration     // how long the channel took
 	resent  string            // why this is a second send, if it is
+	snap    *Snapshot         // the journeys, templates and channels the step runs with
 	mode    workflows.UncertainMode
 }
 
@@ -98,11 +99,6 @@ func (f PolicyFunc) Check(ctx context.Context, d *Delivery) (Verdict, error) { r
 // the next one when a channel cannot reach the customer. It returns a time when a policy
 // holds the step back until then, and an error only to ask for a retry.
 func (e *Engine) deliver(ctx context.Context, d *Delivery) (time.Time, error) {
-	if d.claim.State == store.ClaimDone {
-		// An earlier attempt recorded this message: a commit whose answer was lost, or
-		// an enrolling event replayed after its enrolment ended. Never twice.
-		return time.Time{}, e.moveOn(ctx, d)
-	}
 	d.token = newToken()
 	d.mode = d.Step.OnUncertain
 	if d.mode == "" {
@@ -156,7 +152,7 @@ func (d *Delivery) pass(channel, reason string) {
 // kind. Consent is assumed until the customer opts out (the soft opt-in of existing
 // customers).
 func (e *Engine) usable(d *Delivery, name string) (channels.Named, string, string) {
-	ch, ok := e.cfg.Channels.Get(name)
+	ch, ok := d.snap.Channels.Get(name)
 	if !ok {
 		return ch, "", "unknown channel"
 	}
@@ -169,7 +165,7 @@ func (e *Engine) usable(d *Delivery, name string) (channels.Named, string, strin
 		return ch, "", "no address"
 	case d.blocked[name] != "" && d.blocked[name] == store.AddressDigest(addr):
 		return ch, "", "blocked"
-	case !e.cfg.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
+	case !d.snap.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
 		return ch, "", "no template"
 	}
 	return ch, addr, ""
@@ -237,7 +233,7 @@ func (e *Engine) try(ctx context.Context, d *Delivery, name string) (until time.
 		d.pass(name, string(res.Status))
 		return time.Time{}, false, nil
 	case store.ReserveHanded:
-		if c, ok := e.cfg.Channels.Get(res.Found.Channel); ok {
+		if c, ok := d.snap.Channels.Get(res.Found.Channel); ok {
 			d.Channel = c
 		}
 		return time.Time{}, true, e.settle(ctx, d, OutcomeUncertain,
@@ -335,13 +331,13 @@ func (e *Engine) render(d *Delivery) error {
 		Now:            d.Now,
 		UnsubscribeURL: unsub,
 	}
-	r, err := e.cfg.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
+	r, err := d.snap.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", d.Step.Send.Template, err)
 	}
 	d.Message = channels.Message{
 		ID: d.MessageID, To: d.Address, CustomerID: d.CustomerID,
-		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text,
+		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text, WhatsApp: r.WhatsApp,
 		UnsubscribeURL: unsub,
 		Meta:           map[string]string{"journey": d.Journey.ID, "step": d.Step.ID, "template": d.Step.Send.Template},
 	}
@@ -368,6 +364,9 @@ func (e *Engine) write(ctx context.Context, d *Delivery, o Outcome, reason, toke
 		Channel: d.Channel.Name, Outcome: string(o), Reason: reason, Passed: d.Passed, MessageID: d.MessageID,
 		ProviderID: d.sent.ProviderID}
 	c := store.Commit{CustomerID: d.CustomerID, MessageID: d.MessageID, Token: token, Record: rec, Move: d.move}
+	if o == OutcomeFailed {
+		c.Free = d.windows // a message that surely did not go out does not count towards the caps
+	}
 	tries := 0
 	res, err := persist(ctx, e.cfg.SendLease, func() (store.CommitResult, error) { tries++; return e.cfg.Store.Commit(ctx, c) })
 	if errors.Is(err, store.ErrClaimLost) {

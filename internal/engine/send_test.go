@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/smtptest"
 	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
 )
 
 // tenJourneys are ten journeys that each send one email an hour after sign-up: ten steps
@@ -395,5 +398,157 @@ func TestTheObserverHearsOfEachOutcomeAndEnrolmentOnce(t *testing.T) {
 	}
 	if o := obs.last; !o.Due.Equal(t0.Add(25*time.Hour)) || o.Ran.Before(o.Due) || o.Channel != "email" {
 		t.Errorf("last observation = %+v, want due at %v on email", o, t0.Add(25*time.Hour))
+	}
+}
+
+const threeIDs = `
+id: edit
+trigger: {event: signed.up}
+steps:
+  - {id: a, wait: 1h, send: {template: hello, channels: [email]}}
+  - {id: b, wait: 1d, send: {template: hello, channels: [email]}}
+  - {id: c, wait: 1d, send: {template: hello, channels: [email]}}
+`
+
+// reload loads journeys as a live reload would.
+func reload(t *testing.T, h *enginetest.Harness, journey string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "j.yaml"), []byte(journey), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := workflows.Load(dir, workflows.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Engine.SetJourneys(set)
+}
+
+func steps(h *enginetest.Harness, cid string) string {
+	var out []string
+	for _, r := range h.History(cid) {
+		out = append([]string{r.Step + ":" + r.Outcome}, out...)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestEnrolmentsKeepTheirPlaceWhenAJourneyIsEdited(t *testing.T) {
+	t.Run("a step inserted before the one a customer waits for", func(t *testing.T) {
+		h := enginetest.New(t, enginetest.Config{Start: t0, Journeys: []string{threeIDs}, Templates: "testdata/templates"})
+		h.Event(signedUp("c"))
+		h.Advance(2 * time.Hour) // a sent; waiting for b
+		reload(t, h, strings.Replace(threeIDs, "  - {id: b,", "  - {id: new, wait: 1d, send: {template: hello, channels: [email]}}\n  - {id: b,", 1))
+		h.Advance(3 * 24 * time.Hour)
+		if got := steps(h, "c"); got != "a:sent b:sent c:sent" {
+			t.Fatalf("steps = %q, want b and c as before the edit, not the inserted step", got)
+		}
+	})
+	t.Run("the step a customer waits for removed", func(t *testing.T) {
+		h := enginetest.New(t, enginetest.Config{Start: t0, Journeys: []string{threeIDs}, Templates: "testdata/templates"})
+		h.Event(signedUp("c"))
+		h.Advance(2 * time.Hour) // a sent; waiting for b
+		reload(t, h, strings.Replace(threeIDs, "  - {id: b, wait: 1d, send: {template: hello, channels: [email]}}\n", "", 1))
+		h.Advance(3 * 24 * time.Hour)
+		if got := steps(h, "c"); got != "a:sent b:skipped c:sent" {
+			t.Fatalf("steps = %q, want b skipped and the journey gone on to c", got)
+		}
+		if r := h.History("c")[1]; r.Reason != "step removed from the journey" {
+			t.Errorf("reason = %q", r.Reason)
+		}
+	})
+}
+
+func TestEveryKeyOfACustomerSharesOneClusterSlot(t *testing.T) {
+	h := enginetest.New(t, enginetest.Config{Start: t0, Journeys: []string{oneStep}, Templates: "testdata/templates",
+		Policies: func(*store.Store) []engine.Policy {
+			return []engine.Policy{policy.NewCaps(map[string]policy.Limit{"email": {Limit: 2, Per: 24 * time.Hour}, "all": {Limit: 3, Per: 24 * time.Hour}})}
+		}})
+	h.Event(event.Event{Type: "order.placed", CustomerID: "c-42", Customer: map[string]any{"email": "a@x.example"}, Data: map[string]any{"total": 5}})
+	h.Event(signedUp("c-42"))
+	h.Advance(2 * time.Hour)
+	if err := h.Engine.SetConsent(t.Context(), "c-42", "email", true); err != nil {
+		t.Fatal(err)
+	}
+	rdb := h.Redis.Client(t)
+	keys, err := rdb.Keys(t.Context(), "rapport:*").Result()
+	if err != nil || len(keys) < 6 {
+		t.Fatalf("keys = %v, %v", keys, err)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "rapport:{c-42}:") {
+			t.Errorf("key %q does not carry the customer as its hash tag", k)
+		}
+	}
+	// Erasure takes the send claims along; the order's dedup marker expires on its own.
+	if err := h.Engine.Forget(t.Context(), "c-42"); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ = rdb.Keys(t.Context(), "rapport:*").Result()
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "rapport:{c-42}:applied:") {
+			t.Errorf("key %q outlived the customer's erasure", k)
+		}
+	}
+}
+
+func TestAnEnrollingEventReplayedAfterItsJourneyEndedSendsNothingAgain(t *testing.T) {
+	h := enginetest.New(t, enginetest.Config{Start: t0, Journeys: []string{oneStep}, Templates: "testdata/templates"})
+	ev := signedUp("c")
+	ev.ID = "signup-1"
+	h.Event(ev)
+	h.Advance(3 * 24 * time.Hour) // both steps; the enrolment ended
+	h.Event(ev)                   // the event task runs again (a retry after a crash, say)
+	h.Advance(3 * 24 * time.Hour)
+	if n := len(h.Sent.To("c@x.example")); n != 2 {
+		t.Fatalf("%d messages, want the 2 of the first run only", n)
+	}
+	if n := len(h.History("c")); n != 2 {
+		t.Fatalf("%d history lines, want 2", n)
+	}
+}
+
+func TestAFailedMessageDoesNotCountTowardsTheCaps(t *testing.T) {
+	h := enginetest.New(t, enginetest.Config{Start: t0, Journeys: []string{oneStep}, Templates: "testdata/templates",
+		Policies: func(*store.Store) []engine.Policy {
+			return []engine.Policy{policy.NewCaps(map[string]policy.Limit{"email": {Limit: 1, Per: 7 * 24 * time.Hour}})}
+		}})
+	first := true
+	h.Sent.Fail = func(channels.Message) error {
+		if first {
+			first = false
+			return errors.New("550 mailbox unavailable")
+		}
+		return nil
+	}
+	h.Event(signedUp("c"))
+	h.Advance(3 * 24 * time.Hour)
+	if got := steps(h, "c"); got != "hello:failed again:sent" {
+		t.Fatalf("steps = %q, want the second one sent: the failed one never went out", got)
+	}
+}
+
+func TestAnImmediateStepWaitsOutTheChannelsRetryAfter(t *testing.T) {
+	h := enginetest.New(t, enginetest.Config{Start: t0, Templates: "testdata/templates", Journeys: []string{`
+id: now
+trigger: {event: signed.up}
+steps:
+  - {id: hello, send: {template: hello, channels: [email]}}
+`}})
+	first := true
+	h.Sent.Fail = func(channels.Message) error {
+		if first {
+			first = false
+			return &channels.TemporaryError{Err: errors.New("429 too many requests"), RetryAfter: 90 * time.Second}
+		}
+		return nil
+	}
+	h.Event(signedUp("c")) // the step runs at once, inside the event's task, and is refused
+	h.Advance(89 * time.Second)
+	if n := len(h.Sent.To("c@x.example")); n != 0 {
+		t.Fatalf("%d messages before the channel's retry-after passed", n)
+	}
+	h.Advance(time.Second)
+	if n := len(h.Sent.To("c@x.example")); n != 1 {
+		t.Fatalf("%d messages once the retry-after passed, want 1", n)
 	}
 }

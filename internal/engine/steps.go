@@ -80,7 +80,8 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 		// its next step; scheduling is idempotent, so make sure.
 		return e.scheduleStep(ctx, en)
 	}
-	j, ok := e.Journeys().Get(p.Journey)
+	snap := e.Snapshot()
+	j, ok := snap.Journeys.Get(p.Journey)
 	if !ok {
 		return fmt.Errorf("step %s of %s: %w", p.Step, p.Journey, ErrUnknownJourney)
 	}
@@ -91,7 +92,7 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 	d := &Delivery{
 		Journey: j, CustomerID: p.Customer, Customer: state.Profile, Consent: state.Consent,
 		Event: decodeEvent(en.Event), MessageID: msg, Now: e.cfg.Clock.Now(), Attempt: at,
-		due: time.UnixMilli(p.Due), blocked: blocked, claim: state.Claim,
+		due: time.UnixMilli(p.Due), blocked: blocked, claim: state.Claim, snap: snap,
 	}
 	i, ok := j.StepIndex(p.Step)
 	if !ok {
@@ -140,6 +141,11 @@ func (e *Engine) hold(ctx context.Context, en *store.Enrolment, p stepPayload, u
 // runStep checks the step's condition and sends. It returns a time when the step is held
 // back until then, and an error only to ask for a retry.
 func (e *Engine) runStep(ctx context.Context, d *Delivery) (time.Time, error) {
+	if d.claim.State == store.ClaimDone {
+		// An earlier attempt recorded this message: an enrolling event replayed after
+		// its enrolment ended made the same enrolment again. Never twice.
+		return time.Time{}, e.moveOn(ctx, d)
+	}
 	env := workflows.Env{Event: d.Event, Customer: d.Customer, Now: d.Now}
 	ok, err := d.Step.If.Eval(env)
 	if err != nil {

@@ -54,7 +54,8 @@ func (q *QuietHours) Check(_ context.Context, d *engine.Delivery) (engine.Verdic
 	if !until.After(local) {
 		until = time.Date(local.Year(), local.Month(), local.Day()+1, q.end/60, q.end%60, 0, 0, local.Location())
 	}
-	return engine.Verdict{Until: until}, nil
+	return engine.Verdict{Until: until, Reason: fmt.Sprintf("quiet hours %02d:%02d-%02d:%02d %s",
+		q.start/60, q.start%60, q.end/60, q.end%60, local.Location())}, nil
 }
 
 // Limit is one frequency cap: at most Limit messages per Per.

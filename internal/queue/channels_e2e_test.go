@@ -2,6 +2,11 @@ package queue_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +16,7 @@ import (
 	"github.com/rapporthq/rapport/channels/email"
 	"github.com/rapporthq/rapport/channels/telegram"
 	"github.com/rapporthq/rapport/channels/telegram/telegramtest"
+	"github.com/rapporthq/rapport/channels/webhook"
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/queue"
@@ -92,8 +98,12 @@ func TestATelegram5xxIsRetriedThenDeliveredOnce(t *testing.T) {
 	if len(h) != 1 || h[0].Outcome != "sent" || h[0].Channel != "telegram" {
 		t.Fatalf("history %+v, want one sent by telegram", h)
 	}
-	if got := m.bot.Messages(); len(got) != 1 || got[0].ChatID != "42" || m.bot.Requests() != 3 {
+	got := m.bot.Messages()
+	if len(got) != 1 || got[0].ChatID != "42" || m.bot.Requests() != 3 {
 		t.Fatalf("%d messages in %d requests, want 1 in 3", len(got), m.bot.Requests())
+	}
+	if want := strconv.FormatInt(got[0].MessageID, 10); h[0].ProviderID != want {
+		t.Errorf("history keeps provider id %q, want the message_id %s", h[0].ProviderID, want)
 	}
 	if n := len(m.smtp.Messages()); n != 0 {
 		t.Fatalf("%d emails: a retried telegram message must not change channel", n)
@@ -101,15 +111,11 @@ func TestATelegram5xxIsRetriedThenDeliveredOnce(t *testing.T) {
 }
 
 func TestATelegramRetryComesNoSoonerThanRetryAfter(t *testing.T) {
-	for _, tc := range []struct{ name, wait, skip string }{
-		{"for a step that went through the queue", "1s", ""},
-		{"for a step sent while its event was processed", "0s",
-			"engine.startStep reschedules a failed immediate step at its due time, ignoring the channel's RetryAfter"},
+	for _, tc := range []struct{ name, wait string }{
+		{"for a step that went through the queue", "1s"},
+		{"for a step sent while its event was processed", "0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.skip != "" {
-				t.Skip("known engine gap: " + tc.skip)
-			}
 			m := startMessenger(t, `
 id: thanks
 trigger: {event: order.placed}
@@ -133,5 +139,72 @@ steps:
 				t.Fatalf("history %+v", h)
 			}
 		})
+	}
+}
+
+// A CRM receives the step as a signed webhook: the first POST is answered 503, the retry
+// carries the same Idempotency-Key and a valid signature, and the message is kept once.
+func TestAWebhookRetryIsSignedAndCarriesTheSameIdempotencyKey(t *testing.T) {
+	const secret = "crm-hook-secret"
+	var mu sync.Mutex
+	var keys []string
+	var kept []webhook.Payload
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := webhook.Verify(r, []byte(secret), 5*time.Minute, time.Now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		keys = append(keys, r.Header.Get(webhook.HeaderIdempotencyKey))
+		if len(keys) == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		var p webhook.Payload
+		if err := json.Unmarshal(body, &p); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		kept = append(kept, p)
+	}))
+	defer crm.Close()
+	hook, err := webhook.New(webhook.Config{URL: crm.URL, Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redistest.Start(t).Client(t)
+	eng := newEngineWith(t, rdb, "../../templates", channels.Set{"crm": {Name: "crm",
+		Type: channels.Type{Name: "webhook", Kind: channels.KindMsg, AddressKey: "customer_id"}, Channel: hook}}, `
+id: call
+trigger: {event: order.placed}
+steps:
+  - id: call
+    send: {template: thank-you, channels: [crm]}
+`)
+	w := queue.NewWorker(rdb, eng, queue.WorkerConfig{Concurrency: 4, PollInterval: 100 * time.Millisecond, RetryBase: 200 * time.Millisecond})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Shutdown()
+	err = eng.HandleEvent(context.Background(), event.Event{ID: "o-1", Type: "order.placed", CustomerID: "anna", OccurredAt: time.Now(),
+		Customer: anna, Data: map[string]any{"order_id": "A-1001", "total": 20.0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the CRM to keep the message", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(kept) == 1
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 2 || keys[0] == "" || keys[1] != keys[0] {
+		t.Fatalf("Idempotency-Keys %q, want the same one twice", keys)
+	}
+	p := kept[0]
+	if p.ID != keys[0] || p.CustomerID != "anna" || p.Journey != "call" || p.Step != "call" || p.Template != "thank-you" || p.Text == "" {
+		t.Fatalf("payload %+v", p)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/retry"
 )
 
 // Steps is the queue of journey steps and timers, or the prefix of its shards (see
@@ -26,8 +26,8 @@ import (
 const Steps = "steps"
 
 // MaxStepRetry is how often a step whose channel fails temporarily is retried before it
-// is recorded as failed.
-const MaxStepRetry = 12
+// is recorded as failed: retry.MaxRetry, the policy the simulator shares.
+const MaxStepRetry = retry.MaxRetry
 
 var taskTypes = map[engine.TaskKind]string{
 	engine.KindStep:  "rapport:step",
@@ -123,7 +123,7 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
 	if cfg.RetryBase <= 0 {
-		cfg.RetryBase = 10 * time.Second
+		cfg.RetryBase = retry.Base
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
@@ -199,19 +199,18 @@ func translate(err error) error {
 	return err
 }
 
-// retryDelay honours a channel's retry-after and otherwise backs off exponentially with
-// jitter, from base up to an hour.
+// retryDelay is retry.Delay with jitter: a channel's retry-after, else exponential
+// backoff from base up to an hour.
 func retryDelay(base time.Duration) asynq.RetryDelayFunc {
 	return func(n int, err error, _ *asynq.Task) time.Duration {
+		d := retry.Delay(base, n, err, rand.Float64)
 		var te *channels.TemporaryError
 		if errors.As(err, &te) && te.RetryAfter > 0 {
 			// asynq keeps a retry's time in whole seconds, rounded down, so it may run up
 			// to a second early: one more second keeps it from coming before retry-after.
-			return te.RetryAfter + time.Second
+			d += time.Second
 		}
-		d := float64(base) * math.Pow(2, float64(n))
-		d = math.Min(d, float64(time.Hour))
-		return time.Duration(d * (0.8 + 0.4*rand.Float64()))
+		return d
 	}
 }
 

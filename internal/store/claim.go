@@ -287,6 +287,9 @@ type Commit struct {
 	Token  string
 	Record Record
 	Move   Move
+	// Free are the cap windows whose reservation the message gives back: it surely did
+	// not go out (failed).
+	Free []Window
 }
 
 // CommitResult says what Commit did.
@@ -300,8 +303,8 @@ type CommitResult struct {
 }
 
 // commit records, settles the claim and moves the enrolment.
-// KEYS: claim, history, enrolment, enrolment set.
-// ARGV: token, record, history length, claim TTL ms, then the move (see moveLua).
+// KEYS: claim, history, enrolment, enrolment set, then the window sets to free.
+// ARGV: token, record, history length, claim TTL ms, the move (see moveLua), message id.
 var commit = redis.NewScript(moveLua + `
 local moved
 if ARGV[1] ~= '' then
@@ -311,6 +314,9 @@ if ARGV[1] ~= '' then
   moved = move(KEYS[3], KEYS[4], ARGV, 5)
   redis.call('HSET', KEYS[1], 'state', 'done', 'lease', '0', 'moved', moved)
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  for i = 5, #KEYS do
+    redis.call('ZREM', KEYS[i], ARGV[12])
+  end
 else
   moved = move(KEYS[3], KEYS[4], ARGV, 5)
   if moved == 0 then return {0, 0} end
@@ -331,8 +337,13 @@ func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	}
 	m := c.Move
 	args := append([]any{c.Token, b, HistoryLength, ClaimTTL.Milliseconds()}, m.args()...)
-	res, err := commit.Run(ctx, s.rdb, []string{s.claimKey(c.CustomerID, c.MessageID), s.historyKey(c.CustomerID),
-		s.enrolKey(m.Journey, c.CustomerID), s.enrolSetKey(c.CustomerID)}, args...).Int64Slice()
+	args = append(args, c.MessageID)
+	keys := []string{s.claimKey(c.CustomerID, c.MessageID), s.historyKey(c.CustomerID),
+		s.enrolKey(m.Journey, c.CustomerID), s.enrolSetKey(c.CustomerID)}
+	for _, w := range c.Free {
+		keys = append(keys, s.sentKey(c.CustomerID, w.Counter))
+	}
+	res, err := commit.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("record message %s of %s: %w", c.MessageID, c.CustomerID, err)
 	}

@@ -239,12 +239,21 @@ func decodeConsent(h map[string]string) map[string]bool {
 	return c
 }
 
-// Forget erases the customer's profile, consent, history, blocked channels, the markers kept per journey
-// (journeys lists the journey ids) and the sent-message counters (counters lists their
-// names). Enrolments and timers are the engine's to end first, since their tasks must be
-// cancelled.
+// Forget erases the customer's profile, consent, history, blocked channels, the claims of
+// the messages in the history, the markers kept per journey (journeys lists the journey
+// ids) and the sent-message counters (counters lists their names). Enrolments and timers
+// are the engine's to end first, since their tasks must be cancelled.
 func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []string) error {
 	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid), s.blockedKey(cid)}
+	history, err := s.History(ctx, cid)
+	if err != nil {
+		return err
+	}
+	for _, r := range history {
+		if r.MessageID != "" {
+			keys = append(keys, s.claimKey(cid, r.MessageID))
+		}
+	}
 	for _, c := range counters {
 		keys = append(keys, s.sentKey(cid, c))
 	}

@@ -1,17 +1,15 @@
-// Package enginetest runs the engine for tests the way a journey simulator would: on a real
-// Redis for state, with a virtual clock and an in-memory scheduler, so that tasks run when
-// the test advances the clock past their time and a journey of weeks takes milliseconds.
-// Messages go to a recording channel that can be told to fail.
+// Package enginetest runs the engine for Rapport's own tests on the simulator of package
+// sim: a virtual clock and a heap scheduler, so a journey of weeks takes milliseconds,
+// with state on a private redis-server (redistest) rather than the simulator's embedded
+// one, so that a test can stop and resume it. It only adapts sim to testing.TB and to the
+// two test channels below.
 package enginetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/redistest"
 	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/sim"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -27,10 +26,11 @@ import (
 // Harness is an engine under test.
 type Harness struct {
 	t         testing.TB
+	Sim       *sim.Sim
 	Engine    *engine.Engine
 	Store     *store.Store
-	Clock     *Clock
-	Scheduler *Scheduler
+	Clock     *sim.Clock
+	Scheduler *sim.Scheduler
 	// Redis is the harness's private redis-server, to stop and resume.
 	Redis *redistest.Server
 	// Sent records the messages of both channels: "email" (email kind, address from the
@@ -57,7 +57,8 @@ type Config struct {
 	SendLease time.Duration
 }
 
-// New starts a private redis-server and builds the engine.
+// New starts a private redis-server and builds the engine. Failing tasks are retried a
+// minute apart, three times at most, to keep tests short.
 func New(t testing.TB, cfg Config) *Harness {
 	t.Helper()
 	dir := t.TempDir()
@@ -74,115 +75,73 @@ func New(t testing.TB, cfg Config) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := redistest.Start(t)
-	rdb := srv.Client(t)
-	h := &Harness{t: t, Redis: srv, Store: store.New(rdb), Clock: &Clock{now: cfg.Start}, Sent: &Recorder{},
-		Scheduler: &Scheduler{tasks: map[string]engine.Task{}, retry: map[string]int{}}}
-	var policies []engine.Policy
-	if cfg.Policies != nil {
-		policies = cfg.Policies(h.Store)
-	}
-	chans := channels.Set{
-		"email": {Name: "email", Type: channels.Type{Name: "rec", Kind: channels.KindEmail, AddressKey: "email"}, Channel: h.Sent},
-		"chat":  {Name: "chat", Type: channels.Type{Name: "rec", Kind: channels.KindMsg, AddressKey: "chat_id"}, Channel: h.Sent},
-	}
-	for name, c := range cfg.Channels {
-		chans[name] = c
-	}
-	h.Engine, err = engine.New(engine.Config{
-		Store: h.Store, Scheduler: h.Scheduler, Journeys: set, Templates: tmpl, Clock: h.Clock, Policies: policies,
-		Channels: chans, Observer: cfg.Observer, SendLease: cfg.SendLease,
+	setup := &sim.Setup{Journeys: set, Templates: tmpl,
+		Channels: map[string]channels.Type{
+			"email": {Name: "rec", Kind: channels.KindEmail, AddressKey: "email"},
+			"chat":  {Name: "rec", Kind: channels.KindMsg, AddressKey: "chat_id"},
+		},
 		UnsubscribeURL: func(cid, ch string) string { return "https://r.example/unsubscribe/" + ch + "/" + cid },
-	})
+	}
+	if cfg.Policies != nil {
+		setup.Policies = func(st *store.Store) ([]engine.Policy, error) { return cfg.Policies(st), nil }
+	}
+	srv := redistest.Start(t)
+	s, err := sim.New(setup, sim.Options{Start: cfg.Start, Redis: srv.Client(t), MaxRetry: 3,
+		RetryDelay: func(int, error) time.Duration { return time.Minute },
+		Channels:   cfg.Channels, Observer: cfg.Observer, SendLease: cfg.SendLease})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
+	h := &Harness{t: t, Sim: s, Engine: s.Engine(), Store: s.Store(), Clock: s.Clock(), Scheduler: s.Scheduler(),
+		Redis: srv, Sent: &Recorder{sim: s}}
+	s.Fail(func(_ string, m channels.Message) error {
+		if h.Sent.Fail != nil {
+			return h.Sent.Fail(m)
+		}
+		return nil
+	})
 	return h
 }
 
 // Event processes an event at the current virtual time, filling its id and time when
-// empty.
+// empty. Like a redelivered task, an id seen before is processed again.
 func (h *Harness) Event(ev event.Event) {
 	h.t.Helper()
 	if ev.ID == "" {
 		ev.ID = ev.Type + "-" + ev.CustomerID + "-" + h.Clock.Now().Format(time.RFC3339Nano)
 	}
-	if ev.OccurredAt.IsZero() {
-		ev.OccurredAt = h.Clock.Now()
-	}
-	if err := h.Engine.HandleEvent(context.Background(), ev); err != nil {
+	if err := h.Sim.HandleEvent(context.Background(), ev); err != nil {
 		h.t.Fatalf("HandleEvent(%s): %v", ev.Type, err)
 	}
 }
 
 // Advance moves the clock forward by d, running every task that falls due on the way at
-// its own time. A handler error is retried a minute later, three times at most.
+// its own time. A task that fails for good fails the test.
 func (h *Harness) Advance(d time.Duration) {
 	h.t.Helper()
-	until := h.Clock.Now().Add(d)
-	for {
-		task, ok := h.Scheduler.next(until)
-		if !ok {
-			break
-		}
-		if task.At.After(h.Clock.Now()) {
-			h.Clock.set(task.At)
-		}
-		var err error
-		ctx := context.Background()
-		switch task.Kind {
-		case engine.KindStep:
-			err = h.Engine.HandleStep(ctx, task.Payload, engine.Attempt{Retry: task.retries, MaxRetry: 3})
-		case engine.KindTimer:
-			err = h.Engine.HandleTimer(ctx, task.ID, task.Payload)
-		}
-		if err != nil {
-			if errors.Is(err, engine.ErrPermanent) || task.retries >= 3 {
-				h.t.Fatalf("task %s failed for good: %v", task.ID, err)
-			}
-			task.retries++
-			task.At = h.Clock.Now().Add(time.Minute)
-			h.Scheduler.put(task)
-		}
-	}
-	h.Clock.set(until)
+	h.run(func() error { return h.Sim.Advance(context.Background(), d) })
 }
 
-// AdvanceConcurrently moves the clock forward by d and runs every step task due by then
-// at once, each on its own goroutine, the way several workers pick up a burst of due
-// steps together. A task that fails is put back to be retried by the next Advance.
+// AdvanceConcurrently moves the clock forward by d and runs every task due by then at
+// once, each on its own goroutine, the way several workers pick up a burst of due steps
+// together. A task that fails is put back to be retried by the next Advance.
 func (h *Harness) AdvanceConcurrently(d time.Duration) {
 	h.t.Helper()
-	until := h.Clock.Now().Add(d)
-	h.Clock.set(until)
-	var due []pending
-	for {
-		task, ok := h.Scheduler.next(until)
-		if !ok {
-			break
+	h.run(func() error { return h.Sim.AdvanceConcurrently(context.Background(), d) })
+}
+
+func (h *Harness) run(advance func() error) {
+	h.t.Helper()
+	before := len(h.Sim.Timeline())
+	if err := advance(); err != nil {
+		h.t.Fatal(err)
+	}
+	for _, e := range h.Sim.Timeline()[before:] {
+		if e.Kind == sim.KindError {
+			h.t.Fatal(e.Reason)
 		}
-		due = append(due, task)
 	}
-	var wg sync.WaitGroup
-	for _, task := range due {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var err error
-			switch task.Kind {
-			case engine.KindStep:
-				err = h.Engine.HandleStep(context.Background(), task.Payload, engine.Attempt{Retry: task.retries, MaxRetry: 3})
-			case engine.KindTimer:
-				err = h.Engine.HandleTimer(context.Background(), task.ID, task.Payload)
-			}
-			if err != nil {
-				task.retries++
-				task.At = until.Add(time.Minute)
-				h.Scheduler.put(task)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // History returns the customer's message history, newest first.
@@ -195,139 +154,12 @@ func (h *Harness) History(cid string) []store.Record {
 	return r
 }
 
-// Clock is a virtual clock that moves only when the harness advances it.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now returns the virtual time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *Clock) set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
-
-type pending struct {
-	engine.Task
-	retries int
-}
-
-// Scheduler keeps tasks in memory with asynq's ID semantics: an ID is unique while its
-// task is pending.
-type Scheduler struct {
-	mu    sync.Mutex
-	tasks map[string]engine.Task
-	retry map[string]int
-	// Cancelled counts Cancel calls that removed a task.
-	Cancelled int
-}
-
-// Schedule implements engine.Scheduler.
-func (s *Scheduler) Schedule(_ context.Context, t engine.Task) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.tasks[t.ID]; !ok {
-		s.tasks[t.ID] = t
-	}
-	return nil
-}
-
-// Cancel implements engine.Scheduler.
-func (s *Scheduler) Cancel(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.tasks[id]; ok {
-		delete(s.tasks, id)
-		s.Cancelled++
-	}
-	return nil
-}
-
-// next removes and returns the earliest task due no later than until.
-func (s *Scheduler) next(until time.Time) (pending, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var due []engine.Task
-	for _, t := range s.tasks {
-		if !t.At.After(until) {
-			due = append(due, t)
-		}
-	}
-	if len(due) == 0 {
-		return pending{}, false
-	}
-	sort.Slice(due, func(i, j int) bool {
-		if due[i].At.Equal(due[j].At) {
-			return due[i].ID < due[j].ID
-		}
-		return due[i].At.Before(due[j].At)
-	})
-	t := due[0]
-	delete(s.tasks, t.ID)
-	n := s.retry[t.ID]
-	return pending{Task: t, retries: n}, true
-}
-
-func (s *Scheduler) put(p pending) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.retry[p.ID] = p.retries
-	s.tasks[p.ID] = p.Task
-}
-
-// Len is the number of pending tasks.
-func (s *Scheduler) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.tasks)
-}
-
-// Timers returns the pending timer tasks.
-func (s *Scheduler) Timers() []engine.Task {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []engine.Task
-	for _, t := range s.tasks {
-		if t.Kind == engine.KindTimer {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// Recorder is a channel that keeps what it is asked to send, and can be told to fail.
+// Recorder reads what the harness's recording channels sent, and can make them fail.
 type Recorder struct {
-	mu   sync.Mutex
-	msgs []channels.Message
+	sim *sim.Sim
 	// Fail, when set, decides the error of a send.
 	Fail func(channels.Message) error
 }
 
-// Send records msg unless Fail says otherwise. Like a real channel it hands the message
-// over (channels.HandOver) before it counts as sent.
-func (r *Recorder) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Fail != nil {
-		if err := r.Fail(m); err != nil {
-			return channels.Receipt{}, err
-		}
-	}
-	if err := channels.HandOver(ctx); err != nil {
-		return channels.Receipt{}, channels.Temporary(err)
-	}
-	r.msgs = append(r.msgs, m)
-	return channels.Receipt{}, nil
-}
-
 // To returns the messages sent to an address.
-func (r *Recorder) To(addr string) []channels.Message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []channels.Message
-	for _, m := range r.msgs {
-		if m.To == addr {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+func (r *Recorder) To(addr string) []channels.Message { return r.sim.SentTo(addr) }

@@ -1,0 +1,154 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/internal/duration"
+	"github.com/rapporthq/rapport/templates"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// preview shows the journeys as timelines and their messages rendered for a sample
+// customer.
+type preview struct {
+	opts Options
+	page *template.Template
+}
+
+type previewPage struct {
+	One      bool // one journey, with its messages
+	Journeys []journeyView
+}
+
+type journeyView struct {
+	ID, Name, Description, File string
+	Trigger, TriggerIf, OncePer string
+	Reenter                     string
+	ExitOn                      []string
+	Steps                       []stepView
+}
+
+type stepView struct {
+	ID, Anchor, When, If, Template, Channels string
+	Bypass                                   bool
+	Messages                                 []messageView
+}
+
+type messageView struct {
+	Locale, Kind, Label           string
+	Subject, Preheader, Text, Err string
+	HTML                          string
+}
+
+func (p *preview) index(w http.ResponseWriter, r *http.Request) {
+	var page previewPage
+	for _, j := range p.opts.Journeys().All() {
+		page.Journeys = append(page.Journeys, p.view(j, false))
+	}
+	render(w, p.opts.Logger, p.page, "/preview/", page)
+}
+
+func (p *preview) journey(w http.ResponseWriter, r *http.Request) {
+	j, ok := p.opts.Journeys().Get(r.PathValue("journey"))
+	if !ok {
+		http.Error(w, fmt.Sprintf("no journey %q is loaded", r.PathValue("journey")), http.StatusNotFound)
+		return
+	}
+	render(w, p.opts.Logger, p.page, "/preview/", previewPage{One: true, Journeys: []journeyView{p.view(j, true)}})
+}
+
+// view describes a journey in words; with messages, each step's message is rendered.
+func (p *preview) view(j *workflows.Journey, messages bool) journeyView {
+	v := journeyView{ID: j.ID, Name: j.Name, Description: j.Description, File: j.File, ExitOn: j.ExitOn}
+	t := j.Trigger
+	switch t.Kind {
+	case workflows.TriggerEvent:
+		v.Trigger = "when an event " + t.Event + " arrives"
+		if t.If != nil {
+			v.TriggerIf = t.If.Source
+		}
+		if t.OncePer != nil {
+			v.OncePer = t.OncePer.Source
+		}
+	case workflows.TriggerDate:
+		v.Trigger = fmt.Sprintf("every year on the date in customer.%s, at %02d:%02d in the customer's time zone", t.DateAttr, t.AtHour, t.AtMinute)
+	case workflows.TriggerInactivity:
+		v.Trigger = fmt.Sprintf("when %s after the customer's last %s no other %s came", duration.Format(t.After), t.Event, t.Event)
+	}
+	if j.ReenterAfter > 0 {
+		v.Reenter = "at most once every " + duration.Format(j.ReenterAfter)
+	}
+	var since time.Duration
+	for _, s := range j.Steps {
+		since += s.Wait
+		sv := stepView{ID: s.ID, Anchor: j.ID + "." + s.ID, Template: s.Send.Template, Channels: strings.Join(s.Send.Channels, ", "),
+			Bypass: s.Send.Caps == workflows.CapsBypass}
+		switch {
+		case s.Wait == 0 && since == 0:
+			sv.When = "At once"
+		case s.Wait == 0:
+			sv.When = "Then at once"
+		default:
+			sv.When = "Wait " + duration.Format(s.Wait)
+			if since != s.Wait {
+				sv.When += " (" + duration.Format(since) + " after the start)"
+			}
+		}
+		if s.If != nil {
+			sv.If = s.If.Source
+		}
+		if messages {
+			sv.Messages = p.messages(j, s)
+		}
+		v.Steps = append(v.Steps, sv)
+	}
+	return v
+}
+
+// messages renders the step's template for the sample customer in every locale it has,
+// for each kind (email, messenger text) it has.
+func (p *preview) messages(j *workflows.Journey, s workflows.Step) []messageView {
+	set := p.opts.Templates
+	var out []messageView
+	for _, loc := range set.Locales(s.Send.Template) {
+		label := loc
+		if loc == "" {
+			loc, label = p.opts.Locale, p.opts.Locale+" (default)"
+		}
+		for _, kind := range []channels.Kind{channels.KindEmail, channels.KindMsg} {
+			if !set.Has(s.Send.Template, kind) {
+				continue
+			}
+			data := templates.Sample(loc, p.opts.Now().UTC())
+			data.Journey = templates.Journey{ID: j.ID, Name: j.Name}
+			if j.Trigger.Kind != workflows.TriggerEvent {
+				data.Event = map[string]any{"id": "timer", "type": string(j.Trigger.Kind), "customer_id": "c-sample",
+					"occurred_at": data.Now, "data": map[string]any{}}
+			}
+			if p.opts.UnsubscribeURL != nil && kind == channels.KindEmail {
+				data.UnsubscribeURL = p.opts.UnsubscribeURL("c-sample", "email")
+			}
+			m := messageView{Locale: loc, Kind: string(kind), Label: label + ", " + kindName(kind)}
+			r, err := set.Render(s.Send.Template, kind, loc, data)
+			if err != nil {
+				m.Err = err.Error()
+			} else {
+				m.Subject, m.Preheader, m.Text, m.HTML = r.Subject, r.Preheader, r.Text, r.HTML
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func kindName(k channels.Kind) string {
+	if k == channels.KindEmail {
+		return "email"
+	}
+	return "messenger text"
+}

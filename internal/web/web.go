@@ -1,0 +1,87 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/rapporthq/rapport/templates"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+//go:embed pages/*.html
+var pages embed.FS
+
+// NavItem is one link of the navigation bar every page shows.
+type NavItem struct {
+	Title, Path string
+}
+
+// nav lists the pages, in the order the bar shows them.
+var nav = []NavItem{
+	{Title: "Journeys", Path: "/preview/"},
+}
+
+// Options configure Handler.
+type Options struct {
+	// Tokens are the API tokens; every page needs one (see RequireToken).
+	Tokens []string
+	// Journeys returns the journeys in force.
+	Journeys func() *workflows.Set
+	// Templates renders the messages.
+	Templates *templates.Set
+	// Locale is the default locale, used for the plain template files.
+	Locale string
+	// UnsubscribeURL, when set, gives the sample customer's unsubscribe link.
+	UnsubscribeURL func(customerID, channel string) string
+	// Now is the clock; nil is time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Handler serves every page (/preview/ ...) behind RequireToken.
+func Handler(opts Options) http.Handler {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Locale == "" {
+		opts.Locale = "en"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	mux := http.NewServeMux()
+	p := &preview{opts: opts, page: parsePage("preview.html")}
+	mux.HandleFunc("GET /preview/{$}", p.index)
+	mux.HandleFunc("GET /preview/{journey}", p.journey)
+	return RequireToken(opts.Tokens, mux)
+}
+
+// parsePage parses a page file together with the base template. Pages are part of the
+// binary, so a page that does not parse is a programming error.
+func parsePage(file string) *template.Template {
+	return template.Must(template.New("base.html").ParseFS(pages, "pages/base.html", "pages/"+file))
+}
+
+// layout is what the base template sees: the navigation, the active path, and the
+// page's own data.
+type layout struct {
+	Nav    []NavItem
+	Active string
+	Data   any
+}
+
+// render writes a page, or a 500 if it fails to render (nothing is written half).
+func render(w http.ResponseWriter, log *slog.Logger, t *template.Template, active string, data any) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, layout{Nav: nav, Active: active, Data: data}); err != nil {
+		log.Error("page failed to render", "page", active, "err", err)
+		http.Error(w, "the page failed to render; the log says why", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
+}

@@ -1,0 +1,430 @@
+package scenario
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/duration"
+	"github.com/rapporthq/rapport/internal/yamlx"
+	"github.com/rapporthq/rapport/sim"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// DefaultRunFor is how long a scenario runs the clock when it does not say.
+const DefaultRunFor = 365 * 24 * time.Hour
+
+// DefaultCustomerID is the customer of a scenario whose customer has no id.
+const DefaultCustomerID = "c1"
+
+// Outcomes an expectation may name: the history's outcomes, and held (quiet hours).
+var outcomes = map[string]bool{"sent": true, "skipped": true, "capped": true, "unreachable": true,
+	"uncertain": true, "failed": true, sim.OutcomeHeld: true}
+
+// Scenario is one parsed scenario file.
+type Scenario struct {
+	// File is the path it was read from.
+	File string
+	Name string
+	// Config, when set, is the config file the scenario runs with, relative to the
+	// directory of the scenario file; empty means the config the command was given.
+	Config string
+	// Start is the virtual clock's start.
+	Start time.Time
+	// CustomerID and Customer are the scenario's customer and profile attributes; they
+	// are applied at the start as a profile update (customer.updated), as
+	// PUT /v1/customers/{id} would.
+	CustomerID string
+	Customer   map[string]any
+	Events     []Event
+	// RunFor is how long the clock runs from Start.
+	RunFor time.Duration
+	// Exhaustive forbids messages no expectation names.
+	Exhaustive bool
+	Expect     []Expectation
+}
+
+// Event is one event of a scenario, At after the start.
+type Event struct {
+	Line int
+	At   time.Duration
+	event.Event
+}
+
+// Expectation is one line of expect:.
+type Expectation struct {
+	Line int
+	// None: no message matches the other fields (of any outcome, unless Outcome is set).
+	None bool
+	// HasAt says At was given: the message is At after the start, within Tolerance
+	// when Approx.
+	HasAt     bool
+	At        time.Duration
+	Approx    bool
+	Tolerance time.Duration
+	// Empty fields match anything. Outcome defaults to sent (but not for None).
+	Customer, Journey, Step, Channel, Outcome string
+	Subject, Text                             Match
+}
+
+// Match is an exact or, with Substring, a partial match of a text.
+type Match struct {
+	Value     string
+	Substring bool
+	Set       bool
+}
+
+func (m Match) matches(s string) bool {
+	switch {
+	case !m.Set:
+		return true
+	case m.Substring:
+		return strings.Contains(s, m.Value)
+	}
+	return s == m.Value
+}
+
+func (m Match) String() string {
+	if m.Substring {
+		return "~" + strconv.Quote(m.Value)
+	}
+	return strconv.Quote(m.Value)
+}
+
+type rawScenario struct {
+	Name       string        `yaml:"name"`
+	Config     string        `yaml:"config"`
+	Start      yaml.Node     `yaml:"start"`
+	Customer   rawValue      `yaml:"customer"`
+	Events     []rawEvent    `yaml:"events"`
+	RunFor     yaml.Node     `yaml:"run_for"`
+	Exhaustive bool          `yaml:"exhaustive"`
+	Expect     []rawExpected `yaml:"expect"`
+}
+
+type rawEvent struct {
+	At         yaml.Node `yaml:"at"`
+	ID         string    `yaml:"id"`
+	Type       string    `yaml:"type"`
+	CustomerID string    `yaml:"customer_id"`
+	Customer   rawValue  `yaml:"customer"`
+	Data       rawValue  `yaml:"data"`
+}
+
+// rawValue keeps free-form YAML (profile attributes, event data) as its node. Being a
+// yaml.Unmarshaler, yamlx.Decode does not check its keys.
+type rawValue struct{ node *yaml.Node }
+
+// UnmarshalYAML keeps the node.
+func (v *rawValue) UnmarshalYAML(n *yaml.Node) error { v.node = n; return nil }
+
+type rawExpected struct {
+	At       yaml.Node `yaml:"at"`
+	None     bool      `yaml:"none"`
+	Customer string    `yaml:"customer"`
+	Journey  string    `yaml:"journey"`
+	Step     string    `yaml:"step"`
+	Channel  string    `yaml:"channel"`
+	Outcome  string    `yaml:"outcome"`
+	Subject  yaml.Node `yaml:"subject"`
+	Text     yaml.Node `yaml:"text"`
+}
+
+// LoadFile reads and parses the scenario at path.
+func LoadFile(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse reads a scenario; file names it in errors. Every problem comes back at once as
+// yamlx.Errors.
+func Parse(file string, data []byte) (*Scenario, error) {
+	root, err := yamlx.Parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	var r rawScenario
+	p := parser{file: file}
+	p.errs.Add(file, yamlx.Decode(file, root, &r))
+	sc := &Scenario{File: file, Name: r.Name, Config: r.Config, Exhaustive: r.Exhaustive, Start: sim.DefaultStart,
+		RunFor: DefaultRunFor, CustomerID: DefaultCustomerID}
+	if sc.Name == "" {
+		sc.Name = strings.TrimSuffix(filepath.Base(file), ".test.yaml")
+	}
+	if !r.Start.IsZero() {
+		t, err := time.Parse(time.RFC3339, r.Start.Value)
+		if err != nil {
+			p.addf(&r.Start, "start %q is not a time like 2026-03-01T10:00:00Z", r.Start.Value)
+		} else {
+			sc.Start = t
+		}
+	}
+	if !r.RunFor.IsZero() {
+		if sc.RunFor = p.duration(&r.RunFor, "run_for"); sc.RunFor <= 0 {
+			p.addf(&r.RunFor, "run_for must be longer than 0s")
+		}
+	}
+	if n := r.Customer.node; n != nil {
+		attrs, _ := p.value(n).(map[string]any)
+		if attrs == nil {
+			p.addf(n, "customer is a mapping of profile attributes, like {id: c1, email: anna@example.com}")
+		}
+		if id, ok := attrs["id"]; ok {
+			s, isString := id.(string)
+			if !isString || s == "" {
+				p.addf(n, "customer.id must be a non-empty string")
+			}
+			sc.CustomerID = s
+			delete(attrs, "id")
+		}
+		sc.Customer = attrs
+	}
+	eventsNode := child(root, "events")
+	for i, re := range r.Events {
+		node := item(eventsNode, i)
+		ev := Event{Line: node.Line, Event: event.Event{ID: re.ID, Type: re.Type, CustomerID: re.CustomerID}}
+		if ev.CustomerID == "" {
+			ev.CustomerID = sc.CustomerID
+		}
+		if !re.At.IsZero() {
+			if ev.At = p.duration(&re.At, "at"); ev.At > sc.RunFor {
+				p.addf(&re.At, "at %s is after run_for (%s): the clock stops before this event", re.At.Value, duration.Format(sc.RunFor))
+			}
+		}
+		if n := re.Customer.node; n != nil {
+			if ev.Customer, _ = p.value(n).(map[string]any); ev.Customer == nil {
+				p.addf(n, "customer is a mapping of profile attributes")
+			}
+		}
+		if n := re.Data.node; n != nil {
+			if ev.Data, _ = p.value(n).(map[string]any); ev.Data == nil {
+				p.addf(n, "data is a mapping, like {order_id: A1, total: 30}")
+			}
+		}
+		if err := ev.Validate(); err != nil {
+			p.errs = append(p.errs, yamlx.Error{File: file, Line: node.Line, Msg: "event " + err.Error()})
+		}
+		sc.Events = append(sc.Events, ev)
+	}
+	for i := 1; i < len(sc.Events); i++ {
+		if sc.Events[i].At < sc.Events[i-1].At {
+			p.errs = append(p.errs, yamlx.Error{File: file, Line: sc.Events[i].Line,
+				Msg: "events are listed in time order: this one is earlier than the one before"})
+		}
+	}
+	expectNode := child(root, "expect")
+	for i, re := range r.Expect {
+		node := item(expectNode, i)
+		x := Expectation{Line: node.Line, None: re.None, Customer: re.Customer, Journey: re.Journey, Step: re.Step,
+			Channel: re.Channel, Outcome: re.Outcome}
+		if x.Outcome != "" && !outcomes[x.Outcome] {
+			p.addf(child(node, "outcome"), "outcome %q is not one of sent, skipped, capped, unreachable, uncertain, failed, held", x.Outcome)
+		}
+		if x.Outcome == "" && !x.None {
+			x.Outcome = "sent"
+		}
+		if !re.At.IsZero() {
+			x.HasAt = true
+			p.at(&re.At, &x)
+		}
+		x.Subject = p.match(&re.Subject, "subject")
+		x.Text = p.match(&re.Text, "text")
+		if x.None && x.Journey == "" && x.Step == "" && x.Channel == "" && x.Customer == "" && x.Outcome == "" {
+			p.errs = append(p.errs, yamlx.Error{File: file, Line: node.Line,
+				Msg: "none: true needs at least a journey (or step, channel, outcome) to say what must not happen"})
+		}
+		sc.Expect = append(sc.Expect, x)
+	}
+	if err := p.errs.Err(); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+type parser struct {
+	file string
+	errs yamlx.Errors
+}
+
+func (p *parser) addf(n *yaml.Node, format string, args ...any) {
+	p.errs.Addf(p.file, n, format, args...)
+}
+
+func (p *parser) duration(n *yaml.Node, key string) time.Duration {
+	d, err := duration.Parse(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		p.addf(n, "%s: %v", key, err)
+		return 0
+	}
+	return d
+}
+
+// at reads `30m`, or `~3d ±1h` (also `~3d +-1h`).
+func (p *parser) at(n *yaml.Node, x *Expectation) {
+	s := strings.TrimSpace(n.Value)
+	if !strings.HasPrefix(s, "~") {
+		x.At = p.duration(n, "at")
+		return
+	}
+	x.Approx = true
+	body := strings.TrimSpace(strings.TrimPrefix(s, "~"))
+	at, tol, ok := strings.Cut(body, "±")
+	if !ok {
+		at, tol, ok = strings.Cut(body, "+-")
+	}
+	if !ok {
+		p.addf(n, "at %q: an approximate time needs a tolerance, like \"~3d ±1h\"", s)
+		return
+	}
+	var err error
+	if x.At, err = duration.Parse(strings.TrimSpace(at)); err != nil {
+		p.addf(n, "at %q: %v", s, err)
+	}
+	if x.Tolerance, err = duration.Parse(strings.TrimSpace(tol)); err != nil {
+		p.addf(n, "at %q: tolerance: %v", s, err)
+	}
+}
+
+func (p *parser) match(n *yaml.Node, key string) Match {
+	if n.IsZero() {
+		return Match{}
+	}
+	if n.Kind != yaml.ScalarNode {
+		p.addf(n, "%s is a text, or ~text to match part of it", key)
+		return Match{}
+	}
+	if v, ok := strings.CutPrefix(n.Value, "~"); ok {
+		return Match{Value: v, Substring: true, Set: true}
+	}
+	return Match{Value: n.Value, Set: true}
+}
+
+// value turns YAML into what the same JSON would decode to: numbers are float64, and
+// dates stay the strings they were written as.
+func (p *parser) value(n *yaml.Node) any {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return p.value(n.Alias)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			m[n.Content[i].Value] = p.value(n.Content[i+1])
+		}
+		return m
+	case yaml.SequenceNode:
+		l := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			l = append(l, p.value(c))
+		}
+		return l
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!int", "!!float":
+			f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+			if err != nil {
+				var v float64
+				if n.Decode(&v) != nil {
+					p.addf(n, "%q is not a number", n.Value)
+				}
+				return v
+			}
+			return f
+		case "!!bool":
+			var b bool
+			n.Decode(&b)
+			return b
+		case "!!null":
+			return nil
+		}
+		return n.Value
+	}
+	return nil
+}
+
+func child(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// item returns element i of a sequence node, or an empty node at line 0.
+func item(seq *yaml.Node, i int) *yaml.Node {
+	if seq != nil && seq.Kind == yaml.SequenceNode && i < len(seq.Content) {
+		return seq.Content[i]
+	}
+	return &yaml.Node{}
+}
+
+// String describes the expectation as a line of a diff.
+func (x Expectation) String() string {
+	var parts []string
+	if x.None {
+		parts = append(parts, "none:")
+	}
+	if x.HasAt {
+		at := "+" + duration.Format(x.At)
+		if x.Approx {
+			at = "~" + at + " ±" + duration.Format(x.Tolerance)
+		}
+		parts = append(parts, at)
+	}
+	js := x.Journey
+	if js == "" {
+		js = "*"
+	}
+	if x.Step != "" {
+		js += "/" + x.Step
+	}
+	parts = append(parts, js)
+	if x.Channel != "" {
+		parts = append(parts, "on "+x.Channel)
+	}
+	if x.Outcome != "" {
+		parts = append(parts, x.Outcome)
+	}
+	if x.Customer != "" {
+		parts = append(parts, "(customer "+x.Customer+")")
+	}
+	if x.Subject.Set {
+		parts = append(parts, "subject "+x.Subject.String())
+	}
+	if x.Text.Set {
+		parts = append(parts, "text "+x.Text.String())
+	}
+	return strings.Join(parts, " ")
+}
+
+// Where is the expectation's place, file:line.
+func (x Expectation) where(file string) string { return fmt.Sprintf("%s:%d", file, x.Line) }
+
+func hasStep(steps []workflows.Step, id string) bool {
+	for _, s := range steps {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func stepIDs(steps []workflows.Step) string {
+	ids := make([]string, len(steps))
+	for i, s := range steps {
+		ids[i] = s.ID
+	}
+	return strings.Join(ids, ", ")
+}
