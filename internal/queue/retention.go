@@ -24,8 +24,8 @@ import (
 //
 // It walks the events queue's completed set, whose scores are when each task expires,
 // which is also the order in which they completed, from a cursor kept in Redis so that
-// a restarted worker goes on where it stopped; each round reads the last few seconds
-// again, and writes only what still holds a payload. Several workers may trim at once:
+// a restarted worker goes on where it stopped; each round lists the last few seconds
+// again, and reads only the tasks it has not seen trimmed. Several workers may trim at once:
 // each change is compare-and-set on the task's message.
 
 // Trimmer empties the payloads of processed event tasks.
@@ -35,6 +35,9 @@ type Trimmer struct {
 	batch int
 	// cursor is a score below which every completed task is trimmed.
 	cursor float64
+	// done holds the tasks at or above cursor that this Trimmer saw trimmed, with their
+	// score, so that reading a few seconds again costs no round trip per task.
+	done map[string]float64
 }
 
 // overlap is how far back each round looks again. A score is a completion time plus the
@@ -47,7 +50,7 @@ func NewTrimmer(rdb redis.UniversalClient, log *slog.Logger) *Trimmer {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Trimmer{rdb: rdb, log: log, batch: 500}
+	return &Trimmer{rdb: rdb, log: log, batch: 500, done: map[string]float64{}}
 }
 
 var (
@@ -107,10 +110,19 @@ func (t *Trimmer) Trim(ctx context.Context) (int, error) {
 		if err != nil {
 			return trimmed, fmt.Errorf("list processed events: %w", err)
 		}
-		n, err := t.trim(ctx, zs)
+		fresh := zs[:0:0]
+		for _, z := range zs {
+			if _, ok := t.done[z.Member.(string)]; !ok {
+				fresh = append(fresh, z)
+			}
+		}
+		n, err := t.trim(ctx, fresh)
 		trimmed += n
 		if err != nil {
 			return trimmed, err
+		}
+		for _, z := range fresh {
+			t.done[z.Member.(string)] = z.Score
 		}
 		if len(zs) > 0 {
 			last = max(last, zs[len(zs)-1].Score)
@@ -121,6 +133,11 @@ func (t *Trimmer) Trim(ctx context.Context) (int, error) {
 	}
 	if next := last - overlap; next > t.cursor {
 		t.cursor = next
+		for id, score := range t.done {
+			if score < next {
+				delete(t.done, id)
+			}
+		}
 		if err := advance.Run(ctx, t.rdb, []string{cursorKey}, strconv.FormatFloat(next, 'f', -1, 64)).Err(); err != nil {
 			return trimmed, fmt.Errorf("save trim cursor: %w", err)
 		}
@@ -131,6 +148,9 @@ func (t *Trimmer) Trim(ctx context.Context) (int, error) {
 // trim empties the payloads of one batch of completed tasks: one round trip to read their
 // messages, one to write back those that held a payload.
 func (t *Trimmer) trim(ctx context.Context, zs []redis.Z) (int, error) {
+	if len(zs) == 0 {
+		return 0, nil
+	}
 	reads := make([]*redis.StringCmd, len(zs))
 	_, err := t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, z := range zs {
