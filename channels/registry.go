@@ -30,6 +30,19 @@ type Type struct {
 	New func(decode func(v any) error) (Channel, error)
 }
 
+// NewFrom adapts a constructor that takes a type's config struct into Type.New: the
+// block is decoded into a C (unknown keys and bad values are errors at their lines),
+// then newFn builds the channel from it.
+func NewFrom[C any, Ch Channel](newFn func(C) (Ch, error)) func(decode func(v any) error) (Channel, error) {
+	return func(decode func(v any) error) (Channel, error) {
+		var cfg C
+		if err := decode(&cfg); err != nil {
+			return nil, err
+		}
+		return newFn(cfg)
+	}
+}
+
 var (
 	mu    sync.RWMutex
 	types = map[string]Type{}

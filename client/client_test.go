@@ -108,3 +108,19 @@ func TestNewUniversalNeedsAnAddress(t *testing.T) {
 		t.Fatal("NewUniversal without an address succeeded")
 	}
 }
+
+func TestSendThroughSentinel(t *testing.T) {
+	sen := redistest.StartSentinel(t)
+	c, err := client.NewUniversal(&redis.UniversalOptions{MasterName: sen.MasterName, Addrs: []string{sen.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if res, err := c.Send(context.Background(), event.Event{ID: "evt-s1", Type: "order.placed", CustomerID: "c-8"}); err != nil || res.Duplicate {
+		t.Fatalf("send through Sentinel = %+v, %v; want accepted", res, err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(sen.Master.Client(t))
+	if _, err := insp.GetTaskInfo(event.Queue, event.TaskID("evt-s1")); err != nil {
+		t.Fatalf("the event is not on the master: %v", err)
+	}
+}

@@ -93,7 +93,8 @@ func TestTheExampleConfigBuildsEveryChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := Parse("rapport.example.yaml", data, env(map[string]string{"RAPPORT_API_TOKEN": "t", "RAPPORT_SECRET": "0123456789abcdef",
-		"SMTP_PASSWORD": "pw", "TELEGRAM_BOT_TOKEN": "123:abc", "WHATSAPP_TOKEN": "EAAG", "CRM_HOOK_SECRET": "s"}))
+		"SMTP_PASSWORD": "pw", "TELEGRAM_BOT_TOKEN": "123:abc", "WHATSAPP_TOKEN": "EAAG", "CRM_HOOK_SECRET": "s",
+		"SUPPORT_HOOK_SECRET": "s2"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestTheExampleConfigBuildsEveryChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer set.Close()
-	for name, typ := range map[string]string{"email": "smtp", "telegram": "telegram", "whatsapp": "whatsapp", "crm": "webhook"} {
+	for name, typ := range map[string]string{"email": "smtp", "telegram": "telegram", "whatsapp": "whatsapp", "crm": "webhook", "support": "webhook"} {
 		if n, ok := set.Get(name); !ok || n.Type.Name != typ {
 			t.Errorf("channel %s: %+v", name, n)
 		}

@@ -54,6 +54,9 @@ const (
 	// MaxAttributeValue is the longest attribute value: characters of a string, bytes of
 	// the JSON of a number, list or object.
 	MaxAttributeValue = 1000
+	// MaxTotal bounds data.total either way: revenue is counted in cents, exactly, and
+	// a total beyond this would make the sums inexact.
+	MaxTotal = 1e13
 )
 
 // TaskID is the asynq task ID of the event with the given id; asynq refuses a second task
@@ -101,8 +104,12 @@ func (e *Event) Validate() error {
 		return err
 	}
 	if t, ok := e.Data["total"]; ok && t != nil {
-		if _, ok := Number(t); !ok {
+		f, ok := Number(t)
+		if !ok {
 			return &FieldError{"data.total", "must be a finite number, like 59.9"}
+		}
+		if math.Abs(f) > MaxTotal {
+			return &FieldError{"data.total", fmt.Sprintf("is beyond ±%g, more than Rapport can count", MaxTotal)}
 		}
 	}
 	return nil
@@ -203,7 +210,7 @@ func finite(path string, v any) error {
 }
 
 // Derived profile attributes are computed from order.placed events, never sent.
-var derived = map[string]bool{"orders_count": true, "last_order_at": true, "total_spent": true}
+var derived = map[string]bool{"orders_count": true, "first_order_at": true, "last_order_at": true, "total_spent": true}
 
 // IsDerived reports whether a profile attribute is one Rapport keeps itself.
 func IsDerived(attr string) bool { return derived[attr] }

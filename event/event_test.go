@@ -34,6 +34,7 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"a total of NaN is refused", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": "NaN"}}, "data.total"},
 		{"a total of Infinity is refused", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": "Infinity"}}, "data.total"},
 		{"a total too large for a number is refused", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": "1e999"}}, "data.total"},
+		{"a total beyond what can be counted in cents is refused", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": 1e300}}, "data.total"},
 		{"a total that is no number is refused", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": "lots"}}, "data.total"},
 		{"an infinite float is refused where it is", Event{Type: "x", CustomerID: "c", Data: map[string]any{"items": []any{map[string]any{"price": math.Inf(1)}}}}, "data.items[0].price"},
 		{"a NaN attribute is refused", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"score": math.NaN()}}, "customer.score"},

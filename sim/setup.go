@@ -6,9 +6,13 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/channels"
-	_ "github.com/rapporthq/rapport/channels/email" // registers the smtp and outbox types
+	_ "github.com/rapporthq/rapport/channels/email"    // registers the smtp and outbox types
+	_ "github.com/rapporthq/rapport/channels/telegram" // registers the telegram type
+	_ "github.com/rapporthq/rapport/channels/webhook"  // registers the webhook type
+	_ "github.com/rapporthq/rapport/channels/whatsapp" // registers the whatsapp type
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/feedback"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/unsubscribe"
@@ -28,13 +32,16 @@ type Setup struct {
 	// which profile attribute holds the address). Each gets a recording channel.
 	Channels map[string]channels.Type
 	// Policies builds the send pipeline's checks (quiet hours, caps) on the
-	// simulation's store; nil means none.
+	// simulation's store; nil means none. Load sets it from the config; only code inside
+	// this module can write one by hand.
 	Policies func(*store.Store) ([]engine.Policy, error)
 	// Location and Locale are the defaults for customers without timezone or locale.
 	Location *time.Location
 	Locale   string
 	// UnsubscribeURL signs one-click unsubscribe links; nil means messages carry none.
 	UnsubscribeURL func(customerID, channel string) string
+	// FeedbackURL signs feedback links (.feedback_url); nil means messages carry none.
+	FeedbackURL func(customerID, locale string) string
 }
 
 // Load reads the config file at path and the journeys and templates it names, exactly as
@@ -60,7 +67,8 @@ func FromConfig(cfg *config.Config) (*Setup, error) {
 	var errs yamlx.Errors
 	s := &Setup{File: cfg.File, Channels: map[string]channels.Type{}, Location: cfg.Location(),
 		Locale: cfg.Defaults.Locale, UnsubscribeURL: unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL).URL,
-		Policies: func(*store.Store) ([]engine.Policy, error) { return policy.FromConfig(cfg) }}
+		FeedbackURL: feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL).URL,
+		Policies:    func(*store.Store) ([]engine.Policy, error) { return policy.FromConfig(cfg) }}
 	names := make([]string, 0, len(cfg.Channels))
 	for name := range cfg.Channels {
 		names = append(names, name)

@@ -123,7 +123,7 @@ func New(setup *Setup, opts Options) (*Sim, error) {
 	eng, err := engine.New(engine.Config{
 		Store: s.st, Scheduler: s.sched, Journeys: setup.Journeys, Templates: setup.Templates,
 		Channels: chans, Clock: s.clock, Location: setup.Location, Locale: setup.Locale,
-		UnsubscribeURL: setup.UnsubscribeURL, Policies: policies, Observer: observers,
+		UnsubscribeURL: setup.UnsubscribeURL, FeedbackURL: setup.FeedbackURL, Policies: policies, Observer: observers,
 		SendLease: opts.SendLease, Logger: opts.Logger,
 	})
 	if err != nil {
@@ -150,10 +150,10 @@ func (s *Sim) Start() time.Time { return s.start }
 // Now is the virtual time.
 func (s *Sim) Now() time.Time { return s.clock.Now() }
 
-// Engine is the engine under simulation.
+// Engine is the engine under simulation, for Rapport's own tests.
 func (s *Sim) Engine() *engine.Engine { return s.eng }
 
-// Store is the simulation's state in Redis.
+// Store is the simulation's state in Redis, for Rapport's own tests.
 func (s *Sim) Store() *store.Store { return s.st }
 
 // Scheduler holds the pending steps and timers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +139,29 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The timeline says why a message went where it went, or nowhere: the channels passed
+// over, and the reason of an unreachable step.
+func TestTheTimelineSaysWhichChannelsWerePassedOver(t *testing.T) {
+	ctx := context.Background()
+	s := newSim(t, shipped(t))
+	must(t, s.Event(ctx, event.Event{Type: "order.placed", CustomerID: "tg",
+		Customer: map[string]any{"email": "tg@example.com", "preferred_channel": "telegram"}}))
+	must(t, s.Event(ctx, event.Event{Type: "order.placed", CustomerID: "none"}))
+	var lines []string
+	for _, e := range s.Messages() {
+		lines = append(lines, e.Line(s.Start(), nil))
+	}
+	got := fmt.Sprint(lines)
+	for _, want := range []string{
+		`sent        thank-you/thank-you on email "Thank you for your order!" (passed over telegram: `,
+		"unreachable thank-you/thank-you: ",
+		"(passed over email: ",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, strings.Join(lines, "\n"))
+		}
 	}
 }

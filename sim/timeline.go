@@ -9,6 +9,7 @@ import (
 
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/workflows"
 )
 
 // Kind says what a timeline entry is about.
@@ -49,10 +50,18 @@ type Entry struct {
 	Reason string
 	// Until is when a held step runs again.
 	Until time.Time
+	// Passed are the channels of the step passed over before Channel, and why (no
+	// address, unsubscribed, no template, ...).
+	Passed []Pass
 	// MessageID is the message's stable id.
 	MessageID string
 	// To, Subject, Text and HTML are what was sent (outcome sent).
 	To, Subject, Text, HTML string
+}
+
+// Pass is a channel a step passed over, and why.
+type Pass struct {
+	Channel, Reason string
 }
 
 // Sent is one message a recording channel accepted.
@@ -91,11 +100,24 @@ func (s *Sim) add(e Entry) {
 // ending (completions are left out: the last message says as much).
 type observer struct{ sim *Sim }
 
-// Outcome adds the message outcome, with what was sent when a recording channel sent it.
-func (o observer) Outcome(_ context.Context, ob engine.Observation) {
+// Outcome adds the message outcome, with what was sent when a recording channel sent it,
+// and the channels passed over on the way from the history record the engine just wrote.
+func (o observer) Outcome(ctx context.Context, ob engine.Observation) {
 	s := o.sim
 	e := Entry{At: ob.Ran, Kind: KindMessage, Customer: ob.CustomerID, Journey: ob.Journey, Step: ob.Step,
 		Channel: ob.Channel, Outcome: string(ob.Outcome), Reason: ob.Reason}
+	if hist, err := s.st.History(ctx, ob.CustomerID); err == nil {
+		for _, r := range hist {
+			if r.Journey == ob.Journey && r.Step == ob.Step && r.At.Equal(ob.Ran) {
+				for _, p := range r.Passed {
+					if p.Channel != workflows.Preferred { // a customer without a preferred channel is no news
+						e.Passed = append(e.Passed, Pass{Channel: p.Channel, Reason: p.Reason})
+					}
+				}
+				break
+			}
+		}
+	}
 	if j, ok := s.setup.Journeys.Get(ob.Journey); ok {
 		for _, st := range j.Steps {
 			if st.ID == ob.Step {
@@ -236,6 +258,17 @@ func (e Entry) Line(start time.Time, loc *time.Location) string {
 		fmt.Fprintf(&b, ": %s, until %s", e.Reason, Offset(start, e.Until))
 	} else if e.Reason != "" {
 		fmt.Fprintf(&b, ": %s", e.Reason)
+	}
+	for i, p := range e.Passed {
+		if i == 0 {
+			b.WriteString(" (passed over ")
+		} else {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s", p.Channel, p.Reason)
+		if i == len(e.Passed)-1 {
+			b.WriteString(")")
+		}
 	}
 	return b.String()
 }

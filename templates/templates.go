@@ -25,6 +25,8 @@ type Data struct {
 	Journey        Journey
 	Now            time.Time
 	UnsubscribeURL string
+	// FeedbackURL is the customer's signed feedback page; templates add ?score=N.
+	FeedbackURL string
 }
 
 // Journey names the journey a message belongs to.
@@ -228,18 +230,18 @@ func (v *variant) parse(path, kind, src string, parts *partials) error {
 		}
 	case "msg.txt":
 		body, offset := src, 0
+		var errs yamlx.Errors
 		if hasFrontMatter(src) {
 			var head string
 			if head, body, offset, err = splitFrontMatter(path, src); err != nil {
 				return err
 			}
-			if err := v.whatsAppFrontMatter(path, head); err != nil {
-				return err
-			}
+			errs.Add(path, v.whatsAppFrontMatter(path, head)) // and the body is still checked
 		}
 		if v.msg, err = parts.text(name, body); err != nil {
-			return parseError(path, offset, err)
+			errs = append(errs, parseError(path, offset, err))
 		}
+		return errs.Err()
 	}
 	return nil
 }
@@ -421,6 +423,7 @@ func (s *Set) Render(name string, kind channels.Kind, locale string, data Data) 
 		"journey":         map[string]any{"id": data.Journey.ID, "name": data.Journey.Name},
 		"now":             data.Now,
 		"unsubscribe_url": data.UnsubscribeURL,
+		"feedback_url":    data.FeedbackURL,
 	}
 	var r Rendered
 	var err error

@@ -14,7 +14,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 var shipped = []string{"thank-you", "review-request", "usage-tip-coffee", "usage-tip-tea", "usage-tip-general",
-	"birthday", "cart-reminder", "cart-last-chance", "win-back", "win-back-last"}
+	"birthday", "cart-reminder", "cart-last-chance", "win-back", "win-back-last",
+	"nps-survey", "detractor-apology", "detractor-task", "promoter-thanks"}
 
 func sample(locale string) Data {
 	return Data{
@@ -27,6 +28,7 @@ func sample(locale string) Data {
 		Journey:        Journey{ID: "j", Name: "J"},
 		Now:            time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
 		UnsubscribeURL: "https://rapport.example/unsubscribe/TOKEN",
+		FeedbackURL:    "https://rapport.example/feedback/FTOKEN",
 	}
 }
 

@@ -14,7 +14,7 @@ var testOpts = Options{
 		switch name {
 		case "email":
 			return channels.KindEmail, true
-		case "telegram":
+		case "telegram", "support":
 			return channels.KindMsg, true
 		}
 		return "", false
@@ -73,9 +73,13 @@ func TestTheShippedJourneysLoadAsDocumented(t *testing.T) {
 		"review-request": {TriggerEvent, "order.placed", []string{"review.submitted"}, []step{{"ask-for-review", 3 * day, "review-request"}}},
 		"usage-tip": {TriggerEvent, "order.placed", nil, []step{{"coffee-tip", 7 * day, "usage-tip-coffee"},
 			{"tea-tip", 0, "usage-tip-tea"}, {"general-tip", 0, "usage-tip-general"}}},
-		"birthday":       {TriggerDate, "", nil, []step{{"greeting", 0, "birthday"}}},
-		"abandoned-cart": {TriggerEvent, "cart.abandoned", []string{"order.placed"}, []step{{"reminder", time.Hour, "cart-reminder"}, {"last-chance", day, "cart-last-chance"}}},
-		"win-back":       {TriggerInactivity, "order.placed", []string{"order.placed"}, []step{{"we-miss-you", 0, "win-back"}, {"last-note", 30 * day, "win-back-last"}}},
+		"birthday":             {TriggerDate, "", nil, []step{{"greeting", 0, "birthday"}}},
+		"abandoned-cart":       {TriggerEvent, "cart.abandoned", []string{"order.placed"}, []step{{"reminder", time.Hour, "cart-reminder"}, {"last-chance", day, "cart-last-chance"}}},
+		"win-back":             {TriggerInactivity, "order.placed", []string{"order.placed"}, []step{{"we-miss-you", 0, "win-back"}, {"last-note", 30 * day, "win-back-last"}}},
+		"nps-survey":           {TriggerEvent, "order.placed", []string{"nps.submitted"}, []step{{"ask", 14 * day, "nps-survey"}}},
+		"detractor-follow-up":  {TriggerEvent, "nps.submitted", nil, []step{{"task-for-support", 0, "detractor-task"}, {"apology", 0, "detractor-apology"}}},
+		"low-review-follow-up": {TriggerEvent, "review.submitted", nil, []step{{"task-for-support", 0, "detractor-task"}, {"apology", 0, "detractor-apology"}}},
+		"promoter-referral":    {TriggerEvent, "nps.submitted", nil, []step{{"thanks", time.Hour, "promoter-thanks"}}},
 	}
 	if len(set.All()) != len(want) {
 		t.Fatalf("%d journeys shipped, want %d", len(set.All()), len(want))

@@ -14,10 +14,12 @@ import (
 )
 
 // schema compiles journey.schema.json, the JSON Schema editors use for journey files.
-func schema(t *testing.T) *jsonschema.Schema {
+func schema(t *testing.T) *jsonschema.Schema { return compile(t, "journey.schema.json") }
+
+func compile(t *testing.T, file string) *jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
-	s, err := c.Compile("journey.schema.json")
+	s, err := c.Compile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,5 +93,30 @@ func TestTheSchemaAndTheLoaderAgree(t *testing.T) {
 				t.Fatalf("valid = %v, but the loader says %v and the schema %v", tc.valid, loadErr, schemaErr)
 			}
 		})
+	}
+}
+
+// The scenarios of workflows/tests follow their schema too, and carry its modeline.
+func TestEveryShippedScenarioFollowsItsSchema(t *testing.T) {
+	s := compile(t, "tests/scenario.schema.json")
+	files, err := filepath.Glob("tests/*.test.yaml")
+	if err != nil || len(files) < 6 {
+		t.Fatalf("shipped scenarios: %v, %v", files, err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(instance(t, src)); err != nil {
+			t.Errorf("%s does not follow tests/scenario.schema.json:\n%v", f, err)
+		}
+		if !strings.HasPrefix(string(src), "# yaml-language-server: $schema=scenario.schema.json\n") {
+			t.Errorf("%s does not start with the yaml-language-server modeline", f)
+		}
+	}
+	bad := "events:\n  - {at: 3 days, type: x}\nexpect:\n  - {journey: a, outcome: delivered, colour: red}\n"
+	if err := s.Validate(instance(t, []byte(bad))); err == nil {
+		t.Error("the scenario schema accepts a duration in words, an unknown outcome and an unknown key")
 	}
 }

@@ -147,6 +147,15 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
+// CheckURL says what is wrong with a config's URL value (key names it), or returns nil
+// for an absolute http(s) URL.
+func CheckURL(key, value, example string) error {
+	if u, err := url.Parse(value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s %q must be an http(s) URL like %s", key, value, example)
+	}
+	return nil
+}
+
 // Snippet returns up to 200 bytes of an answer's body for an error message.
 func Snippet(body []byte) string {
 	const max = 200

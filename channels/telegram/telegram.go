@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,14 +28,7 @@ import (
 )
 
 func init() {
-	channels.Register(channels.Type{Name: "telegram", Kind: channels.KindMsg, AddressKey: "telegram_chat_id",
-		New: func(decode func(any) error) (channels.Channel, error) {
-			var cfg Config
-			if err := decode(&cfg); err != nil {
-				return nil, err
-			}
-			return New(cfg)
-		}})
+	channels.Register(channels.Type{Name: "telegram", Kind: channels.KindMsg, AddressKey: "telegram_chat_id", New: channels.NewFrom(New)})
 }
 
 // DefaultAPIURL is the Bot API's address.
@@ -74,8 +66,8 @@ func New(cfg Config) (*Telegram, error) {
 	if cfg.APIURL == "" {
 		cfg.APIURL = DefaultAPIURL
 	}
-	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		problems = append(problems, fmt.Sprintf("api_url %q must be an http(s) URL like %s", cfg.APIURL, DefaultAPIURL))
+	if err := httpchan.CheckURL("api_url", cfg.APIURL, DefaultAPIURL); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if cfg.Timeout < 0 {
 		problems = append(problems, "timeout must not be negative")

@@ -36,14 +36,7 @@ import (
 )
 
 func init() {
-	channels.Register(channels.Type{Name: "webhook", Kind: channels.KindMsg, AddressKey: "customer_id",
-		New: func(decode func(any) error) (channels.Channel, error) {
-			var cfg Config
-			if err := decode(&cfg); err != nil {
-				return nil, err
-			}
-			return New(cfg)
-		}})
+	channels.Register(channels.Type{Name: "webhook", Kind: channels.KindMsg, AddressKey: "customer_id", New: channels.NewFrom(New)})
 }
 
 // The headers of a webhook request.
@@ -92,8 +85,8 @@ type Webhook struct {
 // answers.
 func New(cfg Config) (*Webhook, error) {
 	var problems []string
-	if u, err := url.Parse(cfg.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		problems = append(problems, fmt.Sprintf("url %q must be an http(s) URL like https://crm.example/hooks/rapport", cfg.URL))
+	if err := httpchan.CheckURL("url", cfg.URL, "https://crm.example/hooks/rapport"); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if cfg.Secret == "" {
 		problems = append(problems, "secret is required: it signs every request so the receiver can tell it came from Rapport")

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -31,14 +30,7 @@ import (
 )
 
 func init() {
-	channels.Register(channels.Type{Name: "whatsapp", Kind: channels.KindMsg, AddressKey: "phone",
-		New: func(decode func(any) error) (channels.Channel, error) {
-			var cfg Config
-			if err := decode(&cfg); err != nil {
-				return nil, err
-			}
-			return New(cfg)
-		}})
+	channels.Register(channels.Type{Name: "whatsapp", Kind: channels.KindMsg, AddressKey: "phone", New: channels.NewFrom(New)})
 }
 
 // DefaultAPIURL is the Graph API version the channel speaks when api_url is unset.
@@ -80,8 +72,8 @@ func New(cfg Config) (*WhatsApp, error) {
 	if cfg.APIURL == "" {
 		cfg.APIURL = DefaultAPIURL
 	}
-	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		problems = append(problems, fmt.Sprintf("api_url %q must be an http(s) URL like %s", cfg.APIURL, DefaultAPIURL))
+	if err := httpchan.CheckURL("api_url", cfg.APIURL, DefaultAPIURL); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if cfg.Timeout < 0 {
 		problems = append(problems, "timeout must not be negative")

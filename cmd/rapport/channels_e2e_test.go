@@ -20,20 +20,21 @@ func TestValidatePassesOnTheExampleConfigWithEveryChannelType(t *testing.T) {
 	cmd := exec.Command(binary, "validate", "--config", "config/rapport.example.yaml")
 	cmd.Dir = "../.."
 	cmd.Env = append(cmd.Environ(), "RAPPORT_API_TOKEN=t", "RAPPORT_SECRET=0123456789abcdef", "SMTP_PASSWORD=pw",
-		"TELEGRAM_BOT_TOKEN=123456:ABC-def", "WHATSAPP_TOKEN=EAAG", "CRM_HOOK_SECRET=s3cret")
+		"TELEGRAM_BOT_TOKEN=123456:ABC-def", "WHATSAPP_TOKEN=EAAG", "CRM_HOOK_SECRET=s3cret", "SUPPORT_HOOK_SECRET=s3cret2")
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "4 channels") {
+	if err != nil || !strings.Contains(string(out), "5 channels") {
 		t.Fatalf("validate on the example config: %v\n%s", err, out)
 	}
 
 	cmd = exec.Command(binary, "validate", "--config", "config/rapport.example.yaml")
 	cmd.Dir = "../.."
-	cmd.Env = append(cmd.Environ(), "RAPPORT_API_TOKEN=t", "RAPPORT_SECRET=0123456789abcdef", "TELEGRAM_BOT_TOKEN=", "WHATSAPP_TOKEN=", "CRM_HOOK_SECRET=")
+	cmd.Env = append(cmd.Environ(), "RAPPORT_API_TOKEN=t", "RAPPORT_SECRET=0123456789abcdef", "TELEGRAM_BOT_TOKEN=", "WHATSAPP_TOKEN=", "CRM_HOOK_SECRET=", "SUPPORT_HOOK_SECRET=")
 	out, err = cmd.CombinedOutput()
 	for _, want := range []string{
 		lineOf(t, "../../config/rapport.example.yaml", "  telegram: {type") + ": channels.telegram: token is required",
 		lineOf(t, "../../config/rapport.example.yaml", "  whatsapp: {type") + ": channels.whatsapp: token is required",
 		lineOf(t, "../../config/rapport.example.yaml", "  crm: {type") + ": channels.crm: secret is required",
+		lineOf(t, "../../config/rapport.example.yaml", "  support: {type") + ": channels.support: secret is required",
 		"(environment variable TELEGRAM_BOT_TOKEN is unset or empty)", "(environment variable CRM_HOOK_SECRET is unset or empty)"} {
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("validate without the channel secrets lacks %q:\n%s", want, out)

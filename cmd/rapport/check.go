@@ -103,6 +103,11 @@ func checkRedis(ctx context.Context, r config.Redis) error {
 	if r.Embedded() {
 		return nil
 	}
+	if r.Sentinel != nil {
+		if err := checkSentinels(ctx, r.Sentinel); err != nil {
+			return err
+		}
+	}
 	dial, err := dialer(r)
 	if err != nil {
 		return err
@@ -143,4 +148,23 @@ func plainRedisError(ctx context.Context, err error) error {
 		return fmt.Errorf("Redis answered with an error (%w)", err)
 	}
 	return err
+}
+
+// checkSentinels asks each Sentinel for the master, so that a wrong master name and
+// Sentinels that do not answer are told apart.
+func checkSentinels(ctx context.Context, s *config.Sentinel) error {
+	var lastErr error
+	for _, addr := range s.Addrs {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: addr, Password: s.Password, MaxRetries: -1})
+		_, err := sc.GetMasterAddrByName(ctx, s.Master).Result()
+		sc.Close()
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, redis.Nil):
+			return fmt.Errorf("the Sentinel at %s knows no master called %q: check redis.sentinel.master", addr, s.Master)
+		}
+		lastErr = plainRedisError(ctx, err)
+	}
+	return fmt.Errorf("no Sentinel answers: %w", lastErr)
 }

@@ -194,3 +194,16 @@ func serverCert(t *testing.T, addr string) []byte {
 	}
 	return state.PeerCertificates[0].Raw
 }
+
+func TestCheckFindsTheMasterThroughSentinel(t *testing.T) {
+	sen := redistest.StartSentinel(t)
+	emailBlock := `{type: check-test}`
+	code, out := runCheck(t, checkConfig(t, fmt.Sprintf(`{sentinel: {master: %s, addrs: [%q]}}`, sen.MasterName, sen.Addr), emailBlock))
+	if code != 0 || !strings.Contains(out, "ok    redis sentinel master mymaster via "+sen.Addr) {
+		t.Fatalf("exit %d:\n%s\nwant the master found through the Sentinel", code, out)
+	}
+	code, out = runCheck(t, checkConfig(t, fmt.Sprintf(`{sentinel: {master: elsewhere, addrs: [%q]}}`, sen.Addr), emailBlock))
+	if code != 1 || !strings.Contains(out, fmt.Sprintf(`FAIL  redis sentinel master elsewhere via %s: the Sentinel at %s knows no master called "elsewhere"`, sen.Addr, sen.Addr)) {
+		t.Fatalf("exit %d:\n%s\nwant a failure for a master the Sentinel does not know", code, out)
+	}
+}

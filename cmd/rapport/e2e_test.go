@@ -69,7 +69,8 @@ templates: %q
 defaults: {timezone: UTC, locale: en}
 channels:
   email: {type: smtp, host: %q, port: %d, from: "Shop <hello@shop.example>", tls: none, pool: 32}
-%s`, s.redis.URL(), s.addr, s.addr, token, workflowsDir, filepath.Join(repo, "templates"), s.smtp.Host, s.smtp.Port, extra)
+  support: {type: smtp, host: %[7]q, port: %[8]d, from: "Support tasks <tasks@shop.example>", tls: none}
+%[9]s`, s.redis.URL(), s.addr, s.addr, token, workflowsDir, filepath.Join(repo, "templates"), s.smtp.Host, s.smtp.Port, extra)
 	if err := os.WriteFile(s.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -296,8 +297,8 @@ func TestValidatePassesOnTheShippedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("validate on the shipped config, journeys and templates failed: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "6 journeys") {
-		t.Errorf("validate output = %s, want the six shipped journeys counted", out)
+	if !strings.Contains(string(out), "10 journeys") {
+		t.Errorf("validate output = %s, want the ten shipped journeys counted", out)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -82,6 +83,19 @@ func TestServeHasMetricsAndTheDashboard(t *testing.T) {
 		got = s.journeyStats(t)["thank-you"]
 		return maps.Equal(got, want)
 	})
+	// A scheduled step reads as journey, step and customer in the dashboard.
+	cart := `{"type": "cart.abandoned", "customer_id": "c-42", "data": {"cart_id": "k-1", "total": 20}}`
+	if code, _ := s.post(t, "/v1/events", cart); code != 202 {
+		t.Fatal("cart.abandoned refused")
+	}
+	var tasks string
+	waitFor(t, 10*time.Second, "the cart reminder in the dashboard", func() bool {
+		_, tasks = s.get(t, "/monitoring/api/queues/steps/scheduled_tasks", token)
+		return strings.Contains(tasks, "journey=abandoned-cart step=reminder customer=c-42")
+	})
+	if !strings.Contains(tasks, `"id":"step:`) || !strings.Contains(tasks, `:reminder"`) {
+		t.Errorf("the task id does not name its step: %s", tasks)
+	}
 	if code, body := s.get(t, "/readyz", ""); code != 200 {
 		t.Errorf("/readyz = %d %s, want 200", code, body)
 	}
@@ -114,4 +128,28 @@ func (s *setup) journeyStats(t testing.TB) map[string]map[string]int64 {
 		out[j.ID] = j.Stats
 	}
 	return out
+}
+
+func TestAWorkerAloneServesItsMetrics(t *testing.T) {
+	metricsAddr := freeAddr(t)
+	s := newSetup(t, "../../workflows", fmt.Sprintf("worker: {metrics_addr: %q}\n", metricsAddr))
+	s.start(t, "api")
+	s.start(t, "worker")
+	order := `{"id": "evt-w1", "type": "order.placed", "customer_id": "c-7",
+	  "customer": {"email": "w@example.com", "first_name": "W"}, "data": {"order_id": "A-7", "total": 5}}`
+	if code, _ := s.post(t, "/v1/events", order); code != 202 {
+		t.Fatal("order refused")
+	}
+	s.smtp.WaitFor(t, 1, 15*time.Second)
+	worker := &setup{addr: metricsAddr}
+	waitFor(t, 10*time.Second, "the worker's own /metrics to count the sent message", func() bool {
+		code, body := worker.get(t, "/metrics", "")
+		return code == 200 && strings.Contains(body, `rapport_messages_total{channel="email",journey="thank-you",outcome="sent",step="thank-you"} 1`)
+	})
+	if code, body := worker.get(t, "/readyz", ""); code != 200 {
+		t.Errorf("the worker's /readyz = %d %s, want 200", code, body)
+	}
+	if code, _ := worker.get(t, "/v1/journeys", token); code != 404 {
+		t.Errorf("the worker serves /v1/journeys (%d): it has no API", code)
+	}
 }

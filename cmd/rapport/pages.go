@@ -6,10 +6,12 @@ import (
 	"github.com/rapporthq/rapport/internal/web"
 )
 
-// withPages serves the pages for people (/preview/) beside the API handler.
+// withPages serves the pages for people (/preview/, /stats/) beside the API handler.
 func withPages(apiHandler http.Handler, opts web.Options) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/preview/", web.Handler(opts))
+	pages := web.Handler(opts)
+	mux.Handle("/preview/", pages)
+	mux.Handle("/stats/", pages)
 	mux.Handle("/", apiHandler)
 	return mux
 }

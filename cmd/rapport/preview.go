@@ -171,6 +171,15 @@ func previewKind(cfg *config.Config, set *templates.Set, name, channel string) (
 	return kind, nil
 }
 
+// readJSONFile reads a JSON object from a file, for preview's --customer and --event.
+func readJSONFile(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(path, data, v)
+}
+
 // decodeJSON reads one JSON value, naming the file and the place of a syntax error.
 func decodeJSON(file string, data []byte, v any) error {
 	err := json.Unmarshal(data, v)

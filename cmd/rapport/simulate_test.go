@@ -149,3 +149,41 @@ func TestPreviewRendersATemplateWithoutRedis(t *testing.T) {
 		t.Fatalf("preview of a missing template = %d: %s", code, errOut)
 	}
 }
+
+// A scenario may name its own config, relative to the scenario file: here one without
+// quiet hours, so the night-time review request is not held.
+func TestAScenarioRunsWithTheConfigItNames(t *testing.T) {
+	shipped := shippedConfig(t)
+	data, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	noQuiet := strings.Replace(string(data), "\nquiet_hours:", "\n# quiet_hours:", 1)
+	if err := os.WriteFile(filepath.Join(dir, "no-quiet.yaml"), []byte(noQuiet), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scenario := `config: no-quiet.yaml
+start: 2026-03-02T22:00:00Z
+customer: {id: c1, email: a@example.com}
+events:
+  - {at: 0s, type: order.placed}
+run_for: 4d
+expect:
+  - {at: 3d, journey: review-request, step: ask-for-review}
+`
+	file := filepath.Join(dir, "night.test.yaml")
+	if err := os.WriteFile(file, []byte(scenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCmd("simulate", file, "--config", shipped); code != 0 {
+		t.Fatalf("with its own config = %d\n%s%s", code, out, errOut)
+	}
+	// The same scenario on the shipped config holds the step until 09:00.
+	if err := os.WriteFile(file, []byte(strings.Replace(scenario, "config: no-quiet.yaml\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runCmd("simulate", file, "--config", shipped); code != 1 || !strings.Contains(out, "held        review-request/ask-for-review") {
+		t.Fatalf("on the shipped config = %d\n%s", code, out)
+	}
+}

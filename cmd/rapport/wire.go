@@ -25,10 +25,12 @@ import (
 	"github.com/rapporthq/rapport/internal/dashboard"
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/feedback"
 	"github.com/rapporthq/rapport/internal/journeystats"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/queue"
+	"github.com/rapporthq/rapport/internal/stats"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/unsubscribe"
 	"github.com/rapporthq/rapport/internal/web"
@@ -131,6 +133,8 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 
 	st := store.New(rdb)
 	signer := unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
+	feedbackLinks := feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
+	counters := stats.New(rdb, st, stats.Options{Logger: log})
 	policies, err := policy.FromConfig(cfg)
 	if err != nil {
 		return err
@@ -151,8 +155,10 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		Location:       cfg.Location(),
 		Locale:         cfg.Defaults.Locale,
 		UnsubscribeURL: signer.URL,
+		FeedbackURL:    feedbackLinks.URL,
+		Stats:          counters,
+		Observer:       engine.Observers{m, stats, counters},
 		Policies:       policies,
-		Observer:       engine.Observers{m, stats},
 		Logger:         log,
 	})
 	if err != nil {
@@ -169,7 +175,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	}
 	ops := api.Options{
 		Ready:   st.Ping,
-		Loaded:  func() bool { return eng.Journeys() != nil },
+		Loaded:  func() bool { return len(eng.Journeys().All()) > 0 }, // no journey: nothing would ever be sent
 		Metrics: m.Handler(),
 		Logger:  log,
 	}
@@ -201,11 +207,19 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		opts.Journeys = func() []api.JourneyInfo { return journeyInfo(eng.Journeys()) }
 		opts.Customers = eng
 		opts.Unsubscribe = signer.Verify
+		opts.Feedback = feedbackLinks.Verify
+		opts.Stats = counters
 		opts.Monitoring = dash
 		opts.EventResult = m.Event
 		opts.JourneyStats = stats.Get
-		pages := web.Options{Tokens: cfg.HTTP.APITokens, Journeys: eng.Journeys,
-			Templates: l.templates, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log}
+		pages := web.Options{Tokens: cfg.HTTP.APITokens, Files: func() (*workflows.Set, web.Renderer) {
+			snap := eng.Snapshot() // what a live reload put in force
+			if t, ok := snap.Templates.(web.Renderer); ok {
+				return snap.Journeys, t
+			}
+			return snap.Journeys, l.templates
+		}, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log,
+			FeedbackURL: feedbackLinks.URL, Stats: counters}
 		srv = newHTTPServer(cfg.HTTP.Addr, withPages(api.New(opts), pages))
 		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr, "dashboard", cfg.HTTP.BaseURL+dashboard.Root+"/")
 		if cfg.Redis.Embedded() {

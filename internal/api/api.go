@@ -55,6 +55,10 @@ type Options struct {
 	// Unsubscribe verifies one-click unsubscribe tokens; with Customers it serves
 	// GET and POST /unsubscribe/{token}.
 	Unsubscribe Verifier
+	// Feedback verifies feedback tokens; set, it serves GET and POST /feedback/{token}.
+	Feedback FeedbackVerifier
+	// Stats serves GET /v1/stats; nil leaves it out.
+	Stats StatsReporter
 	// Logger receives one record per 5xx answer; nil means slog.Default().
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; zero or less means DefaultMaxBodyBytes.
@@ -121,6 +125,12 @@ func New(opts Options) http.Handler {
 			mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribe)
 			mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
 		}
+	}
+	if opts.Feedback != nil {
+		s.feedbackRoutes(mux)
+	}
+	if opts.Stats != nil {
+		s.statsRoutes(mux)
 	}
 	return mux
 }

@@ -56,7 +56,7 @@ func FormatPayload(taskType string, payload []byte) string {
 		return asynqmon.DefaultPayloadFormatter.FormatPayload(taskType, payload)
 	}
 	var parts []string
-	for _, k := range []string{"j", "s", "c", "e", "d"} {
+	for _, k := range []string{"j", "s", "c", "e", "d", "i"} {
 		if v, ok := fields[k]; ok {
 			parts = append(parts, names[k]+"="+value(k, v))
 			delete(fields, k)
@@ -71,7 +71,7 @@ func FormatPayload(taskType string, payload []byte) string {
 }
 
 // names spells out the engine's one-letter payload keys.
-var names = map[string]string{"j": "journey", "s": "step", "c": "customer", "e": "enrolment", "d": "due"}
+var names = map[string]string{"j": "journey", "s": "step", "c": "customer", "e": "enrolment", "d": "due", "i": "index"}
 
 func value(key string, v any) string {
 	if n, ok := v.(float64); ok {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -92,6 +93,12 @@ type Config struct {
 	// UnsubscribeURL returns the signed one-click unsubscribe URL for a customer on a
 	// channel; nil means messages carry none.
 	UnsubscribeURL func(customerID, channel string) string
+	// FeedbackURL returns the signed feedback page of a customer whose messages are in
+	// locale, for .feedback_url; nil means templates get an empty one.
+	FeedbackURL func(customerID, locale string) string
+	// Stats, when set, counts each event once its profile change is recorded; an error
+	// retries the event.
+	Stats Stats
 	// Policies run, in order, between choosing the channel and rendering: frequency caps,
 	// quiet hours and the like.
 	Policies []Policy
@@ -105,6 +112,14 @@ type Config struct {
 	// Redis is away. Default 2m.
 	SendLease time.Duration
 	Logger    *slog.Logger
+}
+
+// Stats keeps relationship metrics up to date as events are processed; internal/stats
+// implements it.
+type Stats interface {
+	// Applied is called after the event's profile change is recorded, with the profile
+	// after it, on every attempt of the event: it must count each event id once.
+	Applied(ctx context.Context, ev event.Event, profile map[string]any) error
 }
 
 // Engine turns events into enrolments, enrolments into scheduled steps, and due steps into

@@ -31,9 +31,14 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 	if err := e.applySuppression(ctx, ev.CustomerID, ev.Customer); err != nil {
 		return err
 	}
+	if e.cfg.Stats != nil {
+		if err := e.cfg.Stats.Applied(ctx, ev, profile); err != nil {
+			return fmt.Errorf("count event %s: %w", ev.ID, err)
+		}
+	}
 	set := e.Journeys()
 	for _, j := range set.Exiting(ev.Type) {
-		if err := e.exit(ctx, j, ev.CustomerID, ev.Type, ev.OccurredAt); err != nil {
+		if err := e.exit(ctx, j, ev.CustomerID, eventEnv(ev)); err != nil {
 			return err
 		}
 	}
@@ -121,7 +126,7 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 			return err
 		}
 	}
-	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Entered})
+	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Entered, Event: ev})
 	e.log.Debug("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
 	return e.startStep(ctx, &en)
 }
@@ -152,15 +157,15 @@ func (e *Engine) startStep(ctx context.Context, en *store.Enrolment) error {
 }
 
 // exit ends the customer's enrolment in j, if its event came no later than the goal
-// event of type goal at at, and cancels its pending step. The goal is remembered, so an
-// enrolling event that occurred before it but is processed after it enrols no one.
-func (e *Engine) exit(ctx context.Context, j *workflows.Journey, cid, goal string, at time.Time) error {
-	task, ended, err := e.cfg.Store.Exit(ctx, j.ID, cid, at)
+// event, and cancels its pending step. The goal is remembered, so an enrolling event that
+// occurred before it but is processed after it enrols no one.
+func (e *Engine) exit(ctx context.Context, j *workflows.Journey, cid string, goal workflows.EventEnv) error {
+	task, ended, err := e.cfg.Store.Exit(ctx, j.ID, cid, goal.OccurredAt)
 	if err != nil || !ended {
 		return err
 	}
-	e.log.Debug("enrolment ended", "journey", j.ID, "customer", cid, "reason", "goal event "+goal)
-	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Exited})
+	e.log.Debug("enrolment ended", "journey", j.ID, "customer", cid, "reason", "goal event "+goal.Type)
+	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Exited, Event: goal})
 	if task == "" {
 		return nil
 	}

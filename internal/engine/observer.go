@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/rapporthq/rapport/workflows"
 )
 
 // Observer learns what the engine did: metrics, journey statistics and the like hang off
@@ -35,6 +37,11 @@ type Observation struct {
 type EnrolmentChange struct {
 	Journey, CustomerID string
 	Change              Change
+	// Event is the event behind the change: the enrolling event when Entered (a
+	// synthetic date or inactivity event for those triggers), the goal event when
+	// Exited; zero otherwise. Journey statistics date the change and find the revenue
+	// of a converting order here.
+	Event workflows.EventEnv
 }
 
 // Change is what happened to an enrolment.

@@ -331,12 +331,16 @@ func (e *Engine) render(d *Delivery) error {
 		Now:            d.Now,
 		UnsubscribeURL: unsub,
 	}
+	if e.cfg.FeedbackURL != nil {
+		data.FeedbackURL = e.cfg.FeedbackURL(d.CustomerID, locale)
+	}
 	r, err := d.snap.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", d.Step.Send.Template, err)
 	}
 	d.Message = channels.Message{
 		ID: d.MessageID, To: d.Address, CustomerID: d.CustomerID,
+		Channel: d.Channel.Name, Customer: d.Customer,
 		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text, WhatsApp: r.WhatsApp,
 		UnsubscribeURL: unsub,
 		Meta:           map[string]string{"journey": d.Journey.ID, "step": d.Step.ID, "template": d.Step.Send.Template},

@@ -199,8 +199,8 @@ func translate(err error) error {
 	return err
 }
 
-// retryDelay is retry.Delay with jitter: a channel's retry-after, else exponential
-// backoff from base up to an hour.
+// retryDelay is retry.Delay with jitter: a channel's retry-after (plus a second, see
+// below), else exponential backoff from base up to an hour.
 func retryDelay(base time.Duration) asynq.RetryDelayFunc {
 	return func(n int, err error, _ *asynq.Task) time.Duration {
 		d := retry.Delay(base, n, err, rand.Float64)

@@ -78,7 +78,9 @@ for i = 5, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
 end
 if ARGV[2] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
-  redis.call('HINCRBY', KEYS[1], 'orders_count', 1)
+  if redis.call('HINCRBY', KEYS[1], 'orders_count', 1) == 1 then
+    redis.call('HSET', KEYS[1], 'first_order_at', ARGV[4])
+  end
   redis.call('HINCRBYFLOAT', KEYS[1], 'total_spent', ARGV[3])
   local last = redis.call('HGET', KEYS[1], 'last_order_at')
   if not last or last < ARGV[4] then
@@ -88,8 +90,8 @@ end
 return redis.call('HGETALL', KEYS[1])
 `)
 
-// OrderPlaced is the event type whose events keep orders_count, total_spent and
-// last_order_at.
+// OrderPlaced is the event type whose events keep orders_count, total_spent,
+// first_order_at and last_order_at.
 const OrderPlaced = "order.placed"
 
 // ApplyEvent upserts the profile attributes ev carries and, when ev is an order.placed seen
@@ -244,7 +246,8 @@ func decodeConsent(h map[string]string) map[string]bool {
 // ids) and the sent-message counters (counters lists their names). Enrolments and timers
 // are the engine's to end first, since their tasks must be cancelled.
 func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []string) error {
-	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid), s.blockedKey(cid)}
+	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid), s.blockedKey(cid),
+		s.factsKey(cid)}
 	history, err := s.History(ctx, cid)
 	if err != nil {
 		return err

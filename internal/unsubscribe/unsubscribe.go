@@ -1,14 +1,13 @@
 // Package unsubscribe makes and checks the signed tokens of one-click unsubscribe links
 // (RFC 8058). A token names one customer and one channel and is signed with HMAC-SHA256
-// under the config secret, so a forged or altered token is refused.
+// under the config secret (internal/signing), so a forged or altered token is refused.
 package unsubscribe
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"strings"
+
+	"github.com/rapporthq/rapport/internal/signing"
 )
 
 // ErrInvalid is returned for a token that is malformed or not signed with our secret.
@@ -16,24 +15,20 @@ var ErrInvalid = errors.New("invalid unsubscribe token")
 
 // Signer signs and verifies tokens and builds the public unsubscribe URL.
 type Signer struct {
-	secret  []byte
+	key     *signing.Key
 	baseURL string
 }
 
 // NewSigner returns a Signer for secret, building URLs under baseURL (the public address
 // of the HTTP API, e.g. https://rapport.shop.example).
 func NewSigner(secret, baseURL string) *Signer {
-	return &Signer{secret: []byte(secret), baseURL: strings.TrimRight(baseURL, "/")}
+	// The empty purpose keeps the token format of links already sent.
+	return &Signer{key: signing.NewKey(secret, ""), baseURL: strings.TrimRight(baseURL, "/")}
 }
-
-// enc is strict: a token has exactly one spelling, so a changed last character, whose
-// low bits base64 would otherwise ignore, is a different and invalid token.
-var enc = base64.RawURLEncoding.Strict()
 
 // Token returns the signed token for a customer on a channel.
 func (s *Signer) Token(customerID, channel string) string {
-	payload := enc.EncodeToString([]byte(channel + "\x00" + customerID))
-	return payload + "." + enc.EncodeToString(s.mac(payload))
+	return s.key.Sign(channel, customerID)
 }
 
 // URL returns BASE_URL/unsubscribe/TOKEN.
@@ -43,27 +38,9 @@ func (s *Signer) URL(customerID, channel string) string {
 
 // Verify checks token and returns the customer and channel it names.
 func (s *Signer) Verify(token string) (customerID, channel string, err error) {
-	payload, sig, ok := strings.Cut(token, ".")
-	if !ok {
-		return "", "", ErrInvalid
-	}
-	got, err := enc.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(payload)) {
-		return "", "", ErrInvalid
-	}
-	raw, err := enc.DecodeString(payload)
+	f, err := s.key.Verify(token, 2)
 	if err != nil {
 		return "", "", ErrInvalid
 	}
-	channel, customerID, ok = strings.Cut(string(raw), "\x00")
-	if !ok || customerID == "" || channel == "" {
-		return "", "", ErrInvalid
-	}
-	return customerID, channel, nil
-}
-
-func (s *Signer) mac(payload string) []byte {
-	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte(payload))
-	return m.Sum(nil)[:16]
+	return f[1], f[0], nil
 }

@@ -1,6 +1,7 @@
 package unsubscribe
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 )
@@ -18,7 +19,7 @@ func TestTokenRoundTripsAndRefusesForgeries(t *testing.T) {
 	other := NewSigner("another-secret-entirely", "https://r.example")
 	payload, _, _ := strings.Cut(tok, ".")
 	forged := other.Token("c-43", "email")
-	altered := enc.EncodeToString([]byte("email\x00c-43")) + tok[len(payload):]
+	altered := base64.RawURLEncoding.EncodeToString([]byte("email\x00c-43")) + tok[len(payload):]
 	for name, bad := range map[string]string{
 		"signed with another secret": other.Token("c-42", "email"),
 		"payload swapped":            altered,

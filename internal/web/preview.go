@@ -46,24 +46,26 @@ type messageView struct {
 }
 
 func (p *preview) index(w http.ResponseWriter, r *http.Request) {
+	journeys, _ := p.opts.Files()
 	var page previewPage
-	for _, j := range p.opts.Journeys().All() {
-		page.Journeys = append(page.Journeys, p.view(j, false))
+	for _, j := range journeys.All() {
+		page.Journeys = append(page.Journeys, p.view(j, nil))
 	}
 	render(w, p.opts.Logger, p.page, "/preview/", page)
 }
 
 func (p *preview) journey(w http.ResponseWriter, r *http.Request) {
-	j, ok := p.opts.Journeys().Get(r.PathValue("journey"))
+	journeys, tmpl := p.opts.Files()
+	j, ok := journeys.Get(r.PathValue("journey"))
 	if !ok {
 		http.Error(w, fmt.Sprintf("no journey %q is loaded", r.PathValue("journey")), http.StatusNotFound)
 		return
 	}
-	render(w, p.opts.Logger, p.page, "/preview/", previewPage{One: true, Journeys: []journeyView{p.view(j, true)}})
+	render(w, p.opts.Logger, p.page, "/preview/", previewPage{One: true, Journeys: []journeyView{p.view(j, tmpl)}})
 }
 
-// view describes a journey in words; with messages, each step's message is rendered.
-func (p *preview) view(j *workflows.Journey, messages bool) journeyView {
+// view describes a journey in words; given templates, each step's message is rendered.
+func (p *preview) view(j *workflows.Journey, tmpl Renderer) journeyView {
 	v := journeyView{ID: j.ID, Name: j.Name, Description: j.Description, File: j.File, ExitOn: j.ExitOn}
 	t := j.Trigger
 	switch t.Kind {
@@ -102,8 +104,8 @@ func (p *preview) view(j *workflows.Journey, messages bool) journeyView {
 		if s.If != nil {
 			sv.If = s.If.Source
 		}
-		if messages {
-			sv.Messages = p.messages(j, s)
+		if tmpl != nil {
+			sv.Messages = p.messages(tmpl, j, s)
 		}
 		v.Steps = append(v.Steps, sv)
 	}
@@ -112,8 +114,7 @@ func (p *preview) view(j *workflows.Journey, messages bool) journeyView {
 
 // messages renders the step's template for the sample customer in every locale it has,
 // for each kind (email, messenger text) it has.
-func (p *preview) messages(j *workflows.Journey, s workflows.Step) []messageView {
-	set := p.opts.Templates
+func (p *preview) messages(set Renderer, j *workflows.Journey, s workflows.Step) []messageView {
 	var out []messageView
 	for _, loc := range set.Locales(s.Send.Template) {
 		label := loc
@@ -132,6 +133,9 @@ func (p *preview) messages(j *workflows.Journey, s workflows.Step) []messageView
 			}
 			if p.opts.UnsubscribeURL != nil && kind == channels.KindEmail {
 				data.UnsubscribeURL = p.opts.UnsubscribeURL("c-sample", "email")
+			}
+			if p.opts.FeedbackURL != nil {
+				data.FeedbackURL = p.opts.FeedbackURL("c-sample", loc)
 			}
 			m := messageView{Locale: loc, Kind: string(kind), Label: label + ", " + kindName(kind)}
 			r, err := set.Render(s.Send.Template, kind, loc, data)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -23,26 +24,38 @@ type NavItem struct {
 // nav lists the pages, in the order the bar shows them.
 var nav = []NavItem{
 	{Title: "Journeys", Path: "/preview/"},
+	{Title: "Relationship", Path: "/stats/"},
 }
 
 // Options configure Handler.
 type Options struct {
 	// Tokens are the API tokens; every page needs one (see RequireToken).
 	Tokens []string
-	// Journeys returns the journeys in force.
-	Journeys func() *workflows.Set
-	// Templates renders the messages.
-	Templates *templates.Set
+	// Files returns the journeys and the templates in force, read together so that a
+	// live reload never shows a journey without its template.
+	Files func() (*workflows.Set, Renderer)
 	// Locale is the default locale, used for the plain template files.
 	Locale string
 	// UnsubscribeURL, when set, gives the sample customer's unsubscribe link.
 	UnsubscribeURL func(customerID, channel string) string
+	// FeedbackURL, when set, gives the sample customer's feedback link.
+	FeedbackURL func(customerID, locale string) string
+	// Stats, when set, serves the relationship figures at /stats/.
+	Stats StatsReporter
 	// Now is the clock; nil is time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
 
-// Handler serves every page (/preview/ ...) behind RequireToken.
+// Renderer renders message templates and lists a template's locales; *templates.Set is
+// one.
+type Renderer interface {
+	Has(name string, kind channels.Kind) bool
+	Render(name string, kind channels.Kind, locale string, data templates.Data) (templates.Rendered, error)
+	Locales(name string) []string
+}
+
+// Handler serves every page (/preview/, /stats/) behind RequireToken.
 func Handler(opts Options) http.Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -57,6 +70,9 @@ func Handler(opts Options) http.Handler {
 	p := &preview{opts: opts, page: parsePage("preview.html")}
 	mux.HandleFunc("GET /preview/{$}", p.index)
 	mux.HandleFunc("GET /preview/{journey}", p.journey)
+	if opts.Stats != nil {
+		mux.HandleFunc("GET /stats/{$}", (&statsPage{opts: opts, page: parsePage("stats.html")}).show)
+	}
 	return RequireToken(opts.Tokens, mux)
 }
 

@@ -28,8 +28,8 @@ func server(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(web.Handler(web.Options{Tokens: []string{token}, Journeys: func() *workflows.Set { return set },
-		Templates: tmpl, Locale: "en", Now: func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }}))
+	srv := httptest.NewServer(web.Handler(web.Options{Tokens: []string{token},
+		Files: func() (*workflows.Set, web.Renderer) { return set, tmpl }, Locale: "en", Now: func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }}))
 	t.Cleanup(srv.Close)
 	return srv
 }

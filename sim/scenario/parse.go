@@ -179,11 +179,16 @@ func Parse(file string, data []byte) (*Scenario, error) {
 			p.addf(n, "customer is a mapping of profile attributes, like {id: c1, email: anna@example.com}")
 		}
 		if id, ok := attrs["id"]; ok {
-			s, isString := id.(string)
-			if !isString || s == "" {
-				p.addf(n, "customer.id must be a non-empty string")
+			sc.CustomerID = ""
+			switch v := id.(type) {
+			case string:
+				sc.CustomerID = v
+			case float64: // id: 42
+				sc.CustomerID = strconv.FormatFloat(v, 'f', -1, 64)
 			}
-			sc.CustomerID = s
+			if sc.CustomerID == "" {
+				p.addf(n, "customer.id must be a non-empty text, like c1")
+			}
 			delete(attrs, "id")
 		}
 		sc.Customer = attrs

@@ -81,6 +81,7 @@ func New(t testing.TB, cfg Config) *Harness {
 			"chat":  {Name: "rec", Kind: channels.KindMsg, AddressKey: "chat_id"},
 		},
 		UnsubscribeURL: func(cid, ch string) string { return "https://r.example/unsubscribe/" + ch + "/" + cid },
+		FeedbackURL:    func(cid, locale string) string { return "https://r.example/feedback/" + locale + "/" + cid },
 	}
 	if cfg.Policies != nil {
 		setup.Policies = func(st *store.Store) ([]engine.Policy, error) { return cfg.Policies(st), nil }
