@@ -298,7 +298,9 @@ func splitFrontMatter(path, src string) (head, body string, offset int, err erro
 	if end == nil {
 		return "", "", 0, yamlx.Errors{{File: path, Line: 1, Msg: "the front-matter block is not closed with ---"}}
 	}
-	head = rest[:end[0]]
+	// YAML takes a lone carriage return for a line break, the rest of Rapport counts
+	// lines by \n: a lone \r in the front matter would shift every line an error names.
+	head = strings.ReplaceAll(strings.ReplaceAll(rest[:end[0]], "\r\n", "\n"), "\r", " ")
 	body = strings.TrimPrefix(strings.TrimPrefix(rest[end[1]:], "\r"), "\n")
 	return head, body, strings.Count(src[:len(src)-len(body)], "\n"), nil
 }

@@ -28,6 +28,9 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return err
 	}
+	if err := e.applySuppression(ctx, ev.CustomerID, ev.Customer); err != nil {
+		return err
+	}
 	if e.cfg.Stats != nil {
 		if err := e.cfg.Stats.Applied(ctx, ev, profile); err != nil {
 			return fmt.Errorf("count event %s: %w", ev.ID, err)

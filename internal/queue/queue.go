@@ -111,11 +111,16 @@ type WorkerConfig struct {
 	Shards int
 }
 
-// Worker processes events, steps and timers.
+// Worker processes events, steps and timers, and trims the payloads of processed events.
 type Worker struct {
-	srv *asynq.Server
-	mux *asynq.ServeMux
+	srv  *asynq.Server
+	mux  *asynq.ServeMux
+	trim *Trimmer
+	stop context.CancelFunc
 }
+
+// trimEvery is how often a worker trims the payloads of the events processed since.
+const trimEvery = time.Second
 
 // NewWorker returns a Worker that runs eng's handlers on the Redis behind rdb.
 func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) *Worker {
@@ -177,15 +182,28 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 		id, _ := asynq.GetTaskID(ctx)
 		return translate(eng.HandleTimer(ctx, id, t.Payload()))
 	})
-	return &Worker{srv: srv, mux: mux}
+	return &Worker{srv: srv, mux: mux, trim: NewTrimmer(rdb, log)}
 }
 
 // Start begins processing in the background.
-func (w *Worker) Start() error { return w.srv.Start(w.mux) }
+func (w *Worker) Start() error {
+	if err := w.srv.Start(w.mux); err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	w.stop = stop
+	go w.trim.Run(ctx, trimEvery)
+	return nil
+}
 
 // Shutdown stops taking tasks and waits, up to the configured timeout, for running ones;
 // unfinished tasks go back to the queue.
-func (w *Worker) Shutdown() { w.srv.Shutdown() }
+func (w *Worker) Shutdown() {
+	if w.stop != nil {
+		w.stop()
+	}
+	w.srv.Shutdown()
+}
 
 // dueHeader carries a scheduled task's due time in unix milliseconds when it is not a
 // whole second.

@@ -23,11 +23,28 @@ type Server struct {
 	args []string
 }
 
+// Option adjusts the server Start launches.
+type Option func(args []string) []string
+
+// Durable makes the server write every change to an append-only file before it answers
+// (appendonly yes, appendfsync always), as a production Redis for Rapport should be: a
+// Kill then Resume loses nothing the server acknowledged.
+func Durable() Option {
+	return func(args []string) []string {
+		for i, a := range args {
+			if a == "--appendonly" {
+				args[i+1] = "yes"
+			}
+		}
+		return append(args, "--appendfsync", "always")
+	}
+}
+
 // Start launches redis-server on a free loopback port and stops it at the end of the test.
 // It fails the test when redis-server is not installed.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	s, err := Launch(tb.TempDir())
+	s, err := Launch(tb.TempDir(), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -38,7 +55,7 @@ func Start(tb testing.TB) *Server {
 // Launch starts redis-server on a free loopback port, with nothing saved to disk and dir
 // as its working directory, for callers that are not tests (`rapport bench`). The caller
 // stops it with Kill.
-func Launch(dir string) (*Server, error) {
+func Launch(dir string, opts ...Option) (*Server, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server is not installed (apt-get install redis-server): %w", err)
@@ -50,6 +67,9 @@ func Launch(dir string) (*Server, error) {
 		}
 		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), args: []string{path, "--port", strconv.Itoa(port),
 			"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", ""}}
+		for _, o := range opts {
+			s.args = o(s.args)
+		}
 		if err := s.run(); err != nil {
 			return nil, fmt.Errorf("start redis-server: %w", err)
 		}

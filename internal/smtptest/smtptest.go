@@ -114,6 +114,7 @@ type Server struct {
 	pass     string
 	reject   func(rcpt string) *smtp.SMTPError
 	delay    time.Duration
+	delayFor func(rcpt string) time.Duration
 	keep     bool
 	done     chan struct{}
 	stop     sync.Once
@@ -153,6 +154,14 @@ func WithReject(f func(rcpt string) *smtp.SMTPError) Option {
 // like a slow or overloaded server. The message is still accepted afterwards; the wait
 // ends early when the server closes.
 func WithDelay(d time.Duration) Option { return func(s *Server, _ *settings) { s.delay = d } }
+
+// WithDelayFor makes the server wait before it answers the end of DATA for the
+// recipients f names: the longest f returns over a message's recipients (zero for none),
+// added to WithDelay. Like a relay that is slow for some destinations only; the wait ends
+// early when the server closes.
+func WithDelayFor(f func(rcpt string) time.Duration) Option {
+	return func(s *Server, _ *settings) { s.delayFor = f }
+}
 
 // WithoutKeeping counts messages without keeping or parsing them, for benchmarks.
 func WithoutKeeping() Option { return func(s *Server, _ *settings) { s.keep = false } }
@@ -361,9 +370,17 @@ func (se *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if se.s.delay > 0 {
+	delay := se.s.delay
+	if se.s.delayFor != nil {
+		var most time.Duration
+		for _, rcpt := range se.to {
+			most = max(most, se.s.delayFor(rcpt))
+		}
+		delay += most
+	}
+	if delay > 0 {
 		select {
-		case <-time.After(se.s.delay):
+		case <-time.After(delay):
 		case <-se.s.done:
 			return &smtp.SMTPError{Code: 421, Message: "shutting down"}
 		}
