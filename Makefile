@@ -7,6 +7,7 @@ test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags faults ./cmd/rapport/
 	go test -race -count=1 ./...
 	go run ./cmd/rapport test
 
