@@ -90,6 +90,7 @@ func (m Match) matches(s string) bool {
 	return s == m.Value
 }
 
+// String shows the match in reports: "value" quoted, or ~"part" for a substring.
 func (m Match) String() string {
 	if m.Substring {
 		return "~" + strconv.Quote(m.Value)
