@@ -346,7 +346,9 @@ func (p *parser) value(n *yaml.Node) any {
 			return f
 		case "!!bool":
 			var b bool
-			n.Decode(&b)
+			if n.Decode(&b) != nil { // an explicit !!bool on something else
+				p.addf(n, "%q is not true or false", n.Value)
+			}
 			return b
 		case "!!null":
 			return nil

@@ -75,3 +75,18 @@ func TestExpectationsMatchByEveryField(t *testing.T) {
 		})
 	}
 }
+
+func TestAValueThatIsNotWhatItsTagSaysIsAnError(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"a number", "!!float many", `t.test.yaml:3: "many" is not a number`},
+		{"a bool", "!!bool perhaps", `t.test.yaml:3: "perhaps" is not true or false`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "customer: {id: c1}\nevents:\n  - {at: 0s, type: cart.abandoned, data: {x: " + tc.value + "}}\nrun_for: 1d\n"
+			_, err := scenario.Parse("t.test.yaml", []byte(src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
