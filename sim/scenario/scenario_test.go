@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/sim"
@@ -88,5 +89,21 @@ func TestAValueThatIsNotWhatItsTagSaysIsAnError(t *testing.T) {
 				t.Fatalf("got %v, want %s", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestAScenarioWithoutStartOrRunForTakesTheSpecDefaults(t *testing.T) {
+	sc, err := scenario.Parse("t.test.yaml", []byte("customer: {id: c1}\nevents:\n  - {at: 0s, type: cart.abandoned}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.RunFor != 365*24*time.Hour {
+		t.Errorf("run_for = %v, want one year (testing.md)", sc.RunFor)
+	}
+	if !sc.Start.Equal(sim.DefaultStart) {
+		t.Errorf("start = %v, want the fixed date %v", sc.Start, sim.DefaultStart)
+	}
+	if sc.CustomerID != "c1" || len(sc.Events) != 1 || sc.Events[0].CustomerID != "c1" {
+		t.Errorf("customer %q, events %+v: want the event for c1", sc.CustomerID, sc.Events)
 	}
 }
