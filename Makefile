@@ -1,5 +1,5 @@
 # The one test command of the README and of CI.
-.PHONY: test run bench
+.PHONY: test run bench fuzz faults
 
 test:
 	@command -v redis-server >/dev/null || { echo "installing redis-server (tests start their own on a free port)"; \
@@ -15,3 +15,21 @@ run:
 
 bench:
 	go test -run '^$$' -bench . -benchtime 2x ./...
+
+# Each fuzz target for FUZZTIME; a crasher is written to the package's testdata/fuzz,
+# where it stays as a seed that go test runs from then on.
+FUZZTIME ?= 10s
+FUZZ_TARGETS = FuzzParseEvent:./internal/api FuzzLoadFile:./workflows FuzzParse:./internal/duration \
+	FuzzFrontMatter:./templates FuzzExpand:./config
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t%%:*} for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$${t%%:*}\$$" -fuzztime $(FUZZTIME) -parallel 2 $${t#*:}; \
+	done
+
+# Fault tests: the built binary against a real redis-server and an SMTP server that
+# misbehaves (kill -9, Redis restarts, late and slow answers, refusals, dropped
+# connections). Each prints a FAULT line with its figures.
+faults:
+	go test -tags faults -run '^TestFault' -count=1 -v -timeout 15m ./cmd/rapport/

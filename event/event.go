@@ -6,8 +6,12 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one thing that happened to a customer: an order, an abandoned cart, a review.
@@ -37,6 +41,22 @@ const (
 	DedupWindow = 7 * 24 * time.Hour
 	// MaxIDLength bounds ids so that keys stay small.
 	MaxIDLength = 200
+)
+
+// Bounds on what one event may set on a profile. A profile attribute ends up in message
+// headers and in every step's state, so it is kept to what a name, an address or a code
+// needs.
+const (
+	// MaxAttributes is how many profile attributes one event may set.
+	MaxAttributes = 100
+	// MaxAttributeName is the longest attribute name, in bytes.
+	MaxAttributeName = 64
+	// MaxAttributeValue is the longest attribute value: characters of a string, bytes of
+	// the JSON of a number, list or object.
+	MaxAttributeValue = 1000
+	// MaxTotal bounds data.total either way: revenue is counted in cents, exactly, and
+	// a total beyond this would make the sums inexact.
+	MaxTotal = 1e13
 )
 
 // TaskID is the asynq task ID of the event with the given id; asynq refuses a second task
@@ -69,12 +89,121 @@ func (e *Event) Validate() error {
 	case len(e.ID) > MaxIDLength:
 		return &FieldError{"id", fmt.Sprintf("is longer than %d characters", MaxIDLength)}
 	}
-	for k := range e.Customer {
-		if k == "" {
-			return &FieldError{"customer", "has an empty attribute name"}
+	if len(e.Customer) > MaxAttributes {
+		return &FieldError{"customer", fmt.Sprintf("sets %d attributes; at most %d are allowed", len(e.Customer), MaxAttributes)}
+	}
+	for k, v := range e.Customer {
+		if err := validateAttribute(k, v); err != nil {
+			return err
 		}
-		if derived[k] {
-			return &FieldError{"customer." + k, "is kept by Rapport from order.placed events and cannot be set"}
+	}
+	if err := finite("customer", e.Customer); err != nil {
+		return err
+	}
+	if err := finite("data", e.Data); err != nil {
+		return err
+	}
+	if t, ok := e.Data["total"]; ok && t != nil {
+		f, ok := Number(t)
+		if !ok {
+			return &FieldError{"data.total", "must be a finite number, like 59.9"}
+		}
+		if math.Abs(f) > MaxTotal {
+			return &FieldError{"data.total", fmt.Sprintf("is beyond ±%g, more than Rapport can count", MaxTotal)}
+		}
+	}
+	return nil
+}
+
+// validateAttribute checks one profile attribute's name, size and, for the attributes
+// Rapport reads itself, shape.
+func validateAttribute(k string, v any) error {
+	field := "customer." + k
+	switch {
+	case k == "":
+		return &FieldError{"customer", "has an empty attribute name"}
+	case len(k) > MaxAttributeName:
+		return &FieldError{"customer", fmt.Sprintf("attribute name %.20q... is longer than %d bytes", k, MaxAttributeName)}
+	case derived[k]:
+		return &FieldError{field, "is kept by Rapport from order.placed events and cannot be set"}
+	}
+	switch v := v.(type) {
+	case string:
+		if n := utf8.RuneCountInString(v); n > MaxAttributeValue {
+			return &FieldError{field, fmt.Sprintf("is %d characters long; at most %d are allowed", n, MaxAttributeValue)}
+		}
+	case nil, bool, float64:
+	default:
+		b, err := json.Marshal(v)
+		if err == nil && len(b) > MaxAttributeValue {
+			return &FieldError{field, fmt.Sprintf("is %d bytes of JSON; at most %d are allowed", len(b), MaxAttributeValue)}
+		}
+	}
+	if k == "birthday" && v != nil {
+		if s, ok := v.(string); !ok || !IsDate(s) {
+			return &FieldError{field, "must be a date YYYY-MM-DD or MM-DD, like 1990-02-28"}
+		}
+	}
+	return nil
+}
+
+// IsDate reports whether s is a yearly date as date triggers read it: YYYY-MM-DD or MM-DD.
+func IsDate(s string) bool {
+	s = strings.TrimSpace(s)
+	if len(s) == len("01-02") {
+		s = "2000-" + s // a leap year, so 02-29 parses
+	}
+	_, err := time.Parse("2006-01-02", s)
+	return err == nil
+}
+
+// Number reads a JSON number or a string holding one, as order totals may come; ok is
+// false for anything else and for NaN and the infinities.
+func Number(v any) (f float64, ok bool) {
+	switch n := v.(type) {
+	case float64:
+		f = n
+	case int:
+		f = float64(n)
+	case int64:
+		f = float64(n)
+	case json.Number:
+		var err error
+		if f, err = n.Float64(); err != nil {
+			return 0, false
+		}
+	case string:
+		var err error
+		if f, err = strconv.ParseFloat(strings.TrimSpace(n), 64); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	return f, !math.IsNaN(f) && !math.IsInf(f, 0)
+}
+
+// finite refuses NaN and the infinities anywhere inside v, naming the path to them
+// (data.items[2].price): JSON has no such numbers, and Redis refuses them as counters.
+func finite(path string, v any) error {
+	switch v := v.(type) {
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return &FieldError{path, "must be a finite number"}
+		}
+	case float32:
+		return finite(path, float64(v))
+	case map[string]any:
+		for k, x := range v {
+			if err := finite(path+"."+k, x); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, x := range v {
+			if err := finite(fmt.Sprintf("%s[%d]", path, i), x); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -2,9 +2,19 @@ package event
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 )
+
+func many(n int) map[string]any {
+	m := map[string]any{}
+	for i := range n {
+		m[fmt.Sprintf("a%d", i)] = i
+	}
+	return m
+}
 
 func TestValidateNamesTheBadField(t *testing.T) {
 	cases := []struct {
@@ -18,6 +28,26 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"customer_id is required", Event{Type: "x"}, "customer_id"},
 		{"ids are bounded", Event{ID: strings.Repeat("x", MaxIDLength+1), Type: "x", CustomerID: "c"}, "id"},
 		{"derived attributes are Rapport's", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"total_spent": 1}}, "customer.total_spent"},
+		{"a total is a number", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": 59.9}}, ""},
+		{"a total may come as a string", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": "59.90"}}, ""},
+		{"a total may be null", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": nil}}, ""},
+		{"a total of NaN is refused", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": "NaN"}}, "data.total"},
+		{"a total of Infinity is refused", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": "Infinity"}}, "data.total"},
+		{"a total too large for a number is refused", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": "1e999"}}, "data.total"},
+		{"a total beyond what can be counted in cents is refused", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": 1e300}}, "data.total"},
+		{"a total that is no number is refused", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": "lots"}}, "data.total"},
+		{"an infinite float is refused where it is", Event{Type: "x", CustomerID: "c", Data: map[string]any{"items": []any{map[string]any{"price": math.Inf(1)}}}}, "data.items[0].price"},
+		{"a NaN attribute is refused", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"score": math.NaN()}}, "customer.score"},
+		{"a long name is refused", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"first_name": strings.Repeat("A", 3000)}}, "customer.first_name"},
+		{"a name of the longest length is kept", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"first_name": strings.Repeat("Я", MaxAttributeValue)}}, ""},
+		{"a long list is refused", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"tags": []any{strings.Repeat("a", 600), strings.Repeat("b", 600)}}}, "customer.tags"},
+		{"a long attribute name is refused", Event{Type: "x", CustomerID: "c", Customer: map[string]any{strings.Repeat("k", 65): "v"}}, "customer"},
+		{"too many attributes are refused", Event{Type: "x", CustomerID: "c", Customer: many(MaxAttributes + 1)}, "customer"},
+		{"a birthday is a date", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"birthday": "1990-11-25"}}, ""},
+		{"a birthday may leave out the year", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"birthday": "02-29"}}, ""},
+		{"a birthday may be cleared", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"birthday": nil}}, ""},
+		{"a birthday in another format is refused", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"birthday": "25.11.1990"}}, "customer.birthday"},
+		{"a birthday that is no date is refused", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"birthday": "1990-02-30"}}, "customer.birthday"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,10 +2,12 @@ package email
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -59,7 +61,7 @@ func (s sender) build(msg channels.Message, opts ...gomail.MsgOption) (*gomail.M
 	if err := m.To(msg.To); err != nil {
 		return nil, fmt.Errorf("recipient address rejected: %w", err)
 	}
-	m.Subject(msg.Subject)
+	m.Subject(subject(msg.Subject))
 	m.SetDate()
 	if msg.ID != "" {
 		sum := sha256.Sum256([]byte(msg.ID))
@@ -81,4 +83,51 @@ func (s sender) build(msg channels.Message, opts ...gomail.MsgOption) (*gomail.M
 		m.SetBodyString(gomail.TypeTextPlain, msg.Text)
 	}
 	return m, nil
+}
+
+// longestWord is the longest run without spaces that go-mail can fold a header at: with
+// "Subject: " in front it still fits the 78 characters RFC 5322 recommends.
+const longestWord = 60
+
+// subject returns s ready for go-mail's Subject, which folds a header only at spaces
+// and encodes (RFC 2047) only text that is not ASCII. An ASCII subject with a run too
+// long to fold, such as a 3 000-character first name, would make a header line longer
+// than the 998 characters servers accept; it is encoded here instead, as base64
+// encoded-words short enough to fold between (the spaces between encoded-words are not
+// part of the text). Anything else passes unchanged.
+func subject(s string) string {
+	for _, r := range s {
+		if r >= utf8.RuneSelf {
+			return s // go-mail encodes it, in words of at most 75 characters
+		}
+	}
+	long := false
+	for _, w := range strings.Fields(s) {
+		long = long || len(w) > longestWord
+	}
+	if !long {
+		return s
+	}
+	return encodeWords(s)
+}
+
+// encodeWords encodes s as UTF-8 base64 encoded-words of 45 bytes each (60 characters of
+// base64, 72 with the markers), never splitting a character.
+func encodeWords(s string) string {
+	const chunk = 45
+	var b strings.Builder
+	for len(s) > 0 {
+		n := min(chunk, len(s))
+		for n < len(s) && n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("=?UTF-8?b?")
+		b.WriteString(base64.StdEncoding.EncodeToString([]byte(s[:n])))
+		b.WriteString("?=")
+		s = s[n:]
+	}
+	return b.String()
 }

@@ -411,6 +411,7 @@ func TestBrokenConnectionsAreReplaced(t *testing.T) {
 	t.Run("a cancelled context does not wait for a busy pool", func(t *testing.T) {
 		srv := smtptest.Start(t, smtptest.WithDelay(5*time.Second))
 		s := newSMTP(t, srv, SMTPConfig{Pool: 1, Timeout: duration.Duration(10 * time.Second)})
+		s.slowAfter = time.Hour                                      // the slow send keeps its slot
 		go s.Send(context.Background(), message("slow@example.com")) // holds the only connection
 		waitFor(t, func() bool { return len(s.slots) == 1 })
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

@@ -31,7 +31,9 @@ type SMTPConfig struct {
 	From string `yaml:"from"`
 	// TLS is none, starttls (default) or tls (implicit TLS, usually port 465).
 	TLS string `yaml:"tls"`
-	// Pool is how many connections are kept and used at once; default 8.
+	// Pool is how many connections are kept and used at once; default 8. A send the
+	// server has not answered after a second moves out of the pool's way, to up to Pool
+	// more connections, so a few slow recipients cannot hold up the rest.
 	Pool int `yaml:"pool"`
 	// Timeout bounds dialling and each SMTP exchange; default 30s.
 	Timeout duration.Duration `yaml:"timeout"`
@@ -46,16 +48,30 @@ const (
 	maxIdle = 30 * time.Second
 	// quitWait bounds the polite QUIT when connections are closed.
 	quitWait = 3 * time.Second
+	// slowAfter is how long a send may hold one of the pool's slots before it counts as
+	// slow and moves to the slow lane.
+	slowAfter = time.Second
 )
 
 // SMTP is an smtp channel: a pool of reused SMTP connections behind the Channel
 // interface. A Send takes an idle connection or dials one, at most Pool at once, and
 // gives it back afterwards. It is safe for concurrent use.
+//
+// A relay can be slow for some recipients only (a slow destination, a greylisting
+// check): its answer to the end of DATA comes after seconds, up to the timeout. Such a
+// send cannot be cut short, since the message may already be delivered; instead, a send
+// that has held its slot for slowAfter gives the slot back and goes on in the slow
+// lane, which has Pool places of its own. The fast lane keeps moving as long as fewer
+// than Pool sends are slow at once, and the server never sees more than twice Pool
+// connections. A slow send finding the slow lane full keeps its slot and tries again
+// after another slowAfter.
 type SMTP struct {
 	client  *gomail.Client
 	timeout time.Duration
 	sender
-	slots chan struct{} // one token per connection that may be in use
+	slots     chan struct{} // the fast lane: one token per connection that may be in use
+	slowSlots chan struct{} // the slow lane: sends that held a slot for slowAfter
+	slowAfter time.Duration
 
 	mu     sync.Mutex
 	idle   []*conn // ready for the next message, most recently used last
@@ -150,7 +166,8 @@ func NewSMTP(cfg SMTPConfig, opts ...Option) (*SMTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp client: %w", err)
 	}
-	return &SMTP{client: client, timeout: time.Duration(cfg.Timeout), sender: s, slots: make(chan struct{}, cfg.Pool)}, nil
+	return &SMTP{client: client, timeout: time.Duration(cfg.Timeout), sender: s,
+		slots: make(chan struct{}, cfg.Pool), slowSlots: make(chan struct{}, cfg.Pool), slowAfter: slowAfter}, nil
 }
 
 // Send delivers msg over a pooled connection. No answer to the end of DATA (a timeout or
@@ -170,7 +187,7 @@ func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt
 	case <-ctx.Done():
 		return channels.Receipt{}, channels.Temporary(fmt.Errorf("wait for an SMTP connection: %w", ctx.Err()))
 	}
-	defer func() { <-s.slots }()
+	defer s.hold().release()
 
 	c, reused, err := s.get(ctx)
 	if err != nil {
@@ -208,6 +225,54 @@ func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt
 		c.c.Close()
 	}
 	return channels.Receipt{}, classify(err)
+}
+
+// lease is one send's place in the pool: a fast-lane slot until the send turns out
+// slow, then a slow-lane one.
+type lease struct {
+	s     *SMTP
+	timer *time.Timer
+
+	mu   sync.Mutex
+	slow bool // holds a slowSlots token instead of a slots token
+	done bool
+}
+
+// hold starts the lease of a send that has just taken a fast-lane slot.
+func (s *SMTP) hold() *lease {
+	l := &lease{s: s}
+	l.timer = time.AfterFunc(s.slowAfter, l.demote)
+	return l
+}
+
+// demote moves a send that is still running into the slow lane, freeing its fast-lane
+// slot; with the slow lane full it keeps the slot and tries again later.
+func (l *lease) demote() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done || l.slow {
+		return
+	}
+	select {
+	case l.s.slowSlots <- struct{}{}:
+		l.slow = true
+		<-l.s.slots
+	default:
+		l.timer.Reset(l.s.slowAfter)
+	}
+}
+
+// release gives back whichever slot the send holds.
+func (l *lease) release() {
+	l.timer.Stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.done = true
+	if l.slow {
+		<-l.s.slowSlots
+	} else {
+		<-l.s.slots
+	}
 }
 
 // get returns an idle connection, checked with a NOOP if it sat a while, or dials a new

@@ -376,6 +376,12 @@ func (s *server) postBatch(w http.ResponseWriter, r *http.Request) {
 // event checks the wire event and turns it into an event.Event.
 func (we *wireEvent) event(prefix string) (event.Event, error) {
 	ev := event.Event{ID: we.ID, Type: we.Type, CustomerID: we.CustomerID, Customer: we.Customer, Data: we.Data}
+	if err := numbers(join(prefix, "customer"), we.Customer); err != nil {
+		return ev, err
+	}
+	if err := numbers(join(prefix, "data"), we.Data); err != nil {
+		return ev, err
+	}
 	if we.OccurredAt != nil {
 		t, err := time.Parse(time.RFC3339Nano, *we.OccurredAt)
 		if err != nil {
@@ -387,6 +393,52 @@ func (we *wireEvent) event(prefix string) (event.Event, error) {
 		return ev, intakeError(err, prefix)
 	}
 	return ev, nil
+}
+
+// numbers turns the json.Numbers that strictUnmarshal leaves inside v into float64, as
+// the rest of Rapport reads numbers, refusing one too large for a float64 (1e999) with
+// the path to it.
+func numbers(path string, v any) error {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if n, ok := x.(json.Number); ok {
+				f, err := number(path+"."+k, n)
+				if err != nil {
+					return err
+				}
+				v[k] = f
+				continue
+			}
+			if err := numbers(path+"."+k, x); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, x := range v {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if n, ok := x.(json.Number); ok {
+				f, err := number(p, n)
+				if err != nil {
+					return err
+				}
+				v[i] = f
+				continue
+			}
+			if err := numbers(p, x); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func number(path string, n json.Number) (float64, error) {
+	f, err := n.Float64()
+	if err != nil {
+		return 0, &badRequest{path, "must be a finite number, not " + n.String()}
+	}
+	return f, nil
 }
 
 // join names field inside prefix: events[1] and type make events[1].type.
@@ -436,6 +488,7 @@ func strictUnmarshal(data []byte, v any, prefix string) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
+	dec.UseNumber() // numbers too large for a float64 are refused by numbers, naming them
 	err := dec.Decode(v)
 	if err == nil {
 		return nil
@@ -461,6 +514,8 @@ func jsonType(kind string) string {
 		return "an array"
 	case "bool":
 		return "true or false"
+	case "float64", "float32", "int", "int64":
+		return "a number"
 	}
 	return kind
 }

@@ -24,6 +24,10 @@ const ProfileUpdated = "customer.updated"
 func (s *server) customerRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/customers/{id}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.Customers.Customer(r.Context(), r.PathValue("id"))
+		if errors.Is(err, engine.ErrUnknownCustomer) {
+			writeError(w, http.StatusNotFound, "no customer with this id: nothing is known about them", "")
+			return
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -33,6 +37,15 @@ func (s *server) customerRoutes(mux *http.ServeMux) {
 	mux.Handle("PUT /v1/customers/{id}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var attrs map[string]any
 		if err := s.decode(w, r, &attrs); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		attrs, err := unwrapCustomer(attrs)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := numbers("customer", attrs); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -79,6 +92,21 @@ func (s *server) customerRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"channel": body.Channel, "subscribed": *body.Subscribed})
 	})))
+}
+
+// unwrapCustomer takes the attributes out of a PUT body shaped like an event's customer
+// field, {"customer": {...}}, which is a common slip; a body that holds such an object
+// beside other attributes is refused, since an attribute that is itself a customer is
+// surely one.
+func unwrapCustomer(attrs map[string]any) (map[string]any, error) {
+	inner, ok := attrs["customer"].(map[string]any)
+	switch {
+	case !ok:
+		return attrs, nil
+	case len(attrs) == 1:
+		return inner, nil
+	}
+	return nil, &badRequest{"customer", `the body is the attributes themselves, like {"email": "anna@example.com"}, or {"customer": {...}} alone`}
 }
 
 // Verifier checks an unsubscribe token and says whom and which channel it names.

@@ -53,7 +53,7 @@ func Parse(s string) (time.Duration, error) {
 		if u < 0 {
 			return 0, invalid(s)
 		}
-		if n > int64((1<<63-1)/units[u].d) {
+		if n > int64((1<<63-1-total)/units[u].d) { // the sum, not only this part, must fit
 			return 0, fmt.Errorf("duration %q is too long", s)
 		}
 		total += time.Duration(n) * units[u].d

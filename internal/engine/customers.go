@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,8 +26,13 @@ type EnrolmentView struct {
 	Due       time.Time `json:"due"`
 }
 
+// ErrUnknownCustomer is returned by Customer for an id Rapport knows nothing about: no
+// profile, no consent, no enrolment and no history.
+var ErrUnknownCustomer = errors.New("unknown customer")
+
 // Customer returns the customer's profile, consent per configured channel, active
-// enrolments with their next step, and recent history.
+// enrolments with their next step, and recent history; ErrUnknownCustomer when there is
+// none of these.
 func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) {
 	st := e.cfg.Store
 	v := CustomerView{ID: id, Consent: map[string]bool{}, Enrolments: []EnrolmentView{}}
@@ -53,6 +59,9 @@ func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) 
 	if v.History, err = st.History(ctx, id); err != nil {
 		return v, err
 	}
+	if len(v.Profile) == 0 && len(consent) == 0 && len(ens) == 0 && len(v.History) == 0 {
+		return v, fmt.Errorf("%w %q", ErrUnknownCustomer, id)
+	}
 	return v, nil
 }
 
@@ -60,15 +69,54 @@ func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) 
 var ErrUnknownChannel = fmt.Errorf("unknown channel")
 
 // SetConsent records that the customer subscribed to or unsubscribed from a channel.
-// From then on an unsubscribed channel is never chosen for the customer.
+// From then on an unsubscribed channel is never chosen for the customer. The customer's
+// address on the channel goes on the suppression list, or off it, too, so that the
+// opt-out outlives an erasure of the customer.
 func (e *Engine) SetConsent(ctx context.Context, id, channel string, subscribed bool) error {
-	if _, ok := e.Snapshot().Channels.Get(channel); !ok {
+	ch, ok := e.Snapshot().Channels.Get(channel)
+	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownChannel, channel)
 	}
-	if err := e.cfg.Store.SetConsent(ctx, id, channel, subscribed); err != nil {
+	st := e.cfg.Store
+	if err := st.SetConsent(ctx, id, channel, subscribed); err != nil {
+		return err
+	}
+	profile, err := st.Profile(ctx, id)
+	if err != nil {
+		return err
+	}
+	addr := address(ch.Type.AddressKey, &Delivery{CustomerID: id, Customer: profile})
+	if err := st.Suppress(ctx, channel, addr, !subscribed); err != nil {
 		return err
 	}
 	e.log.Info("consent changed", "customer", id, "channel", channel, "subscribed", subscribed)
+	return nil
+}
+
+// applySuppression records an opt-out for every channel whose address attrs (the
+// attributes an event sets) puts on a profile when that address is on the channel's
+// suppression list: a customer who unsubscribed and was erased stays unsubscribed when
+// the shop sends the same address again, under any customer id. It must run before the
+// event enrols anyone, since a first step may send at once.
+func (e *Engine) applySuppression(ctx context.Context, cid string, attrs map[string]any) error {
+	addresses := map[string]string{}
+	for name, ch := range e.Snapshot().Channels {
+		if _, ok := attrs[ch.Type.AddressKey]; ok || ch.Type.AddressKey == "customer_id" {
+			addresses[name] = address(ch.Type.AddressKey, &Delivery{CustomerID: cid, Customer: attrs})
+		}
+	}
+	if len(addresses) == 0 {
+		return nil // the usual event: nothing about where to reach the customer
+	}
+	on, err := e.cfg.Store.SuppressedOn(ctx, addresses)
+	if err != nil {
+		return err
+	}
+	for name := range on {
+		if err := e.cfg.Store.SetConsent(ctx, cid, name, false); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -96,6 +144,24 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 		}
 		if timer != "" {
 			if err := e.cfg.Scheduler.Cancel(ctx, timer); err != nil {
+				return err
+			}
+		}
+	}
+	// An opt-out outlives the erasure, as a digest of the address on the suppression
+	// list: what the customer said no to, they must not get again if they come back.
+	profile, err := e.cfg.Store.Profile(ctx, id)
+	if err != nil {
+		return err
+	}
+	consent, err := e.cfg.Store.Consent(ctx, id)
+	if err != nil {
+		return err
+	}
+	for name, ch := range e.Snapshot().Channels {
+		if subscribed, recorded := consent[name]; recorded && !subscribed {
+			addr := address(ch.Type.AddressKey, &Delivery{CustomerID: id, Customer: profile})
+			if err := e.cfg.Store.Suppress(ctx, name, addr, true); err != nil {
 				return err
 			}
 		}

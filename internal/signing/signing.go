@@ -34,7 +34,9 @@ func NewKey(secret, purpose string) *Key {
 	return &Key{secret: m.Sum(nil)}
 }
 
-var enc = base64.RawURLEncoding
+// enc is strict: a token has exactly one spelling, so a changed last character, whose
+// low bits base64 would otherwise ignore, is a different and invalid token.
+var enc = base64.RawURLEncoding.Strict()
 
 // Sign returns a URL-safe token holding fields, which must not contain NUL bytes.
 func (k *Key) Sign(fields ...string) string {

@@ -106,10 +106,28 @@ func month(t time.Time) string { return t.UTC().Format("2006-01") }
 // KEYS: marker, then the hashes the ops name. ARGV: marker TTL ms, then ops of five
 // values each: kind, key index, field, amount, expire-at ms (0: none). The one kind, i,
 // increments a hash field.
+// Redis does not undo a script that fails half-way: every increment is checked to keep
+// its field a whole number within 2^53 (where Lua's numbers are exact, far inside
+// HINCRBY's range) before the marker or any field is written.
 var countOnce = redis.NewScript(`
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
+local sums = {}
+for i = 2, #ARGV, 5 do
+  local k, f = KEYS[tonumber(ARGV[i+1])], ARGV[i+2]
+  local n = tonumber(ARGV[i+3])
+  local id = k .. '\0' .. f
+  local cur = sums[id] or tonumber(redis.call('HGET', k, f) or '0')
+  if not n or not cur or math.floor(n) ~= n then
+    return redis.error_reply('ERR stats: increment ' .. tostring(ARGV[i+3]) .. ' of ' .. f .. ' is not a whole number')
+  end
+  sums[id] = cur + n
+  if math.abs(sums[id]) >= 9007199254740992 then
+    return redis.error_reply('ERR stats: ' .. f .. ' would leave the range it can be counted in')
+  end
+end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 for i = 2, #ARGV, 5 do
   local k = KEYS[tonumber(ARGV[i+1])]
   redis.call('HINCRBY', k, ARGV[i+2], ARGV[i+3])

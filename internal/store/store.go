@@ -59,8 +59,21 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
 // applyEvent upserts attributes and, for a first-seen order, the order statistics.
 // KEYS: customer hash, applied marker. ARGV: ttl ms, order flag, total, occurred_at, then
-// attribute/value pairs.
+// attribute/value pairs. Redis does not undo a script that fails half-way, so everything
+// that can fail (the total and the counters it adds to) is checked before the first write.
 var applyEvent = redis.NewScript(`
+local function finite(x) return x and x == x and x ~= math.huge and x ~= -math.huge end
+if ARGV[2] == '1' then
+  local total = tonumber(ARGV[3])
+  if not finite(total) then
+    return redis.error_reply('ERR order total ' .. ARGV[3] .. ' is not a finite number')
+  end
+  local f = redis.call('HMGET', KEYS[1], 'orders_count', 'total_spent')
+  local count, spent = tonumber(f[1] or '0'), tonumber(f[2] or '0')
+  if not count or math.floor(count) ~= count or not finite(spent) or not finite(spent + total) then
+    return redis.error_reply('ERR the order statistics cannot count this order')
+  end
+end
 for i = 5, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
 end
@@ -88,7 +101,12 @@ func (s *Store) ApplyEvent(ctx context.Context, ev event.Event) (map[string]any,
 	order, total := "0", 0.0
 	if ev.Type == OrderPlaced {
 		order = "1"
-		total = number(ev.Data["total"])
+		if t, ok := ev.Data["total"]; ok && t != nil {
+			var finite bool
+			if total, finite = event.Number(t); !finite {
+				return nil, fmt.Errorf("apply event %s: data.total %v is not a finite number", ev.ID, t)
+			}
+		}
 	}
 	args = append(args, appliedTTL.Milliseconds(), order, strconv.FormatFloat(total, 'f', -1, 64),
 		jsonString(ev.OccurredAt.UTC().Format(time.RFC3339)))
@@ -149,25 +167,6 @@ func decodeValue(s string) any {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-// number reads a JSON number or numeric string; anything else is 0.
-func number(v any) float64 {
-	switch n := v.(type) {
-	case float64:
-		return n
-	case int:
-		return float64(n)
-	case int64:
-		return float64(n)
-	case json.Number:
-		f, _ := n.Float64()
-		return f
-	case string:
-		f, _ := strconv.ParseFloat(n, 64)
-		return f
-	}
-	return 0
 }
 
 // Record is one line of a customer's message history.

@@ -35,3 +35,23 @@ func TestTokenRoundTripsAndRefusesForgeries(t *testing.T) {
 		})
 	}
 }
+
+func TestATokenHasOneSpellingOnly(t *testing.T) {
+	s := NewSigner("a-long-enough-secret", "https://r.example/")
+	tok := s.Token("c-42", "email")
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range tok {
+		if tok[i] == '.' {
+			continue
+		}
+		for _, c := range alphabet {
+			if byte(c) == tok[i] {
+				continue
+			}
+			changed := tok[:i] + string(c) + tok[i+1:]
+			if _, _, err := s.Verify(changed); err == nil {
+				t.Fatalf("%q with character %d changed to %q still verifies", tok, i, c)
+			}
+		}
+	}
+}

@@ -77,7 +77,7 @@ func (es Errors) Err() error {
 	return es
 }
 
-var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var lineRE = regexp.MustCompile(`(?s)^(?:yaml: )?line (\d+): (.*)$`) // (?s): a quoted value may span lines
 
 // Parse reads one YAML document into a node tree. A syntax error comes back as Errors with
 // the line yaml.v3 reported.
@@ -113,7 +113,7 @@ func convert(file string, err error) error {
 	return es
 }
 
-var unmarshalRE = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (.*)$")
+var unmarshalRE = regexp.MustCompile("(?s)^cannot unmarshal !!(\\w+) `(.*)` into (.*)$")
 
 func friendly(msg string) string {
 	if sub := unmarshalRE.FindStringSubmatch(msg); sub != nil {

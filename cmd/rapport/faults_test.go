@@ -1,0 +1,384 @@
+//go:build faults
+
+package main
+
+// Fault tests: the real binary, a real redis-server and a real SMTP server that misbehaves
+// on command. They take minutes, not seconds (asynq takes a killed worker's tasks back
+// after their lease has run out), so they are kept out of `make test` by the faults build
+// tag: `make faults` runs them, and CI calls it. Each prints its figures as a line
+// starting "FAULT", the source of the README's Guarantees table.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/internal/redistest"
+	"github.com/rapporthq/rapport/internal/smtptest"
+	"github.com/rapporthq/rapport/internal/store"
+)
+
+// faultSetup is a rapport under test whose journeys, SMTP settings and Redis are the
+// fault test's to choose.
+type faultSetup struct {
+	*setup
+	rdb *redis.Client
+}
+
+// journeys, keyed by file name: "now" sends at once to customers sent fault.now, "later"
+// five seconds after fault.later; both with the given on_uncertain.
+func faultJourneys(t *testing.T, onUncertain string) string {
+	dir := t.TempDir()
+	for name, wait := range map[string]string{"now": "0s", "later": "5s"} {
+		j := fmt.Sprintf(`id: %s
+trigger: {event: fault.%s}
+on_uncertain: %s
+steps:
+  - id: note
+    wait: %s
+    send: {template: thank-you, channels: [email]}
+`, name, name, onUncertain, wait)
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(j), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func newFaultSetup(t *testing.T, onUncertain, smtpTimeout string, pool int, redisOpts []redistest.Option, smtpOpts ...smtptest.Option) *faultSetup {
+	t.Helper()
+	s := &setup{redis: redistest.Start(t, redisOpts...), smtp: smtptest.Start(t, smtpOpts...),
+		workflows: faultJourneys(t, onUncertain), addr: freeAddr(t)}
+	s.config = filepath.Join(t.TempDir(), "rapport.yaml")
+	repo, _ := filepath.Abs("../..")
+	cfg := fmt.Sprintf(`redis: {url: %q}
+http: {addr: %q, base_url: "http://%s", api_tokens: [%q]}
+secret: "a-test-secret-of-enough-length"
+workflows: %q
+templates: %q
+worker: {concurrency: 20}
+channels:
+  email: {type: smtp, host: %q, port: %d, from: "Shop <hello@shop.example>", tls: none, pool: %d, timeout: %s}
+`, s.redis.URL(), s.addr, s.addr, token, s.workflows, filepath.Join(repo, "templates"), s.smtp.Host, s.smtp.Port, pool, smtpTimeout)
+	if err := os.WriteFile(s.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &faultSetup{setup: s, rdb: s.redis.Client(t)}
+}
+
+// customer is one message the test expects: one customer, one event, one step.
+type customer struct{ id, kind, email string }
+
+func customers(prefix string, now, later int) []customer {
+	var cs []customer
+	for i := range now + later {
+		kind := "now"
+		if i >= now {
+			kind = "later"
+		}
+		id := fmt.Sprintf("%s%d", prefix, i)
+		cs = append(cs, customer{id: id, kind: kind, email: id + "@example.com"})
+	}
+	return cs
+}
+
+// send posts every customer's event through the batch API, 500 at a time.
+func (s *faultSetup) send(t *testing.T, cs []customer) {
+	t.Helper()
+	for start := 0; start < len(cs); start += 500 {
+		var evs []map[string]any
+		for _, c := range cs[start:min(start+500, len(cs))] {
+			evs = append(evs, map[string]any{"id": "ev-" + c.id, "type": "fault." + c.kind, "customer_id": c.id,
+				"customer": map[string]any{"email": c.email, "first_name": "F"}, "data": map[string]any{"order_id": c.id}})
+		}
+		body, _ := json.Marshal(map[string]any{"events": evs})
+		if code, out := s.post(t, "/v1/events/batch", string(body)); code != 200 {
+			t.Fatalf("batch = %d %v", code, out)
+		}
+	}
+}
+
+// figures are a scenario's outcome, counted per customer once everything settled.
+type figures struct {
+	messages, lost, duplicated, uncertain, failed, inFlight int
+}
+
+func (f figures) String() string {
+	return fmt.Sprintf("messages=%d lost=%d duplicated=%d uncertain=%d failed=%d in_flight_at_kills=%d",
+		f.messages, f.lost, f.duplicated, f.uncertain, f.failed, f.inFlight)
+}
+
+// outcomes reads each customer's recorded outcome, "" while none is recorded.
+func (s *faultSetup) outcomes(t *testing.T, cs []customer) map[string]string {
+	ctx := context.Background()
+	st := store.New(s.rdb)
+	out := map[string]string{}
+	for _, c := range cs {
+		h, err := st.History(ctx, c.id)
+		if err != nil {
+			return nil // Redis away for a moment: not settled
+		}
+		if len(h) > 0 {
+			out[c.id] = h[0].Outcome
+		}
+	}
+	return out
+}
+
+// settle waits until every customer has an outcome, then counts.
+func (s *faultSetup) settle(t *testing.T, cs []customer, d time.Duration) figures {
+	t.Helper()
+	var out map[string]string
+	waitFor(t, d, "every message to have an outcome", func() bool {
+		out = s.outcomes(t, cs)
+		return len(out) == len(cs)
+	})
+	time.Sleep(2 * time.Second) // a late SMTP answer still on its way lands in the count
+	received := map[string]int{}
+	for _, m := range s.smtp.Messages() {
+		received[strings.ToLower(m.To[0])]++
+	}
+	f := figures{messages: len(cs)}
+	for _, c := range cs {
+		n := received[c.email]
+		switch {
+		case n == 0:
+			f.lost++
+		case n > 1:
+			f.duplicated += n - 1
+		}
+		switch out[c.id] {
+		case "uncertain":
+			f.uncertain++
+		case "failed":
+			f.failed++
+		}
+	}
+	return f
+}
+
+// handed adds to seen the claims in the channel's hands right now (handed over, no
+// answer yet) and returns how many there are. A claim a killed worker left handed stays
+// so until the message is taken up again, so seen counts each message once over kills.
+func (s *faultSetup) handed(t *testing.T, seen map[string]bool) int {
+	ctx := context.Background()
+	n := 0
+	iter := s.rdb.Scan(ctx, 0, "rapport:*:claim:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if st, _ := s.rdb.HGet(ctx, iter.Val(), "state").Result(); st == "handed" {
+			seen[iter.Val()] = true
+			n++
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("scan claims: %v", err)
+	}
+	return n
+}
+
+func report(t *testing.T, scenario string, f figures) {
+	t.Logf("FAULT %-48s %s", scenario, f)
+}
+
+// TestFaultWorkerKilled kills the worker with kill -9 three times while 500 immediate
+// and 500 scheduled sends are in flight, starting a new one each time.
+func TestFaultWorkerKilled(t *testing.T) {
+	for _, mode := range []string{"skip", "resend"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			// A short pause before each answer to DATA keeps messages in the channel's
+			// hands at any moment, so the kills catch some there.
+			s := newFaultSetup(t, mode, "10s", 8, nil, smtptest.WithDelay(20*time.Millisecond))
+			s.start(t, "api")
+			worker := s.start(t, "worker")
+			cs := customers("k"+mode[:1], 500, 500)
+			s.send(t, cs)
+			inFlight := map[string]bool{}
+			for _, at := range []int{150, 450, 750} {
+				waitFor(t, 90*time.Second, fmt.Sprintf("%d messages before a kill", at), func() bool { return s.smtp.Count() >= at })
+				worker.kill()
+				h := s.handed(t, inFlight)
+				t.Logf("killed at %d messages with %d in the channel's hands", s.smtp.Count(), h)
+				worker = s.start(t, "worker")
+			}
+			f := s.settle(t, cs, 5*time.Minute)
+			f.inFlight = len(inFlight)
+			report(t, "worker kill -9 x3, 500+500, on_uncertain "+mode, f)
+			switch mode {
+			case "skip":
+				if f.duplicated != 0 || f.lost > f.inFlight {
+					t.Errorf("%s: want no duplicate and at most the %d in flight lost", f, f.inFlight)
+				}
+			case "resend":
+				if f.lost != 0 || f.duplicated > f.inFlight {
+					t.Errorf("%s: want nothing lost and at most the %d in flight duplicated", f, f.inFlight)
+				}
+			}
+		})
+	}
+}
+
+// TestFaultRedisRestart kills redis-server (append-only file, fsync always) while sends
+// are in flight and starts it again on the same port two seconds later.
+func TestFaultRedisRestart(t *testing.T) {
+	s := newFaultSetup(t, "skip", "10s", 8, []redistest.Option{redistest.Durable()}, smtptest.WithDelay(10*time.Millisecond))
+	s.start(t, "serve")
+	cs := customers("r", 300, 300)
+	s.send(t, cs)
+	waitFor(t, 60*time.Second, "sends under way", func() bool { return s.smtp.Count() >= 150 })
+	s.redis.Kill()
+	time.Sleep(2 * time.Second)
+	if err := s.redis.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	f := s.settle(t, cs, 3*time.Minute)
+	report(t, "redis kill -9 and restart (AOF always), 300+300", f)
+	if f.lost != 0 || f.duplicated != 0 || f.uncertain != 0 || f.failed != 0 {
+		t.Errorf("%s: want nothing lost, doubled, uncertain or failed", f)
+	}
+}
+
+// TestFaultLateAnswerAfterData: the server takes the whole message but answers the end of
+// DATA only after the client gave up waiting. The message is uncertain, and not sent again.
+func TestFaultLateAnswerAfterData(t *testing.T) {
+	s := newFaultSetup(t, "skip", "1s", 8, nil, smtptest.WithDelayFor(func(rcpt string) time.Duration {
+		if strings.HasPrefix(rcpt, "late") {
+			return 3 * time.Second
+		}
+		return 0
+	}))
+	s.start(t, "serve")
+	cs := append(customers("late", 20, 0), customers("ok", 20, 0)...)
+	s.send(t, cs)
+	f := s.settle(t, cs, 2*time.Minute)
+	s.smtp.WaitFor(t, len(cs), 10*time.Second) // the late ones are accepted in the end
+	f = s.settle(t, cs, time.Second)
+	report(t, "SMTP answers DATA after the timeout, 20 of 40", f)
+	if f.duplicated != 0 || f.lost != 0 || f.uncertain != 20 {
+		t.Errorf("%s: want no duplicate, nothing lost, the 20 late ones uncertain", f)
+	}
+}
+
+// TestFaultSlowRecipients: the server takes 20 s to answer for ten recipients, more than
+// the pool of 8; 200 other emails must not wait for them.
+func TestFaultSlowRecipients(t *testing.T) {
+	s := newFaultSetup(t, "skip", "30s", 8, nil, smtptest.WithDelayFor(func(rcpt string) time.Duration {
+		if strings.HasPrefix(rcpt, "slow") {
+			return 20 * time.Second
+		}
+		return 0
+	}))
+	s.start(t, "serve")
+	s.send(t, customers("slow", 10, 0))
+	waitFor(t, 10*time.Second, "the slow sends to hold the pool", func() bool { return s.smtp.Connections() >= 8 })
+	normal := customers("fast", 200, 0)
+	start := time.Now()
+	s.send(t, normal)
+	waitFor(t, 10*time.Second, "200 normal emails while 10 are slow", func() bool {
+		n := 0
+		for _, m := range s.smtp.Messages() {
+			if strings.HasPrefix(m.To[0], "fast") {
+				n++
+			}
+		}
+		return n == len(normal)
+	})
+	t.Logf("FAULT %-48s 200 normal emails delivered in %.1fs while 10 wait 20s each", "SMTP slow for 10 recipients, pool 8", time.Since(start).Seconds())
+	f := s.settle(t, append(customers("slow", 10, 0), normal...), time.Minute)
+	report(t, "SMTP slow for 10 recipients, pool 8", f)
+	if f.lost != 0 || f.duplicated != 0 {
+		t.Errorf("%s: want nothing lost or doubled", f)
+	}
+}
+
+// TestFaultRefusalsAndDrops: 550 for some recipients (failed, never retried), 451 twice
+// for others (sent on the third try), and every connection dropped now and then.
+func TestFaultRefusalsAndDrops(t *testing.T) {
+	var tries triesByRecipient
+	s := newFaultSetup(t, "skip", "10s", 8, nil, smtptest.WithDelay(5*time.Millisecond),
+		smtptest.WithReject(func(rcpt string) *smtp.SMTPError {
+			switch {
+			case strings.HasPrefix(rcpt, "hard"):
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
+			case strings.HasPrefix(rcpt, "soft") && tries.add(rcpt) <= 2:
+				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+			}
+			return nil
+		}))
+	s.start(t, "serve")
+	hard, soft, plain := customers("hard", 10, 0), customers("soft", 10, 0), customers("plain", 150, 150)
+	all := append(append(hard, soft...), plain...)
+	stop := make(chan struct{})
+	dropped := make(chan int)
+	go func() { // drop every connection every 300 ms while the messages go out
+		n := 0
+		defer func() { dropped <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+				s.smtp.DropConnections()
+				n++
+			}
+		}
+	}()
+	s.send(t, all)
+	waitFor(t, 2*time.Minute, "the plain and soft messages", func() bool { return s.smtp.Count() >= len(plain)+len(soft)-5 })
+	close(stop)
+	drops := <-dropped
+	f := s.settle(t, all, 3*time.Minute)
+	out := s.outcomes(t, all)
+	report(t, fmt.Sprintf("550 x10, 451 twice x10, %d connection drops", drops), f)
+	for _, c := range hard {
+		if out[c.id] != "failed" {
+			t.Errorf("%s after 550: %q, want failed", c.id, out[c.id])
+		}
+	}
+	for _, c := range soft {
+		if out[c.id] != "sent" {
+			t.Errorf("%s after 451 twice: %q, want sent", c.id, out[c.id])
+		}
+	}
+	if n := tries.max(); n != 3 {
+		t.Errorf("a 451 recipient was tried %d times, want 3", n)
+	}
+	// The 550s are not lost: they are recorded failed. Of the rest, only an uncertain one
+	// (a connection dropped between the end of DATA and its answer) may be missing.
+	if lost := f.lost - len(hard); f.duplicated != 0 || lost > f.uncertain {
+		t.Errorf("%s: want no duplicate and no loss beyond the uncertain", f)
+	}
+}
+
+// triesByRecipient counts the RCPT TOs the server saw per recipient.
+type triesByRecipient struct {
+	mu  sync.Mutex
+	n   map[string]int
+	top int
+}
+
+func (r *triesByRecipient) add(rcpt string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]int{}
+	}
+	r.n[rcpt]++
+	r.top = max(r.top, r.n[rcpt])
+	return r.n[rcpt]
+}
+
+func (r *triesByRecipient) max() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.top
+}
