@@ -131,6 +131,6 @@ func (c *Client) Ping() error {
 
 func newID() string {
 	var b [12]byte
-	rand.Read(b[:])
+	rand.Read(b[:]) // never fails: crypto/rand.Read crashes the program rather than return an error
 	return "evt-" + hex.EncodeToString(b[:])
 }

@@ -41,8 +41,8 @@ func TestSendEnqueuesOnceAndReportsDuplicates(t *testing.T) {
 	if err != nil || got.CustomerID != "c-42" || got.OccurredAt.IsZero() {
 		t.Fatalf("queued payload = %+v, %v; want customer c-42 with occurred_at filled", got, err)
 	}
-	if q, _ := insp.GetQueueInfo(event.Queue); q.Size != 1 {
-		t.Fatalf("queue holds %d tasks, want exactly 1", q.Size)
+	if q, err := insp.GetQueueInfo(event.Queue); err != nil || q.Size != 1 {
+		t.Fatalf("queue info = %+v, %v; want exactly 1 task", q, err)
 	}
 }
 

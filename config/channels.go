@@ -62,7 +62,7 @@ var rateRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)/(s|m)$`)
 // rate reads the channel's optional `rate: N/s` or `N/m` key as messages per second;
 // zero when absent. A bad value is an error at its line.
 func (c ChannelConfig) rate(name string) (float64, *yamlx.Error) {
-	n := child(c.node, "rate")
+	n := yamlx.Field(c.node, "rate")
 	if n == nil {
 		return 0, nil
 	}

@@ -35,7 +35,7 @@ func (v *validator) addf(n *yaml.Node, format string, args ...any) {
 func (v *validator) at(keys ...string) *yaml.Node {
 	n := v.root
 	for _, k := range keys {
-		next := child(n, k)
+		next := yamlx.Field(n, k)
 		if next == nil {
 			return n
 		}
@@ -48,23 +48,11 @@ func (v *validator) at(keys ...string) *yaml.Node {
 func (v *validator) has(keys ...string) bool {
 	n := v.root
 	for _, k := range keys {
-		if n = child(n, k); n == nil {
+		if n = yamlx.Field(n, k); n == nil {
 			return false
 		}
 	}
 	return true
-}
-
-func child(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 // unsetHint names the variables without default on n's line that were unset or empty,
@@ -133,9 +121,9 @@ func (v *validator) validate() {
 		cp := c.Caps[name]
 		if name != "all" {
 			// The node, not c.Channels: a malformed channel block is not decoded but exists.
-			if child(child(v.root, "channels"), name) == nil {
+			if yamlx.Field(yamlx.Field(v.root, "channels"), name) == nil {
 				v.addf(keyNode(v.at("caps"), name), "caps.%s: no channel is called %q (a cap is keyed by a channel name or \"all\"; channels: %s)",
-					name, name, channelNames(child(v.root, "channels")))
+					name, name, channelNames(yamlx.Field(v.root, "channels")))
 			}
 		}
 		// A value that failed to decode was reported by the decoder already.

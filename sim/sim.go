@@ -136,10 +136,14 @@ func New(setup *Setup, opts Options) (*Sim, error) {
 
 // Close releases the embedded Redis. A Redis given in Options is left open.
 func (s *Sim) Close() error {
-	if s.mr != nil {
-		s.rdb.Close()
-		s.mr.Close()
-		s.mr = nil
+	if s.mr == nil {
+		return nil
+	}
+	err := s.rdb.Close()
+	s.mr.Close()
+	s.mr = nil
+	if err != nil {
+		return fmt.Errorf("sim: close: %w", err)
 	}
 	return nil
 }

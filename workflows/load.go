@@ -129,26 +129,13 @@ func (c *checker) addf(n *yaml.Node, format string, args ...any) {
 	c.errs.Addf(c.path, n, format, args...)
 }
 
-// field returns the value node of key in a mapping node, or nil.
-func field(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
 func (c *checker) journey(root *yaml.Node, r *raw) *Journey {
 	j := &Journey{ID: r.ID, Name: r.Name, Description: r.Description, File: c.path, ExitOn: r.ExitOn}
 	if j.ID == "" {
 		j.ID = strings.TrimSuffix(filepath.Base(c.path), filepath.Ext(c.path))
 	}
 	if !idRE.MatchString(j.ID) {
-		n := field(root, "id")
+		n := yamlx.Field(root, "id")
 		if n == nil {
 			n = root
 		}
@@ -159,13 +146,13 @@ func (c *checker) journey(root *yaml.Node, r *raw) *Journey {
 	}
 	j.ReenterAfter = c.duration(&r.ReenterAfter, "reenter_after")
 	j.OnUncertain = c.uncertain(&r.OnUncertain, UncertainSkip)
-	c.trigger(field(root, "trigger"), &r.Trigger, j)
+	c.trigger(yamlx.Field(root, "trigger"), &r.Trigger, j)
 	for _, ev := range r.ExitOn {
 		if ev == "" {
-			c.addf(field(root, "exit_on"), "exit_on has an empty event type")
+			c.addf(yamlx.Field(root, "exit_on"), "exit_on has an empty event type")
 		}
 	}
-	stepsNode := field(root, "steps")
+	stepsNode := yamlx.Field(root, "steps")
 	if len(r.Steps) == 0 {
 		n := stepsNode
 		if n == nil {
@@ -182,7 +169,7 @@ func (c *checker) journey(root *yaml.Node, r *raw) *Journey {
 		s := c.step(node, &r.Steps[i], i)
 		s.OnUncertain = c.uncertain(&r.Steps[i].OnUncertain, j.OnUncertain)
 		if seen[s.ID] {
-			c.addf(field(node, "id"), "step id %q is used twice in this journey", s.ID)
+			c.addf(yamlx.Field(node, "id"), "step id %q is used twice in this journey", s.ID)
 		}
 		seen[s.ID] = true
 		j.Steps = append(j.Steps, s)
@@ -229,7 +216,7 @@ func (c *checker) trigger(node *yaml.Node, t *rawTrigger, j *Journey) {
 	if t.Inactivity != nil {
 		kinds++
 		j.Trigger = Trigger{Kind: TriggerInactivity, Event: t.Inactivity.Event}
-		in := field(node, "inactivity")
+		in := yamlx.Field(node, "inactivity")
 		if t.Inactivity.Event == "" {
 			c.addf(in, "inactivity needs event:, the event whose absence it waits for")
 		}
@@ -267,7 +254,7 @@ func (c *checker) step(node *yaml.Node, r *rawStep, i int) Step {
 	if s.ID == "" {
 		s.ID = "step-" + strconv.Itoa(i+1)
 	} else if !idRE.MatchString(s.ID) {
-		c.addf(field(node, "id"), "step id %q must be lower-case letters, digits and dashes", s.ID)
+		c.addf(yamlx.Field(node, "id"), "step id %q must be lower-case letters, digits and dashes", s.ID)
 	}
 	s.Wait = c.duration(&r.Wait, "wait")
 	s.If = c.condition(&r.If)
@@ -275,7 +262,7 @@ func (c *checker) step(node *yaml.Node, r *rawStep, i int) Step {
 		c.addf(node, "step %s needs send: with a template and channels", s.ID)
 		return s
 	}
-	sendNode := field(node, "send")
+	sendNode := yamlx.Field(node, "send")
 	s.Send.Template = r.Send.Template.Value
 	if s.Send.Template == "" {
 		c.addf(sendNode, "send needs template:")

@@ -16,10 +16,12 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/internal/duration"
 )
 
 // DefaultTimeout bounds one request when a channel's config sets no timeout.
@@ -154,6 +156,38 @@ func CheckURL(key, value, example string) error {
 		return fmt.Errorf("%s %q must be an http(s) URL like %s", key, value, example)
 	}
 	return nil
+}
+
+// CheckTimeout says what is wrong with a config's timeout value, or returns nil; zero
+// stands for DefaultTimeout.
+func CheckTimeout(d duration.Duration) error {
+	if d < 0 {
+		return errors.New("timeout must not be negative")
+	}
+	return nil
+}
+
+// Problems collects what is wrong with a channel's config block, so that its
+// constructor reports every problem at once rather than the first.
+type Problems []string
+
+// Add records a problem.
+func (p *Problems) Add(msg string) { *p = append(*p, msg) }
+
+// Check records err's text when err is not nil.
+func (p *Problems) Check(err error) {
+	if err != nil {
+		p.Add(err.Error())
+	}
+}
+
+// Err returns nil when there are no problems, else one error naming them all, joined
+// with "; ".
+func (p Problems) Err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(p, "; "))
 }
 
 // Snippet returns up to 200 bytes of an answer's body for an error message.

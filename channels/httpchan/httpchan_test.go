@@ -64,3 +64,19 @@ func TestARedirectIsTheAnswer(t *testing.T) {
 		t.Fatalf("got %+v %v, followed %v", resp, err, followed)
 	}
 }
+
+func TestProblemsAreReportedAllAtOnce(t *testing.T) {
+	var p Problems
+	if p.Err() != nil {
+		t.Fatalf("no problems gave %v", p.Err())
+	}
+	p.Add("token is required")
+	p.Check(CheckURL("url", "ftp://x", "https://example.com"))
+	p.Check(CheckURL("api_url", "https://api.example.com", "https://example.com"))
+	p.Check(CheckTimeout(-1))
+	p.Check(CheckTimeout(0))
+	want := `token is required; url "ftp://x" must be an http(s) URL like https://example.com; timeout must not be negative`
+	if err := p.Err(); err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}

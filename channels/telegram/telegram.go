@@ -56,24 +56,20 @@ var tokenRE = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
 // New checks cfg and returns the channel. It sends nothing; Check asks the Bot API
 // whether the token is good.
 func New(cfg Config) (*Telegram, error) {
-	var problems []string
+	var problems httpchan.Problems
 	switch {
 	case cfg.Token == "":
-		problems = append(problems, "token is required: the bot token from @BotFather")
+		problems.Add("token is required: the bot token from @BotFather")
 	case !tokenRE.MatchString(cfg.Token):
-		problems = append(problems, "token does not look like a bot token (digits, a colon, then letters: 123456:ABC-DEF...)")
+		problems.Add("token does not look like a bot token (digits, a colon, then letters: 123456:ABC-DEF...)")
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = DefaultAPIURL
 	}
-	if err := httpchan.CheckURL("api_url", cfg.APIURL, DefaultAPIURL); err != nil {
-		problems = append(problems, err.Error())
-	}
-	if cfg.Timeout < 0 {
-		problems = append(problems, "timeout must not be negative")
-	}
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "; "))
+	problems.Check(httpchan.CheckURL("api_url", cfg.APIURL, DefaultAPIURL))
+	problems.Check(httpchan.CheckTimeout(cfg.Timeout))
+	if err := problems.Err(); err != nil {
+		return nil, err
 	}
 	return &Telegram{
 		base:   strings.TrimRight(cfg.APIURL, "/") + "/bot" + cfg.Token + "/",

@@ -84,18 +84,14 @@ type Webhook struct {
 // New checks cfg and returns the channel. It sends nothing; Check sees whether the URL
 // answers.
 func New(cfg Config) (*Webhook, error) {
-	var problems []string
-	if err := httpchan.CheckURL("url", cfg.URL, "https://crm.example/hooks/rapport"); err != nil {
-		problems = append(problems, err.Error())
-	}
+	var problems httpchan.Problems
+	problems.Check(httpchan.CheckURL("url", cfg.URL, "https://crm.example/hooks/rapport"))
 	if cfg.Secret == "" {
-		problems = append(problems, "secret is required: it signs every request so the receiver can tell it came from Rapport")
+		problems.Add("secret is required: it signs every request so the receiver can tell it came from Rapport")
 	}
-	if cfg.Timeout < 0 {
-		problems = append(problems, "timeout must not be negative")
-	}
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "; "))
+	problems.Check(httpchan.CheckTimeout(cfg.Timeout))
+	if err := problems.Err(); err != nil {
+		return nil, err
 	}
 	return &Webhook{url: cfg.URL, secret: []byte(cfg.Secret), client: httpchan.New(time.Duration(cfg.Timeout)), now: time.Now}, nil
 }

@@ -62,24 +62,20 @@ var digits = regexp.MustCompile(`^[0-9]+$`)
 // New checks cfg and returns the channel. It sends nothing; Check asks the API about the
 // phone number id.
 func New(cfg Config) (*WhatsApp, error) {
-	var problems []string
+	var problems httpchan.Problems
 	if cfg.Token == "" {
-		problems = append(problems, "token is required: an access token with whatsapp_business_messaging")
+		problems.Add("token is required: an access token with whatsapp_business_messaging")
 	}
 	if !digits.MatchString(cfg.PhoneNumberID) {
-		problems = append(problems, fmt.Sprintf("phone_number_id %q must be the sending number's id, all digits, from the WhatsApp Manager", cfg.PhoneNumberID))
+		problems.Add(fmt.Sprintf("phone_number_id %q must be the sending number's id, all digits, from the WhatsApp Manager", cfg.PhoneNumberID))
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = DefaultAPIURL
 	}
-	if err := httpchan.CheckURL("api_url", cfg.APIURL, DefaultAPIURL); err != nil {
-		problems = append(problems, err.Error())
-	}
-	if cfg.Timeout < 0 {
-		problems = append(problems, "timeout must not be negative")
-	}
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "; "))
+	problems.Check(httpchan.CheckURL("api_url", cfg.APIURL, DefaultAPIURL))
+	problems.Check(httpchan.CheckTimeout(cfg.Timeout))
+	if err := problems.Err(); err != nil {
+		return nil, err
 	}
 	return &WhatsApp{
 		base:   strings.TrimRight(cfg.APIURL, "/") + "/" + cfg.PhoneNumberID,

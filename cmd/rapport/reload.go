@@ -58,7 +58,11 @@ func (rl *reloader) reload(reason string) {
 		return
 	}
 	old := rl.eng.Swap(&engine.Snapshot{Journeys: l.journeys, Templates: l.templates, Channels: l.channels})
-	time.AfterFunc(retireAfter, func() { old.Channels.Close() })
+	time.AfterFunc(retireAfter, func() {
+		if err := old.Channels.Close(); err != nil {
+			rl.log.Warn("the channels a reload replaced did not close cleanly", "err", err)
+		}
+	})
 	if !reflect.DeepEqual(l.cfg.Redis, rl.running.cfg.Redis) || !reflect.DeepEqual(l.cfg.HTTP, rl.running.cfg.HTTP) ||
 		!reflect.DeepEqual(l.cfg.Worker, rl.running.cfg.Worker) || !reflect.DeepEqual(l.cfg.Caps, rl.running.cfg.Caps) ||
 		!reflect.DeepEqual(l.cfg.QuietHours, rl.running.cfg.QuietHours) {

@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"github.com/rapporthq/rapport/client"
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/journeystats"
+	"github.com/rapporthq/rapport/internal/tokenauth"
 )
 
 // Intake accepts events; *client.Client is one. Send answers only once the event is
@@ -88,7 +87,7 @@ const readyTimeout = 2 * time.Second
 
 type server struct {
 	Options
-	tokens [][sha256.Size]byte
+	tokens tokenauth.Tokens
 }
 
 // New returns the API handler: POST /v1/events, POST /v1/events/batch, GET /healthz,
@@ -103,12 +102,7 @@ func New(opts Options) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &server{Options: opts}
-	for _, t := range opts.Tokens {
-		if t != "" {
-			s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
-		}
-	}
+	s := &server{Options: opts, tokens: tokenauth.New(opts.Tokens)}
 	mux := s.opsRoutes()
 	if opts.Monitoring != nil {
 		mux.Handle("/monitoring/", s.browserAuth(opts.Monitoring))
@@ -160,8 +154,7 @@ func (s *server) opsRoutes() *http.ServeMux {
 // auth lets a request through only with one of the accepted bearer tokens.
 func (s *server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, tok, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-		if !strings.EqualFold(scheme, "Bearer") || !s.validToken(strings.TrimSpace(tok)) {
+		if !s.tokens.Valid(tokenauth.Bearer(r)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rapport"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: send Authorization: Bearer TOKEN", "")
 			return
@@ -174,32 +167,13 @@ func (s *server) auth(next http.Handler) http.Handler {
 // (any user name), so a browser can open the dashboard.
 func (s *server) browserAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pass, ok := r.BasicAuth(); ok && s.validToken(pass) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		scheme, tok, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-		if strings.EqualFold(scheme, "Bearer") && s.validToken(strings.TrimSpace(tok)) {
+		if s.tokens.Valid(tokenauth.FromBrowser(r)) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="rapport", charset="UTF-8"`)
 		writeError(w, http.StatusUnauthorized, "an API token is needed: as a bearer token, or as the password of basic auth (any user name)", "")
 	})
-}
-
-// validToken compares digests in constant time, so neither a token's content nor its
-// length shows in the timing, and checks every token whatever matched.
-func (s *server) validToken(tok string) bool {
-	if tok == "" {
-		return false
-	}
-	sum := sha256.Sum256([]byte(tok))
-	valid := 0
-	for _, t := range s.tokens {
-		valid |= subtle.ConstantTimeCompare(t[:], sum[:])
-	}
-	return valid == 1
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -104,7 +104,7 @@ func parseScore(s string) (int, bool) {
 
 func newNonce() string {
 	var b [12]byte
-	rand.Read(b[:])
+	rand.Read(b[:]) // never fails: crypto/rand.Read crashes the program rather than return an error
 	return hex.EncodeToString(b[:])
 }
 

@@ -57,8 +57,8 @@ func TestStepsRunAfterTheirWaitsCountedFromThePreviousStep(t *testing.T) {
 	if n := len(h.Sent.To("c1@x.example")); n != 2 {
 		t.Fatalf("%d messages after both waits, want 2", n)
 	}
-	if e, _ := h.Store.Enrolment(t.Context(), "cart", "c1"); e != nil {
-		t.Errorf("the enrolment is still active after its last step: %+v", e)
+	if e, err := h.Store.Enrolment(t.Context(), "cart", "c1"); err != nil || e != nil {
+		t.Errorf("the enrolment is still active after its last step: %+v, %v", e, err)
 	}
 }
 
@@ -338,8 +338,8 @@ func TestAJourneyThisWorkerDoesNotKnowIsRetriedNotEnded(t *testing.T) {
 	if n := len(h.Sent.To("c@x.example")); n != 0 {
 		t.Fatalf("%d messages from a journey this worker does not know", n)
 	}
-	if en, _ := h.Store.Enrolment(t.Context(), "cart", "c"); en == nil {
-		t.Fatal("the enrolment ended because one worker did not know its journey")
+	if en, err := h.Store.Enrolment(t.Context(), "cart", "c"); err != nil || en == nil {
+		t.Fatalf("the enrolment ended because one worker did not know its journey (%v)", err)
 	}
 	h.Engine.SetJourneys(full)
 	h.Advance(time.Minute)

@@ -79,14 +79,18 @@ func eventEnv(ev event.Event) workflows.EventEnv {
 	return workflows.EventEnv{ID: ev.ID, Type: ev.Type, CustomerID: ev.CustomerID, OccurredAt: ev.OccurredAt.UTC(), Data: data}
 }
 
-// decodeEvent reads the enrolling event kept with an enrolment.
-func decodeEvent(raw json.RawMessage) workflows.EventEnv {
+// decodeEvent reads the enrolling event kept with an enrolment. A step whose event
+// cannot be read fails for good rather than run with an empty event: its conditions
+// and its message would read blanks.
+func decodeEvent(raw json.RawMessage) (workflows.EventEnv, error) {
 	var ev workflows.EventEnv
-	json.Unmarshal(raw, &ev)
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return ev, permanent("the enrolling event: %v", err)
+	}
 	if ev.Data == nil {
 		ev.Data = map[string]any{}
 	}
-	return ev
+	return ev, nil
 }
 
 // enrol starts the customer in journey j, triggered by env.Event at env.Now, and schedules

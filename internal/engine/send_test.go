@@ -226,7 +226,10 @@ func TestAMessageHandedOverByADeadAttempt(t *testing.T) {
 func TestAStaleAttemptWaitsForALiveOne(t *testing.T) {
 	h := enginetest.New(t, enginetest.Config{Start: t0, Journeys: []string{oneStep}, Templates: "testdata/templates"})
 	h.Event(signedUp("c"))
-	en, _ := h.Store.Enrolment(t.Context(), "welcome", "c")
+	en, err := h.Store.Enrolment(t.Context(), "welcome", "c")
+	if err != nil || en == nil {
+		t.Fatalf("enrolment = %+v, %v", en, err)
+	}
 	live := store.Reservation{CustomerID: "c", MessageID: en.ID + "-hello", Token: "live", Channel: "email",
 		Address: "c@x.example", At: t0, Lease: time.Hour}
 	if r, err := h.Store.Reserve(t.Context(), live); err != nil || r.Status != store.ReserveOK {

@@ -87,7 +87,11 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 		// its next step; scheduling is idempotent, so make sure.
 		return e.scheduleStep(ctx, en)
 	}
-	return e.runPending(ctx, p, state, decodeEvent(en.Event), at)
+	ev, err := decodeEvent(en.Event)
+	if err != nil {
+		return fmt.Errorf("step %s of enrolment %s: %w", p.Step, en.ID, err)
+	}
+	return e.runPending(ctx, p, state, ev, at)
 }
 
 // runPending runs step p of the enrolment in state, which is at that step, enrolled by

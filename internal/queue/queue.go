@@ -1,7 +1,3 @@
-// Package queue runs the engine on asynq: Scheduler puts the engine's tasks into Redis as
-// asynq tasks with deterministic IDs, and Worker is the asynq server that hands due tasks
-// back to the engine and turns its error kinds into asynq's retry decisions. Nothing else
-// in Rapport calls asynq, except the event intake in package client.
 package queue
 
 import (

@@ -1,5 +1,3 @@
-// Package redistest starts a real, private redis-server for a test: on a free port, with
-// nothing on disk, stopped when the test ends. Tests never touch the shared server on 6379.
 package redistest
 
 import (

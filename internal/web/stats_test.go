@@ -14,7 +14,6 @@ import (
 	"github.com/rapporthq/rapport/internal/stats"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/web"
-	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -52,18 +51,7 @@ func statsServer(t *testing.T) *httptest.Server {
 	rec.Enrolment(ctx, engine.EnrolmentChange{Journey: "abandoned-cart", CustomerID: "c", Change: engine.Entered, Event: cart})
 	rec.Enrolment(ctx, engine.EnrolmentChange{Journey: "abandoned-cart", CustomerID: "c", Change: engine.Exited, Event: goal})
 
-	tmpl, err := templates.Load("../../templates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := workflows.Load("../../workflows", workflows.Options{HasTemplate: tmpl.Has})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(web.Handler(web.Options{Tokens: []string{token},
-		Files: func() (*workflows.Set, web.Renderer) { return set, tmpl }, Locale: "en", Now: func() time.Time { return now }, Stats: rec}))
-	t.Cleanup(srv.Close)
-	return srv
+	return serve(t, web.Options{Now: func() time.Time { return now }, Stats: rec})
 }
 
 // The relationship page in a real browser, opened with basic auth as a marketer would.

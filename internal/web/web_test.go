@@ -19,6 +19,12 @@ const token = "page-token"
 
 // server serves the pages for the shipped journeys and templates.
 func server(t *testing.T) *httptest.Server {
+	return serve(t, web.Options{Now: func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }})
+}
+
+// serve serves the pages with opts for the shipped journeys and templates, in English,
+// behind token.
+func serve(t *testing.T, opts web.Options) *httptest.Server {
 	t.Helper()
 	tmpl, err := templates.Load("../../templates")
 	if err != nil {
@@ -28,8 +34,9 @@ func server(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(web.Handler(web.Options{Tokens: []string{token},
-		Files: func() (*workflows.Set, web.Renderer) { return set, tmpl }, Locale: "en", Now: func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }}))
+	opts.Tokens, opts.Locale = []string{token}, "en"
+	opts.Files = func() (*workflows.Set, web.Renderer) { return set, tmpl }
+	srv := httptest.NewServer(web.Handler(opts))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -48,7 +55,10 @@ func TestPagesNeedAnAPIToken(t *testing.T) {
 		{"the token as basic-auth password, any user", func(r *http.Request) { r.SetBasicAuth("marketing", token) }, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", srv.URL+"/preview/", nil)
+			req, err := http.NewRequest("GET", srv.URL+"/preview/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			tc.set(req)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

@@ -240,3 +240,17 @@ func knownKeys(fields map[string]reflect.Type) string {
 	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
+
+// Field returns the value node of key in mapping node m, or nil when m is not a mapping
+// or has no such key: the node to point a problem with that value at.
+func Field(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}

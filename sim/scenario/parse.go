@@ -90,6 +90,7 @@ func (m Match) matches(s string) bool {
 	return s == m.Value
 }
 
+// String shows the match in reports: "value" quoted, or ~"part" for a substring.
 func (m Match) String() string {
 	if m.Substring {
 		return "~" + strconv.Quote(m.Value)
@@ -193,7 +194,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		}
 		sc.Customer = attrs
 	}
-	eventsNode := child(root, "events")
+	eventsNode := yamlx.Field(root, "events")
 	for i, re := range r.Events {
 		node := item(eventsNode, i)
 		ev := Event{Line: node.Line, Event: event.Event{ID: re.ID, Type: re.Type, CustomerID: re.CustomerID}}
@@ -226,13 +227,13 @@ func Parse(file string, data []byte) (*Scenario, error) {
 				Msg: "events are listed in time order: this one is earlier than the one before"})
 		}
 	}
-	expectNode := child(root, "expect")
+	expectNode := yamlx.Field(root, "expect")
 	for i, re := range r.Expect {
 		node := item(expectNode, i)
 		x := Expectation{Line: node.Line, None: re.None, Customer: re.Customer, Journey: re.Journey, Step: re.Step,
 			Channel: re.Channel, Outcome: re.Outcome}
 		if x.Outcome != "" && !outcomes[x.Outcome] {
-			p.addf(child(node, "outcome"), "outcome %q is not one of sent, skipped, capped, unreachable, uncertain, failed, held", x.Outcome)
+			p.addf(yamlx.Field(node, "outcome"), "outcome %q is not one of sent, skipped, capped, unreachable, uncertain, failed, held", x.Outcome)
 		}
 		if x.Outcome == "" && !x.None {
 			x.Outcome = "sent"
@@ -345,24 +346,14 @@ func (p *parser) value(n *yaml.Node) any {
 			return f
 		case "!!bool":
 			var b bool
-			n.Decode(&b)
+			if n.Decode(&b) != nil { // an explicit !!bool on something else
+				p.addf(n, "%q is not true or false", n.Value)
+			}
 			return b
 		case "!!null":
 			return nil
 		}
 		return n.Value
-	}
-	return nil
-}
-
-func child(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/sim"
@@ -73,5 +74,36 @@ func TestExpectationsMatchByEveryField(t *testing.T) {
 				t.Fatalf("passed = %v, want %v\n%s", r.Passed(), tc.pass, b.String())
 			}
 		})
+	}
+}
+
+func TestAValueThatIsNotWhatItsTagSaysIsAnError(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"a number", "!!float many", `t.test.yaml:3: "many" is not a number`},
+		{"a bool", "!!bool perhaps", `t.test.yaml:3: "perhaps" is not true or false`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "customer: {id: c1}\nevents:\n  - {at: 0s, type: cart.abandoned, data: {x: " + tc.value + "}}\nrun_for: 1d\n"
+			_, err := scenario.Parse("t.test.yaml", []byte(src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAScenarioWithoutStartOrRunForTakesTheSpecDefaults(t *testing.T) {
+	sc, err := scenario.Parse("t.test.yaml", []byte("customer: {id: c1}\nevents:\n  - {at: 0s, type: cart.abandoned}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.RunFor != 365*24*time.Hour {
+		t.Errorf("run_for = %v, want one year (testing.md)", sc.RunFor)
+	}
+	if !sc.Start.Equal(sim.DefaultStart) {
+		t.Errorf("start = %v, want the fixed date %v", sc.Start, sim.DefaultStart)
+	}
+	if sc.CustomerID != "c1" || len(sc.Events) != 1 || sc.Events[0].CustomerID != "c1" {
+		t.Errorf("customer %q, events %+v: want the event for c1", sc.CustomerID, sc.Events)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rapporthq/rapport/channels/httpchan/httpchantest"
 )
 
 // Token is the bot token the server accepts; any other is answered 401 Unauthorized.
@@ -58,17 +60,17 @@ func TooManyRequests(retryAfter int) Reply {
 type Server struct {
 	*httptest.Server
 
+	script httpchantest.Script[Reply] // per chat id
+
 	mu       sync.Mutex
 	msgs     []Message
 	next     int64
-	script   map[string][]Reply // per chat id, played in order before accepting
-	always   map[string]Reply   // per chat id, played on every request
 	requests []Request
 }
 
 // Start runs a fake Bot API until the test ends. Its URL is the channel's api_url.
 func Start(tb testing.TB) *Server {
-	s := &Server{next: 1000, script: map[string][]Reply{}, always: map[string]Reply{}}
+	s := &Server{next: 1000}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
@@ -76,18 +78,10 @@ func Start(tb testing.TB) *Server {
 
 // Script makes the next requests for chatID get the replies, in order; after them the
 // chat's messages are accepted again.
-func (s *Server) Script(chatID string, replies ...Reply) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.script[chatID] = append(s.script[chatID], replies...)
-}
+func (s *Server) Script(chatID string, replies ...Reply) { s.script.Add(chatID, replies...) }
 
 // Always makes every request for chatID get r (Blocked, say).
-func (s *Server) Always(chatID string, r Reply) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.always[chatID] = r
-}
+func (s *Server) Always(chatID string, r Reply) { s.script.Always(chatID, r) }
 
 // Messages returns the accepted messages, in order.
 func (s *Server) Messages() []Message {
@@ -154,21 +148,15 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	chat := strings.Trim(string(req.ChatID), `"`)
-	s.mu.Lock()
 	now := time.Now()
-	if rep, ok := s.always[chat]; ok {
+	if rep, ok := s.script.Next(chat); ok {
+		s.mu.Lock()
 		s.requests = append(s.requests, Request{chat, now, rep.Status})
 		s.mu.Unlock()
 		reply(w, rep)
 		return
 	}
-	if q := s.script[chat]; len(q) > 0 {
-		s.script[chat] = q[1:]
-		s.requests = append(s.requests, Request{chat, now, q[0].Status})
-		s.mu.Unlock()
-		reply(w, q[0])
-		return
-	}
+	s.mu.Lock()
 	s.next++
 	m := Message{ChatID: chat, Text: req.Text, MessageID: s.next, At: now}
 	s.msgs = append(s.msgs, m)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rapporthq/rapport/channels/httpchan/httpchantest"
 )
 
 // The credentials the server accepts.
@@ -76,16 +78,17 @@ var (
 type Server struct {
 	*httptest.Server
 
+	script httpchantest.Script[Reply] // per recipient phone
+
 	mu       sync.Mutex
 	msgs     []Message
 	next     int
-	script   map[string][]Reply
 	requests int
 }
 
 // Start runs a fake Cloud API until the test ends. Its URL is the channel's api_url.
 func Start(tb testing.TB) *Server {
-	s := &Server{script: map[string][]Reply{}}
+	s := &Server{}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
@@ -93,11 +96,7 @@ func Start(tb testing.TB) *Server {
 
 // Script makes the next requests to the recipient phone (as sent in "to") get the
 // replies, in order; after them its messages are accepted.
-func (s *Server) Script(phone string, replies ...Reply) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.script[phone] = append(s.script[phone], replies...)
-}
+func (s *Server) Script(phone string, replies ...Reply) { s.script.Add(phone, replies...) }
 
 // Messages returns the accepted messages, in order.
 func (s *Server) Messages() []Message {
@@ -189,12 +188,12 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.requests++
-	if q := s.script[req.To]; len(q) > 0 {
-		s.script[req.To] = q[1:]
-		s.mu.Unlock()
-		reply(w, q[0])
+	s.mu.Unlock()
+	if rep, ok := s.script.Next(req.To); ok {
+		reply(w, rep)
 		return
 	}
+	s.mu.Lock()
 	s.next++
 	m.ID = fmt.Sprintf("wamid.HBgLMTU1NTAxMDAwMDAVAgARGBI%04d", s.next)
 	s.msgs = append(s.msgs, m)
