@@ -108,6 +108,9 @@ type Worker struct {
 	Concurrency int `yaml:"concurrency"`
 	// ShutdownTimeout bounds a graceful stop; default 10s.
 	ShutdownTimeout duration.Duration `yaml:"shutdown_timeout"`
+	// PollInterval is how often due scheduled steps and timers are moved to run, from 1s
+	// to 1m; default 1s. A step may start up to this long after it fell due, never before.
+	PollInterval duration.Duration `yaml:"poll_interval"`
 	// MetricsAddr, when set, is where `rapport worker` (which has no HTTP API) serves
 	// /metrics, /healthz and /readyz, like ":9090". `serve` and `api` serve them on
 	// http.addr.
@@ -179,6 +182,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Worker.ShutdownTimeout == 0 {
 		c.Worker.ShutdownTimeout = duration.Duration(10 * time.Second)
+	}
+	if c.Worker.PollInterval == 0 {
+		c.Worker.PollInterval = duration.Duration(time.Second)
 	}
 }
 

@@ -100,6 +100,7 @@ func TestAFullConfigParses(t *testing.T) {
 		{"all cap window", time.Duration(c.Caps["all"].Per), 7 * 24 * time.Hour},
 		{"concurrency", c.Worker.Concurrency, 4},
 		{"shutdown timeout", time.Duration(c.Worker.ShutdownTimeout), 30 * time.Second},
+		{"poll interval", time.Duration(c.Worker.PollInterval), 2 * time.Second},
 		{"channel type", c.Channels["email"].Type, "test-ok"},
 		{"channel file", c.Channels["email"].File, "testdata/good.yaml"},
 		{"channel line", c.Channels["email"].Line, 17},
@@ -120,7 +121,8 @@ func TestMissingValuesGetTheirDefaults(t *testing.T) {
 	if c.Redis.URL != "" || c.HTTP.Addr != ":8080" || c.Workflows != "workflows" || c.Templates != "templates" ||
 		c.Defaults.Timezone != "UTC" || c.Defaults.Locale != "en" || c.Location() != time.UTC ||
 		c.QuietHours != nil || len(c.Caps) != 0 || len(c.Channels) != 0 ||
-		c.Worker.Concurrency != 20 || time.Duration(c.Worker.ShutdownTimeout) != 10*time.Second {
+		c.Worker.Concurrency != 20 || time.Duration(c.Worker.ShutdownTimeout) != 10*time.Second ||
+		time.Duration(c.Worker.PollInterval) != time.Second {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 }
@@ -206,6 +208,8 @@ func TestEachProblemIsReportedOnceAtItsLine(t *testing.T) {
 		{"too many step queues", 12, `worker: {step_queues: 5000}`, "worker.step_queues must be between 1 and 1024"},
 		{"a worker metrics address without a port", 12, `worker: {metrics_addr: "9090"}`, `worker.metrics_addr "9090" must be host:port`},
 		{"a shutdown timeout in Go notation", 12, `worker: {shutdown_timeout: 500ms}`, `invalid duration "500ms"`},
+		{"a poll interval of zero", 12, `worker: {poll_interval: 0s}`, "worker.poll_interval must be from 1s to 1m"},
+		{"a poll interval of an hour", 12, `worker: {poll_interval: 1h}`, "worker.poll_interval must be from 1s to 1m"},
 		{"an unknown top-level key", 12, `colour: red`, `unknown key "colour" (known: caps, channels,`},
 		{"a channel without a type", 14, `  email: {host: mail.example}`, "channels.email needs a type (one of: "},
 		{"a channel that is not a mapping", 14, `  email: smtp`, "a channel is a mapping with a type"},

@@ -168,6 +168,12 @@ func (v *validator) validate() {
 	if n := v.at("worker", "concurrency"); isInt(n) && c.Worker.Concurrency < 0 {
 		v.addf(n, "worker.concurrency must be at least 1")
 	}
+	if n := v.at("worker", "poll_interval"); v.has("worker", "poll_interval") && isDuration(n) {
+		// Read from the node: a written 0s must not pass as the default.
+		if d, err := duration.Parse(n.Value); err == nil && (d < time.Second || d > time.Minute) {
+			v.addf(n, "worker.poll_interval must be from 1s to 1m")
+		}
+	}
 }
 
 // keyNode returns the key node named key in mapping m (its line is where the entry

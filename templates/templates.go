@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 
@@ -417,14 +418,7 @@ func (s *Set) Render(name string, kind channels.Kind, locale string, data Data) 
 	if v == nil {
 		return Rendered{}, fmt.Errorf("template %s has no %s version", name, kind)
 	}
-	d := map[string]any{
-		"customer":        orEmpty(data.Customer),
-		"event":           orEmpty(data.Event),
-		"journey":         map[string]any{"id": data.Journey.ID, "name": data.Journey.Name},
-		"now":             data.Now,
-		"unsubscribe_url": data.UnsubscribeURL,
-		"feedback_url":    data.FeedbackURL,
-	}
+	d := dataMap(data)
 	var r Rendered
 	var err error
 	if kind != channels.KindEmail {
@@ -448,17 +442,20 @@ func (s *Set) Render(name string, kind channels.Kind, locale string, data Data) 
 	if r.Preheader, err = execText(v.preheader, d); err != nil {
 		return r, err
 	}
-	var body bytes.Buffer
-	if err := v.html.Execute(&body, d); err != nil {
+	body := getBuffer()
+	defer putBuffer(body)
+	if err := v.html.Execute(body, d); err != nil {
 		return r, cleanExecError(err)
 	}
 	r.HTML = body.String()
+	content := r.HTML
 	if s.layout != nil {
 		d["content"] = htmltemplate.HTML(r.HTML)
 		d["subject"] = r.Subject
 		d["preheader"] = r.Preheader
-		var page bytes.Buffer
-		if err := s.layout.Execute(&page, d); err != nil {
+		page := getBuffer()
+		defer putBuffer(page)
+		if err := s.layout.Execute(page, d); err != nil {
 			return r, cleanExecError(err)
 		}
 		r.HTML = page.String()
@@ -466,12 +463,25 @@ func (s *Set) Render(name string, kind channels.Kind, locale string, data Data) 
 	if v.emailText != nil {
 		r.Text, err = execText(v.emailText, d)
 	} else {
-		r.Text = HTMLToText(body.String())
+		r.Text = HTMLToText(content)
 		if data.UnsubscribeURL != "" && !strings.Contains(r.Text, data.UnsubscribeURL) {
 			r.Text += "\n\n" + data.UnsubscribeURL
 		}
 	}
 	return r, err
+}
+
+// dataMap is data as templates see it: .customer, .event, .journey, .now and
+// .unsubscribe_url.
+func dataMap(data Data) map[string]any {
+	return map[string]any{
+		"customer":        orEmpty(data.Customer),
+		"event":           orEmpty(data.Event),
+		"journey":         map[string]any{"id": data.Journey.ID, "name": data.Journey.Name},
+		"now":             data.Now,
+		"unsubscribe_url": data.UnsubscribeURL,
+		"feedback_url":    data.FeedbackURL,
+	}
 }
 
 func orEmpty(m map[string]any) map[string]any {
@@ -485,11 +495,26 @@ func execText(t *texttemplate.Template, d map[string]any) (string, error) {
 	if t == nil {
 		return "", nil
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
+	b := getBuffer()
+	defer putBuffer(b)
+	if err := t.Execute(b, d); err != nil {
 		return "", cleanExecError(err)
 	}
 	return strings.ReplaceAll(b.String(), "<no value>", ""), nil
+}
+
+// buffers are reused across renders, so that a message does not grow its buffers from
+// nothing each time.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > 64<<10 {
+		return // an unusually large message: let it go rather than keep it for ever
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 func cleanExecError(err error) error { return fmt.Errorf("render: %w", err) }

@@ -9,6 +9,7 @@
 //	rapport preview TEMPLATE [...]      render one template for a sample customer
 //	rapport simulate SCENARIO...        run journey scenarios on a virtual clock, print the timeline
 //	rapport test     [--config FILE]   run every workflows/tests/*.test.yaml; exit 1 on any failure
+//	rapport bench    [--json] ...      measure Rapport next to the bare stack it is built on
 //	rapport version                    the version this binary was built from
 //
 // Flags may come before or after the command.
@@ -41,6 +42,7 @@ commands:
              render one template for a sample customer and event (no Redis)
   simulate   SCENARIO.test.yaml ...: run journeys on a virtual clock, nothing sent; print the timeline
   test       run every workflows/tests/*.test.yaml; exit 0 only if all pass
+  bench      measure Rapport next to bare asynq on a private redis-server (rapport bench -h)
   version    print the version this binary was built from
 
 The config defaults to config/rapport.yaml.
@@ -73,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd := fs.Arg(0)
+	if cmd == "bench" {
+		return runBench(fs.Args()[1:], stdout, stderr)
+	}
 	if tool, ok := tools[cmd]; ok { // they parse their own flags; pass on a --config given before
 		var args []string
 		fs.Visit(func(f *flag.Flag) {

@@ -185,6 +185,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		worker = queue.NewWorker(rdb, eng, queue.WorkerConfig{
 			Concurrency:     cfg.Worker.Concurrency,
 			ShutdownTimeout: time.Duration(cfg.Worker.ShutdownTimeout),
+			PollInterval:    time.Duration(cfg.Worker.PollInterval),
 			Logger:          log,
 			Middleware:      []asynq.MiddlewareFunc{m.TaskTimer},
 			Shards:          shards,

@@ -105,7 +105,10 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 		Task: stepTaskID(id, first.ID), Event: raw, Since: ev.OccurredAt}
 	rule := store.Rule{ReenterAfter: j.ReenterAfter,
 		Once: j.Trigger.OncePer.String(env)}
-	outcome, replaced, err := e.cfg.Store.Enrol(ctx, en, rule)
+	// The enrolment keeps no copy of the event: the pending step's task carries it.
+	kept := en
+	kept.Event = nil
+	outcome, replaced, err := e.cfg.Store.Enrol(ctx, kept, rule)
 	if err != nil {
 		return err
 	}
@@ -118,6 +121,9 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 		if err != nil || cur == nil {
 			return err
 		}
+		if len(cur.Event) == 0 {
+			cur.Event = raw
+		}
 		return e.scheduleStep(ctx, cur)
 	}
 	if replaced != "" {
@@ -128,22 +134,36 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 	}
 	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Entered, Event: ev})
 	e.log.Debug("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
-	return e.startStep(ctx, &en)
+	return e.startStep(ctx, &en, env)
 }
 
 // startStep runs a first step that is due already right here, sparing it a trip through
 // the queue (a thank-you goes out while its order event is being processed). A step due
 // later, or one whose send must be retried, goes to the scheduler; its send claim keeps
 // it to one message either way.
-func (e *Engine) startStep(ctx context.Context, en *store.Enrolment) error {
+//
+// The enrolment, the event and the profile are in hand: the step runs on them, without
+// encoding its own task payload, loading its state or decoding the event again.
+func (e *Engine) startStep(ctx context.Context, en *store.Enrolment, env workflows.Env) error {
 	if en.Due.After(e.cfg.Clock.Now()) {
 		return e.scheduleStep(ctx, en)
 	}
-	payload, err := json.Marshal(pendingStep(en))
-	if err != nil {
-		return err
+	first := Attempt{Retry: 0, MaxRetry: 1}
+	var err error
+	if e.reachable(en, env.Customer) {
+		state := store.StepState{Enrolment: en, Profile: env.Customer}
+		err = e.runPending(ctx, pendingStep(en), state, env.Event, first)
+	} else {
+		// The profile as this event left it has no address for the step: another event
+		// of the customer's, processed at the same time, may be bringing one. The step
+		// loads its state fresh, as a queued step does.
+		var payload []byte
+		if payload, err = json.Marshal(pendingStep(en)); err != nil {
+			return err
+		}
+		err = e.HandleStep(ctx, payload, first)
 	}
-	if err := e.HandleStep(ctx, payload, Attempt{Retry: 0, MaxRetry: 1}); err != nil {
+	if err != nil {
 		e.log.Debug("immediate step goes to the queue", "journey", en.Journey, "customer", en.CustomerID, "err", err)
 		at := en.Due
 		var te *channels.TemporaryError
@@ -151,9 +171,36 @@ func (e *Engine) startStep(ctx context.Context, en *store.Enrolment) error {
 			// The channel asked for a pause; queues keep whole seconds, so round up.
 			at = e.cfg.Clock.Now().Add(te.RetryAfter + time.Second - time.Nanosecond).Truncate(time.Second)
 		}
+		payload, err := json.Marshal(pendingStep(en))
+		if err != nil {
+			return err
+		}
 		return e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindStep, ID: en.Task, Payload: payload, At: at})
 	}
 	return nil
+}
+
+// reachable reports whether the profile has an address for one of the channels of the
+// enrolment's pending step.
+func (e *Engine) reachable(en *store.Enrolment, profile map[string]any) bool {
+	snap := e.Snapshot()
+	j, ok := snap.Journeys.Get(en.Journey)
+	if !ok {
+		return false
+	}
+	i, ok := j.StepIndex(en.Step)
+	if !ok {
+		return false
+	}
+	for _, name := range j.Steps[i].Send.Channels {
+		if name == workflows.Preferred {
+			name, _ = profile["preferred_channel"].(string)
+		}
+		if ch, ok := snap.Channels.Get(name); ok && address(ch.Type.AddressKey, &Delivery{CustomerID: en.CustomerID, Customer: profile}) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // exit ends the customer's enrolment in j, if its event came no later than the goal

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -59,6 +60,7 @@ type Delivery struct {
 	due     time.Time         // when the step fell due
 	blocked map[string]string // channel -> digest of the address it is blocked at
 	claim   store.Claim       // the message's claim as loaded
+	event   json.RawMessage   // the enrolling event as the next step's task carries it
 	token   string            // this attempt's claim token
 	windows []store.Window    // the cap windows reserved with the claim
 	move    store.Move        // where the enrolment goes once the outcome is recorded
@@ -403,7 +405,7 @@ func (e *Engine) write(ctx context.Context, d *Delivery, o Outcome, reason, toke
 		ob.SendDuration = d.took
 	}
 	e.cfg.Observer.Outcome(ctx, ob)
-	return e.moved(ctx, d.move, res.Move)
+	return e.moved(ctx, d.move, res.Move, d.event)
 }
 
 // moveOn moves the enrolment past a message an earlier attempt recorded.
@@ -412,15 +414,16 @@ func (e *Engine) moveOn(ctx context.Context, d *Delivery) error {
 	if err != nil {
 		return err
 	}
-	return e.moved(ctx, d.move, r)
+	return e.moved(ctx, d.move, r, d.event)
 }
 
-// moved follows a move: the next step is scheduled, or the enrolment's end observed.
-func (e *Engine) moved(ctx context.Context, m store.Move, r store.MoveResult) error {
+// moved follows a move: the next step is scheduled, carrying the enrolling event, or the
+// enrolment's end observed.
+func (e *Engine) moved(ctx context.Context, m store.Move, r store.MoveResult, event json.RawMessage) error {
 	switch r {
 	case store.Advanced:
 		return e.scheduleStep(ctx, &store.Enrolment{ID: m.Enrolment, Journey: m.Journey, CustomerID: m.CustomerID,
-			Step: m.To, Index: m.Index, Due: m.Due, Task: m.Task})
+			Step: m.To, Index: m.Index, Due: m.Due, Task: m.Task, Event: event})
 	case store.Ended:
 		e.log.Debug("journey completed", "journey", m.Journey, "customer", m.CustomerID)
 		e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: m.Journey, CustomerID: m.CustomerID, Change: Completed})

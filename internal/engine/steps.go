@@ -24,6 +24,10 @@ type stepPayload struct {
 	// Due is when the step fell due (unix ms); the next step's wait counts from it, so
 	// delays do not add up along a journey.
 	Due int64 `json:"d"`
+	// Event is the enrolling event (JSON), carried from step to step by the pending
+	// task rather than copied into the enrolment: one copy per pending step, as a bare
+	// task would hold. Tasks of enrolments made before keep it in the enrolment.
+	Event json.RawMessage `json:"ev,omitempty"`
 }
 
 func stepTaskID(enrolment, step string) string {
@@ -49,7 +53,7 @@ func (e *Engine) scheduleStep(ctx context.Context, en *store.Enrolment) error {
 
 func pendingStep(en *store.Enrolment) stepPayload {
 	return stepPayload{Journey: en.Journey, Customer: en.CustomerID, Enrolment: en.ID, Step: en.Step, Index: en.Index,
-		Due: en.Due.UnixMilli()}
+		Due: en.Due.UnixMilli(), Event: en.Event}
 }
 
 // HandleStep runs one due step: if the enrolment is still at that step, it checks the
@@ -72,6 +76,9 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 		return err
 	}
 	en := state.Enrolment
+	if en != nil && len(p.Event) > 0 {
+		en.Event = p.Event // the task carries the event; older enrolments keep their own
+	}
 	switch {
 	case en == nil || en.ID != p.Enrolment:
 		return nil // ended, replaced or cancelled
@@ -80,6 +87,15 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 		// its next step; scheduling is idempotent, so make sure.
 		return e.scheduleStep(ctx, en)
 	}
+	return e.runPending(ctx, p, state, decodeEvent(en.Event), at)
+}
+
+// runPending runs step p of the enrolment in state, which is at that step, enrolled by
+// ev. state holds what LoadStepState loads; for a step run right after enrolling, only
+// the enrolment and the profile (consent, blocked channels and the claim are checked
+// again when Reserve takes the claim).
+func (e *Engine) runPending(ctx context.Context, p stepPayload, state store.StepState, ev workflows.EventEnv, at Attempt) error {
+	en := state.Enrolment
 	snap := e.Snapshot()
 	j, ok := snap.Journeys.Get(p.Journey)
 	if !ok {
@@ -91,8 +107,8 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 	}
 	d := &Delivery{
 		Journey: j, CustomerID: p.Customer, Customer: state.Profile, Consent: state.Consent,
-		Event: decodeEvent(en.Event), MessageID: msg, Now: e.cfg.Clock.Now(), Attempt: at,
-		due: time.UnixMilli(p.Due), blocked: blocked, claim: state.Claim, snap: snap,
+		Event: ev, MessageID: messageID(p.Enrolment, p.Step), Now: e.cfg.Clock.Now(), Attempt: at,
+		due: time.UnixMilli(p.Due), blocked: blocked, claim: state.Claim, event: en.Event, snap: snap,
 	}
 	i, ok := j.StepIndex(p.Step)
 	if !ok {
@@ -135,7 +151,7 @@ func (e *Engine) hold(ctx context.Context, en *store.Enrolment, p stepPayload, u
 		return err
 	}
 	e.log.Debug("step held back", "journey", en.Journey, "customer", en.CustomerID, "step", p.Step, "until", until)
-	return e.moved(ctx, m, r)
+	return e.moved(ctx, m, r, en.Event)
 }
 
 // runStep checks the step's condition and sends. It returns a time when the step is held

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -57,10 +58,17 @@ func (s *Scheduler) Schedule(ctx context.Context, t engine.Task) error {
 		return fmt.Errorf("schedule %s: unknown task kind %q", t.ID, t.Kind)
 	}
 	opts := []asynq.Option{asynq.TaskID(t.ID), asynq.Queue(StepQueue(t.ID, s.shards)), asynq.MaxRetry(MaxStepRetry)}
+	var headers map[string]string
 	if t.At.After(time.Now()) {
 		opts = append(opts, asynq.ProcessAt(t.At))
+		if t.At.Nanosecond() >= int(time.Millisecond) {
+			// asynq scores ProcessAt in whole seconds, so it may wake the task up to a
+			// second early: the handler holds it until this exact time. Whole-second
+			// times (timers) need no header and pay no bytes for one.
+			headers = map[string]string{dueHeader: strconv.FormatInt(t.At.UnixMilli(), 10)}
+		}
 	} // else due already: straight to the pending list, not via the scheduled set
-	_, err := s.client.EnqueueContext(ctx, asynq.NewTask(typ, t.Payload), opts...)
+	_, err := s.client.EnqueueContext(ctx, asynq.NewTaskWithHeaders(typ, t.Payload, headers), opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("schedule %s: %w", t.ID, err)
 	}
@@ -160,11 +168,17 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 		return translate(eng.HandleEvent(ctx, ev))
 	})
 	mux.HandleFunc(taskTypes[engine.KindStep], func(ctx context.Context, t *asynq.Task) error {
+		if err := holdUntilDue(ctx, t); err != nil {
+			return err
+		}
 		n, _ := asynq.GetRetryCount(ctx)
 		max, _ := asynq.GetMaxRetry(ctx)
 		return translate(eng.HandleStep(ctx, t.Payload(), engine.Attempt{Retry: n, MaxRetry: max}))
 	})
 	mux.HandleFunc(taskTypes[engine.KindTimer], func(ctx context.Context, t *asynq.Task) error {
+		if err := holdUntilDue(ctx, t); err != nil {
+			return err
+		}
 		id, _ := asynq.GetTaskID(ctx)
 		return translate(eng.HandleTimer(ctx, id, t.Payload()))
 	})
@@ -191,6 +205,52 @@ func (w *Worker) Shutdown() {
 	w.srv.Shutdown()
 }
 
+// dueHeader carries a scheduled task's due time in unix milliseconds when it is not a
+// whole second.
+const dueHeader = "at"
+
+// MaxHold bounds how long a handler holds a task that asynq woke before its due time.
+// asynq wakes tasks at most a second early (it scores them in whole seconds); a task
+// earlier than this, as with clocks that disagree between hosts, is retried when due.
+const MaxHold = 2 * time.Second
+
+// EarlyError asks asynq to run a task again at Due: it was woken too early to hold.
+type EarlyError struct{ Due time.Time }
+
+// Error says how early the task was.
+func (e *EarlyError) Error() string {
+	return fmt.Sprintf("woken %v before its due time %s", time.Until(e.Due).Round(time.Millisecond), e.Due.Format(time.RFC3339Nano))
+}
+
+// holdUntilDue waits, in the handler, until the task's due time when asynq woke it early,
+// so that no step starts before it is due, to the millisecond.
+func holdUntilDue(ctx context.Context, t *asynq.Task) error {
+	v, ok := t.Headers()[dueHeader]
+	if !ok {
+		return nil
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil // not ours to judge: the engine checks the payload
+	}
+	due := time.UnixMilli(ms)
+	wait := time.Until(due)
+	switch {
+	case wait <= 0:
+		return nil
+	case wait > MaxHold:
+		return &EarlyError{Due: due}
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // translate turns the engine's permanent errors into asynq's "do not retry".
 func translate(err error) error {
 	if err != nil && errors.Is(err, engine.ErrPermanent) {
@@ -203,6 +263,10 @@ func translate(err error) error {
 // below), else exponential backoff from base up to an hour.
 func retryDelay(base time.Duration) asynq.RetryDelayFunc {
 	return func(n int, err error, _ *asynq.Task) time.Duration {
+		var early *EarlyError
+		if errors.As(err, &early) {
+			return max(time.Until(early.Due), 0) // the handler holds what comes a little early
+		}
 		d := retry.Delay(base, n, err, rand.Float64)
 		var te *channels.TemporaryError
 		if errors.As(err, &te) && te.RetryAfter > 0 {

@@ -123,6 +123,28 @@ steps:
 	}
 }
 
+// produce calls send for 0..n-1 from 32 goroutines, as a busy shop backend would.
+func produce(tb testing.TB, n int, send func(i int) error) {
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := send(i); err != nil {
+					tb.Error(err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+}
+
 // counter is a channel that counts what it sends, per address.
 type counter struct {
 	mu   sync.Mutex
@@ -156,6 +178,12 @@ func newEngine(tb testing.TB, rdb redis.UniversalClient, journeys ...string) (*e
 
 func newEngineWith(tb testing.TB, rdb redis.UniversalClient, templateDir string, chans channels.Set, journeys ...string) *engine.Engine {
 	tb.Helper()
+	return newEngineClock(tb, rdb, templateDir, chans, nil, journeys...)
+}
+
+// newEngineClock is newEngineWith on the given clock (nil: the system clock).
+func newEngineClock(tb testing.TB, rdb redis.UniversalClient, templateDir string, chans channels.Set, clock engine.Clock, journeys ...string) *engine.Engine {
+	tb.Helper()
 	dir := tb.TempDir()
 	for i, j := range journeys {
 		os.WriteFile(filepath.Join(dir, fmt.Sprintf("j%d.yaml", i)), []byte(j), 0o644)
@@ -170,6 +198,7 @@ func newEngineWith(tb testing.TB, rdb redis.UniversalClient, templateDir string,
 	}
 	eng, err := engine.New(engine.Config{
 		Store: store.New(rdb), Scheduler: queue.NewScheduler(rdb), Journeys: set, Templates: tmpl, Channels: chans,
+		Clock:          clock,
 		UnsubscribeURL: func(cid, ch string) string { return "https://r.example/unsubscribe/" + ch + "/" + cid },
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ package redistest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -43,28 +44,41 @@ func Durable() Option {
 // It fails the test when redis-server is not installed.
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
+	s, err := Launch(tb.TempDir(), opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Kill)
+	return s
+}
+
+// Launch starts redis-server on a free loopback port, with nothing saved to disk and dir
+// as its working directory, for callers that are not tests (`rapport bench`). The caller
+// stops it with Kill.
+func Launch(dir string, opts ...Option) (*Server, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		tb.Fatalf("redis-server is not installed (apt-get install redis-server): %v", err)
+		return nil, fmt.Errorf("redis-server is not installed (apt-get install redis-server): %w", err)
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		port := freePort(tb)
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
 		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), args: []string{path, "--port", strconv.Itoa(port),
-			"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--logfile", ""}}
+			"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", ""}}
 		for _, o := range opts {
 			s.args = o(s.args)
 		}
 		if err := s.run(); err != nil {
-			tb.Fatalf("start redis-server: %v", err)
+			return nil, fmt.Errorf("start redis-server: %w", err)
 		}
 		if s.waitReady(5 * time.Second) {
-			tb.Cleanup(s.Kill)
-			return s
+			return s, nil
 		}
 		s.Kill() // lost the port race to another process; try another one
 	}
-	tb.Fatal("redis-server did not start")
-	return nil
+	return nil, errors.New("redis-server did not start")
 }
 
 func (s *Server) run() error {
@@ -139,11 +153,11 @@ func (s *Server) waitReady(d time.Duration) bool {
 	return false
 }
 
-func freePort(tb testing.TB) int {
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatalf("find a free port: %v", err)
+		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -169,6 +169,17 @@ func WithoutKeeping() Option { return func(s *Server, _ *settings) { s.keep = fa
 // Start runs a server on a free loopback port until the test ends.
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
+	s, err := New(opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// New runs a server on a free loopback port until Close, for callers that are not tests
+// (`rapport bench` uses it as its SMTP sink).
+func New(opts ...Option) (*Server, error) {
 	s := &Server{keep: true, done: make(chan struct{})}
 	var set settings
 	for _, o := range opts {
@@ -184,10 +195,14 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	s.srv.WriteTimeout = 30 * time.Second
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	if set.tls || set.starttls {
-		cfg := s.selfSigned(tb)
+		cfg, err := s.selfSigned()
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
 		if set.tls {
 			l = tls.NewListener(l, cfg)
 		} else {
@@ -198,8 +213,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	s.Host = "127.0.0.1"
 	s.Port = l.Addr().(*net.TCPAddr).Port
 	go s.srv.Serve(trackingListener{l, s})
-	tb.Cleanup(s.Close)
-	return s
+	return s, nil
 }
 
 // Close stops listening and drops every connection. It is safe to call more than once.
@@ -258,10 +272,10 @@ func (s *Server) WaitFor(tb testing.TB, n int, timeout time.Duration) []Message 
 	return s.Messages()
 }
 
-func (s *Server) selfSigned(tb testing.TB) *tls.Config {
+func (s *Server) selfSigned() (*tls.Config, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
@@ -275,15 +289,15 @@ func (s *Server) selfSigned(tb testing.TB) *tls.Config {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	s.certPool = x509.NewCertPool()
 	s.certPool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, nil
 }
 
 // trackingListener counts accepted connections and remembers them for DropConnections.

@@ -29,7 +29,9 @@ type Enrolment struct {
 	Due time.Time
 	// Task is the scheduled task ID of that step, for cancelling it.
 	Task string
-	// Event is the enrolling event as conditions and templates see it (JSON).
+	// Event is the enrolling event as conditions and templates see it (JSON). Enrol
+	// keeps it only when set: the engine leaves it to the pending step's task, and only
+	// enrolments made by earlier versions hold one.
 	Event json.RawMessage
 	// Since is when the enrolling event occurred. A goal event that occurred at or after
 	// it ends the enrolment, or prevents it, whichever order the two are processed in.
@@ -96,7 +98,10 @@ elseif once == '' and cur then
 end
 local old = redis.call('HGET', KEYS[1], 'task') or ''
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'idx', ARGV[12], 'due', ARGV[6], 'task', ARGV[7], 'event', ARGV[8], 'since', ARGV[9])
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'idx', ARGV[12], 'due', ARGV[6], 'task', ARGV[7], 'since', ARGV[9])
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[1], 'event', ARGV[8]) -- empty: the step's task carries it
+end
 redis.call('SADD', KEYS[3], ARGV[2])
 if reenter > 0 then
   redis.call('SET', KEYS[2], ARGV[4], 'PX', reenter)

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+
+	"github.com/rapporthq/rapport/internal/bench"
+)
+
+const benchUsage = `usage: rapport bench [flags]
+
+Measures Rapport next to the bare stack (asynq, html/template, go-mail) in one run, on a
+private redis-server and an SMTP server in process, and prints a table (or --json).
+
+`
+
+// runBench is `rapport bench`.
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rapport bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
+	var cfg bench.Config
+	fs.StringVar(&cfg.RedisURL, "redis", "", "measure on this Redis (an empty database: it is flushed); default: start redis-server on a free port")
+	fs.StringVar(&cfg.Templates, "templates", "templates", "the templates folder (the shipped thank-you email is sent)")
+	fs.IntVar(&cfg.Reps, "reps", 3, "repetitions of each figure; the median is reported")
+	n := fs.Int("n", 5000, "events per ingest measurement and emails per delivery measurement")
+	fs.IntVar(&cfg.Pending, "pending", 10000, "pending steps and timers for the memory measurement")
+	fs.IntVar(&cfg.Due, "due", 20000, "steps due within one second for the lateness measurement")
+	fs.DurationVar(&cfg.PollInterval, "poll", 0, "the workers' poll interval (default 1s)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "tasks each worker runs at once")
+	fs.IntVar(&cfg.Pool, "pool", 32, "SMTP connections in the pool")
+	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(bench.Sections, ", ")+" (default all)")
+	asJSON := fs.Bool("json", false, "print the figures as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	cfg.Events, cfg.Emails = *n, *n
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
+	}
+	cfg.Progress = stderr
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "rapport bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "rapport bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "rapport bench: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(res)
+	} else {
+		err = res.WriteTable(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "rapport bench: %v\n", err)
+		return 1
+	}
+	return 0
+}

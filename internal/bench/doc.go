@@ -1,0 +1,17 @@
+// Package bench measures Rapport side by side with the bare stack it is built on, in one
+// run, on a real redis-server and a real SMTP server in process: what `rapport bench`
+// prints.
+//
+// Four sections, each a median of several repetitions in which Rapport and the bare stack
+// take turns on a flushed database:
+//
+//   - ingest: events accepted per second by HTTP one at a time, by HTTP in batches and by
+//     the Go client, next to a bare asynq Enqueue of the same payload;
+//   - delivery: emails per second from events in to thank-you emails out through the
+//     engine, the asynq worker and a go-mail pool, next to asynq + html/template + the same
+//     pool;
+//   - memory: Redis bytes per pending step and per customer timer, next to a bare asynq
+//     scheduled task;
+//   - lateness: how long after their due time a burst of steps due within one second are
+//     sent, and how many were sent early, next to bare asynq at the same poll interval.
+package bench
