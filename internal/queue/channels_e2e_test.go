@@ -135,6 +135,8 @@ steps:
 					t.Errorf("retry %d came %v after a 429 with retry_after %v", i+1, gap, wait)
 				}
 			}
+			// The history is written once the channel has answered: wait for it.
+			eventually(t, 10*time.Second, "the thank-you recorded", func() bool { return len(m.history("anna")) > 0 })
 			if h := m.history("anna"); len(h) != 1 || h[0].Outcome != "sent" {
 				t.Fatalf("history %+v", h)
 			}
