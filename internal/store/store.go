@@ -37,7 +37,13 @@ func (s *Store) appliedKey(cid, eventID string) string {
 	return s.key(cid, "applied:"+eventID)
 }
 func (s *Store) enrolKey(journey, cid string) string { return s.key(cid, "enrol:"+journey) }
-func (s *Store) enrolSetKey(cid string) string       { return s.key(cid, "enrols") }
+func (s *Store) enrolledKey(cid string) string       { return s.key(cid, "enrolled") }
+
+// legacyEnrolSetKey is the set of the customer's journeys that versions before the
+// enrolled hash kept. It is still read and cleaned, so that enrolments made by them go on;
+// a one-field hash is listpack-encoded on Redis 7.0 (about 100 bytes) where a set is not
+// (about 200).
+func (s *Store) legacyEnrolSetKey(cid string) string { return s.key(cid, "enrols") }
 func (s *Store) enteredKey(journey, cid string) string {
 	return s.key(cid, "entered:"+journey)
 }
@@ -246,7 +252,8 @@ func decodeConsent(h map[string]string) map[string]bool {
 // ids) and the sent-message counters (counters lists their names). Enrolments and timers
 // are the engine's to end first, since their tasks must be cancelled.
 func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []string) error {
-	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid), s.blockedKey(cid),
+	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolledKey(cid), s.legacyEnrolSetKey(cid),
+		s.blockedKey(cid),
 		s.factsKey(cid)}
 	history, err := s.History(ctx, cid)
 	if err != nil {
