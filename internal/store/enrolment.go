@@ -75,7 +75,7 @@ const OnceMemory = 90 * 24 * time.Hour
 // event, since µs, once value (empty for none), once TTL ms, step index.
 // The entered marker holds the last entry time; its TTL only collects garbage, the
 // comparison uses the caller's clock so that a virtual clock works too.
-var enrol = redis.NewScript(`
+var enrol = redis.NewScript(taskLua + `
 local cur = redis.call('HGET', KEYS[1], 'id')
 if cur == ARGV[3] then
   return {2, ''}
@@ -97,9 +97,10 @@ if reenter > 0 then
 elseif once == '' and cur then
   return {0, ''}
 end
-local old = redis.call('HGET', KEYS[1], 'task') or ''
+local old = taskOf(KEYS[1])
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'idx', ARGV[12], 'due', ARGV[6], 'task', ARGV[7], 'since', ARGV[9])
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'idx', ARGV[12], 'due', ARGV[6], 'since', ARGV[9])
+setTask(KEYS[1], ARGV[3], ARGV[5], ARGV[7])
 if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[1], 'event', ARGV[8]) -- empty: the step's task carries it
 end
@@ -179,6 +180,10 @@ func decodeEnrolment(journey, cid string, h map[string]string) *Enrolment {
 		return nil
 	}
 	idx, _ := strconv.Atoi(h["idx"]) // a hint only: zero when missing
+	task, ok := h["task"]
+	if !ok {
+		task = StepTaskID(h["id"], h["step"])
+	}
 	return &Enrolment{
 		ID:         h["id"],
 		Journey:    journey,
@@ -187,7 +192,7 @@ func decodeEnrolment(journey, cid string, h map[string]string) *Enrolment {
 		Step:       h["step"],
 		Index:      idx,
 		Due:        millis(h["due"]),
-		Task:       h["task"],
+		Task:       task,
 		Event:      json.RawMessage(h["event"]),
 		Since:      micros(h["since"]),
 	}
@@ -242,6 +247,29 @@ func (m Move) args() []any {
 	return []any{m.Enrolment, m.From, m.To, m.Index, m.Due.UnixMilli(), m.Task, m.Journey}
 }
 
+// StepTaskID is the scheduled task ID of an enrolment's step. An enrolment whose pending
+// task is named so keeps no task field (about 50 bytes of Redis less per pending step);
+// any other task (a step held back) is kept, and so are those of earlier versions.
+func StepTaskID(enrolment, step string) string { return "step:" + enrolment + ":" + step }
+
+// taskLua reads (taskOf) and writes (setTask) the pending task of enrolment hash k: a
+// task named by StepTaskID is not stored.
+const taskLua = `
+local function taskOf(k)
+  local f = redis.call('HMGET', k, 'task', 'id', 'step')
+  if f[1] then return f[1] end
+  if not f[2] then return '' end
+  return 'step:' .. f[2] .. ':' .. (f[3] or '')
+end
+local function setTask(k, id, step, task)
+  if task == 'step:' .. id .. ':' .. step then
+    redis.call('HDEL', k, 'task')
+  else
+    redis.call('HSET', k, 'task', task)
+  end
+end
+`
+
 // unlistLua takes journey j off the customer's enrolled hash ek and the legacy set lk.
 const unlistLua = `
 local function unlist(ek, lk, j)
@@ -253,7 +281,7 @@ end
 // moveLua moves the enrolment of ek (customer's enrolled hash sk, legacy set lk) by the move in
 // ARGV[n..n+6]: id, from, to, index, due ms, task, journey. It sets moved to 0 when the
 // enrolment is gone or elsewhere, 1 when it advanced and 2 when it ended.
-const moveLua = unlistLua + `
+const moveLua = unlistLua + taskLua + `
 local function move(ek, sk, lk, a, n)
   if redis.call('HGET', ek, 'id') ~= a[n] or redis.call('HGET', ek, 'step') ~= a[n+1] then
     return 0
@@ -263,7 +291,8 @@ local function move(ek, sk, lk, a, n)
     unlist(sk, lk, a[n+6])
     return 2
   end
-  redis.call('HSET', ek, 'step', a[n+2], 'idx', a[n+3], 'due', a[n+4], 'task', a[n+5])
+  redis.call('HSET', ek, 'step', a[n+2], 'idx', a[n+3], 'due', a[n+4])
+  setTask(ek, a[n], a[n+2], a[n+5])
   return 1
 end
 `
@@ -296,11 +325,11 @@ func (s *Store) Advance(ctx context.Context, m Move) (MoveResult, error) {
 
 // end deletes an enrolment if it is still the given one.
 // KEYS: enrolment hash, customer's enrolled hash, legacy set. ARGV: id, journey.
-var end = redis.NewScript(unlistLua + `
+var end = redis.NewScript(unlistLua + taskLua + `
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then
   return false
 end
-local task = redis.call('HGET', KEYS[1], 'task') or ''
+local task = taskOf(KEYS[1])
 redis.call('DEL', KEYS[1])
 unlist(KEYS[2], KEYS[3], ARGV[2])
 return task
@@ -349,7 +378,7 @@ func (s *Store) SetTimer(ctx context.Context, journey, cid, task string) error {
 // exit records a goal event and ends the enrolment it is a goal of, if that enrolment's
 // event came no later. KEYS: enrolment hash, customer's enrolled hash, goal marker, legacy
 // set. ARGV: goal µs, journey, marker TTL ms.
-var exit = redis.NewScript(unlistLua + `
+var exit = redis.NewScript(unlistLua + taskLua + `
 local goal = tonumber(ARGV[1])
 local prev = tonumber(redis.call('GET', KEYS[3]) or '')
 if not prev or prev < goal then
@@ -359,7 +388,7 @@ local since = tonumber(redis.call('HGET', KEYS[1], 'since') or '')
 if not since or since > goal then
   return false
 end
-local task = redis.call('HGET', KEYS[1], 'task') or ''
+local task = taskOf(KEYS[1])
 redis.call('DEL', KEYS[1])
 unlist(KEYS[2], KEYS[4], ARGV[2])
 return task
