@@ -93,25 +93,27 @@ func (e *Engine) SetConsent(ctx context.Context, id, channel string, subscribed 
 	return nil
 }
 
-// applySuppression records an opt-out for every channel whose address attrs (the
-// attributes an event sets) puts on a profile when that address is on the channel's
-// suppression list: a customer who unsubscribed and was erased stays unsubscribed when
-// the shop sends the same address again, under any customer id. It must run before the
-// event enrols anyone, since a first step may send at once.
-func (e *Engine) applySuppression(ctx context.Context, cid string, attrs map[string]any) error {
-	addresses := map[string]string{}
+// suppressionAddresses are the addresses attrs (the attributes an event sets) puts on a
+// profile, by channel name, to be looked up on the suppression lists; nil for the usual
+// event, which says nothing about where to reach the customer.
+func (e *Engine) suppressionAddresses(cid string, attrs map[string]any) map[string]string {
+	var addresses map[string]string
 	for name, ch := range e.Snapshot().Channels {
 		if _, ok := attrs[ch.Type.AddressKey]; ok || ch.Type.AddressKey == "customer_id" {
+			if addresses == nil {
+				addresses = map[string]string{}
+			}
 			addresses[name] = address(ch.Type.AddressKey, &Delivery{CustomerID: cid, Customer: attrs})
 		}
 	}
-	if len(addresses) == 0 {
-		return nil // the usual event: nothing about where to reach the customer
-	}
-	on, err := e.cfg.Store.SuppressedOn(ctx, addresses)
-	if err != nil {
-		return err
-	}
+	return addresses
+}
+
+// applySuppression records an opt-out for every channel in on, the channels whose new
+// address is on their suppression list: a customer who unsubscribed and was erased stays
+// unsubscribed when the shop sends the same address again, under any customer id. It must
+// run before the event enrols anyone, since a first step may send at once.
+func (e *Engine) applySuppression(ctx context.Context, cid string, on map[string]bool) error {
 	for name := range on {
 		if err := e.cfg.Store.SetConsent(ctx, cid, name, false); err != nil {
 			return err

@@ -24,11 +24,13 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 	if ev.OccurredAt.IsZero() {
 		ev.OccurredAt = now
 	}
-	profile, err := e.cfg.Store.ApplyEvent(ctx, ev)
+	// The profile is updated and the addresses the event brings are looked up on the
+	// suppression lists in one round trip.
+	profile, suppressed, err := e.cfg.Store.ApplyEventChecking(ctx, ev, e.suppressionAddresses(ev.CustomerID, ev.Customer))
 	if err != nil {
 		return err
 	}
-	if err := e.applySuppression(ctx, ev.CustomerID, ev.Customer); err != nil {
+	if err := e.applySuppression(ctx, ev.CustomerID, suppressed); err != nil {
 		return err
 	}
 	if e.cfg.Stats != nil {

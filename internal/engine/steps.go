@@ -30,9 +30,7 @@ type stepPayload struct {
 	Event json.RawMessage `json:"ev,omitempty"`
 }
 
-func stepTaskID(enrolment, step string) string {
-	return "step:" + enrolment + ":" + step
-}
+func stepTaskID(enrolment, step string) string { return store.StepTaskID(enrolment, step) }
 
 // messageID is the stable id of a step's message in an enrolment.
 func messageID(enrolment, step string) string { return enrolment + "-" + step }

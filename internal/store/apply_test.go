@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/redistest"
 )
 
@@ -43,5 +45,41 @@ func TestApplyEventWritesNothingWhenItCannotWriteEverything(t *testing.T) {
 	}
 	if h := rdb.HGetAll(ctx, keys[0]).Val(); h["orders_count"] != "1" || h["first_name"] != `"Anna"` {
 		t.Fatalf("customer after a good order = %v", h)
+	}
+}
+
+// TestApplyEventCheckingLooksUpTheAddresses: the profile is updated and the addresses
+// looked up in one go, on a Redis that knows the script and on one that does not yet;
+// a script error is the event's error.
+func TestApplyEventCheckingLooksUpTheAddresses(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	s := New(rdb)
+	ctx := context.Background()
+	if err := s.Suppress(ctx, "email", "Anna@Example.com", true); err != nil {
+		t.Fatal(err)
+	}
+	addresses := map[string]string{"email": "anna@example.com", "sms": "+4915100000"}
+	for _, flush := range []bool{true, false} {
+		if flush {
+			if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev := event.Event{ID: "e1", Type: "customer.updated", CustomerID: "c", OccurredAt: time.Now(),
+			Customer: map[string]any{"email": "anna@example.com", "first_name": "Anna"}}
+		profile, on, err := s.ApplyEventChecking(ctx, ev, addresses)
+		if err != nil {
+			t.Fatalf("flush %v: %v", flush, err)
+		}
+		if profile["first_name"] != "Anna" || len(on) != 1 || !on["email"] {
+			t.Fatalf("flush %v: profile %v, suppressed on %v; want Anna, email only", flush, profile, on)
+		}
+	}
+	bad := event.Event{ID: "e2", Type: OrderPlaced, CustomerID: "c", OccurredAt: time.Now(), Data: map[string]any{"total": 1e308}}
+	if err := s.rdb.HSet(ctx, s.customerKey("c"), "total_spent", "1e308").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ApplyEventChecking(ctx, bad, addresses); err == nil {
+		t.Fatal("an order the counters cannot count was applied")
 	}
 }

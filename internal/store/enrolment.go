@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -69,12 +70,12 @@ const OnceMemory = 90 * 24 * time.Hour
 
 // enrol creates an enrolment unless the journey's re-entry rule forbids it, or a goal
 // event at or after the enrolling event was already seen.
-// KEYS: enrolment hash, entered marker, customer's enrolment set, goal marker, once marker.
+// KEYS: enrolment hash, entered marker, customer's enrolled hash, goal marker, once marker.
 // ARGV: reenter ms (0: not while active), journey, id, started ms, step, due ms, task,
 // event, since µs, once value (empty for none), once TTL ms, step index.
 // The entered marker holds the last entry time; its TTL only collects garbage, the
 // comparison uses the caller's clock so that a virtual clock works too.
-var enrol = redis.NewScript(`
+var enrol = redis.NewScript(taskLua + `
 local cur = redis.call('HGET', KEYS[1], 'id')
 if cur == ARGV[3] then
   return {2, ''}
@@ -96,13 +97,14 @@ if reenter > 0 then
 elseif once == '' and cur then
   return {0, ''}
 end
-local old = redis.call('HGET', KEYS[1], 'task') or ''
+local old = taskOf(KEYS[1])
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'idx', ARGV[12], 'due', ARGV[6], 'task', ARGV[7], 'since', ARGV[9])
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'started', ARGV[4], 'step', ARGV[5], 'idx', ARGV[12], 'due', ARGV[6], 'since', ARGV[9])
+setTask(KEYS[1], ARGV[3], ARGV[5], ARGV[7])
 if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[1], 'event', ARGV[8]) -- empty: the step's task carries it
 end
-redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], '1')
 if reenter > 0 then
   redis.call('SET', KEYS[2], ARGV[4], 'PX', reenter)
 end
@@ -116,7 +118,7 @@ return {1, old}
 // or after e.Since was seen. It returns the pending task of an enrolment it replaced.
 func (s *Store) Enrol(ctx context.Context, e Enrolment, r Rule) (EnrolOutcome, string, error) {
 	res, err := enrol.Run(ctx, s.rdb,
-		[]string{s.enrolKey(e.Journey, e.CustomerID), s.enteredKey(e.Journey, e.CustomerID), s.enrolSetKey(e.CustomerID),
+		[]string{s.enrolKey(e.Journey, e.CustomerID), s.enteredKey(e.Journey, e.CustomerID), s.enrolledKey(e.CustomerID),
 			s.goalKey(e.Journey, e.CustomerID), s.onceKey(e.Journey, e.CustomerID, r.Once)},
 		r.ReenterAfter.Milliseconds(), e.Journey, e.ID, e.StartedAt.UnixMilli(), e.Step, e.Due.UnixMilli(), e.Task,
 		string(e.Event), e.Since.UnixMicro(), r.Once, OnceMemory.Milliseconds(), e.Index,
@@ -178,6 +180,10 @@ func decodeEnrolment(journey, cid string, h map[string]string) *Enrolment {
 		return nil
 	}
 	idx, _ := strconv.Atoi(h["idx"]) // a hint only: zero when missing
+	task, ok := h["task"]
+	if !ok {
+		task = StepTaskID(h["id"], h["step"])
+	}
 	return &Enrolment{
 		ID:         h["id"],
 		Journey:    journey,
@@ -186,7 +192,7 @@ func decodeEnrolment(journey, cid string, h map[string]string) *Enrolment {
 		Step:       h["step"],
 		Index:      idx,
 		Due:        millis(h["due"]),
-		Task:       h["task"],
+		Task:       task,
 		Event:      json.RawMessage(h["event"]),
 		Since:      micros(h["since"]),
 	}
@@ -194,9 +200,20 @@ func decodeEnrolment(journey, cid string, h map[string]string) *Enrolment {
 
 // Enrolments returns the customer's active enrolments.
 func (s *Store) Enrolments(ctx context.Context, cid string) ([]*Enrolment, error) {
-	journeys, err := s.rdb.SMembers(ctx, s.enrolSetKey(cid)).Result()
+	var now, legacy *redis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		now = p.HKeys(ctx, s.enrolledKey(cid))
+		legacy = p.SMembers(ctx, s.legacyEnrolSetKey(cid))
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list enrolments of %s: %w", cid, err)
+	}
+	journeys := now.Val()
+	for _, j := range legacy.Val() {
+		if !slices.Contains(journeys, j) {
+			journeys = append(journeys, j)
+		}
 	}
 	var out []*Enrolment
 	for _, j := range journeys {
@@ -230,25 +247,57 @@ func (m Move) args() []any {
 	return []any{m.Enrolment, m.From, m.To, m.Index, m.Due.UnixMilli(), m.Task, m.Journey}
 }
 
-// moveLua moves the enrolment of KEYS[1] (customer's enrolment set KEYS[2]) by the move in
+// StepTaskID is the scheduled task ID of an enrolment's step. An enrolment whose pending
+// task is named so keeps no task field (about 50 bytes of Redis less per pending step);
+// any other task (a step held back) is kept, and so are those of earlier versions.
+func StepTaskID(enrolment, step string) string { return "step:" + enrolment + ":" + step }
+
+// taskLua reads (taskOf) and writes (setTask) the pending task of enrolment hash k: a
+// task named by StepTaskID is not stored.
+const taskLua = `
+local function taskOf(k)
+  local f = redis.call('HMGET', k, 'task', 'id', 'step')
+  if f[1] then return f[1] end
+  if not f[2] then return '' end
+  return 'step:' .. f[2] .. ':' .. (f[3] or '')
+end
+local function setTask(k, id, step, task)
+  if task == 'step:' .. id .. ':' .. step then
+    redis.call('HDEL', k, 'task')
+  else
+    redis.call('HSET', k, 'task', task)
+  end
+end
+`
+
+// unlistLua takes journey j off the customer's enrolled hash ek and the legacy set lk.
+const unlistLua = `
+local function unlist(ek, lk, j)
+  redis.call('HDEL', ek, j)
+  redis.call('SREM', lk, j)
+end
+`
+
+// moveLua moves the enrolment of ek (customer's enrolled hash sk, legacy set lk) by the move in
 // ARGV[n..n+6]: id, from, to, index, due ms, task, journey. It sets moved to 0 when the
 // enrolment is gone or elsewhere, 1 when it advanced and 2 when it ended.
-const moveLua = `
-local function move(ek, sk, a, n)
+const moveLua = unlistLua + taskLua + `
+local function move(ek, sk, lk, a, n)
   if redis.call('HGET', ek, 'id') ~= a[n] or redis.call('HGET', ek, 'step') ~= a[n+1] then
     return 0
   end
   if a[n+2] == '' then
     redis.call('DEL', ek)
-    redis.call('SREM', sk, a[n+6])
+    unlist(sk, lk, a[n+6])
     return 2
   end
-  redis.call('HSET', ek, 'step', a[n+2], 'idx', a[n+3], 'due', a[n+4], 'task', a[n+5])
+  redis.call('HSET', ek, 'step', a[n+2], 'idx', a[n+3], 'due', a[n+4])
+  setTask(ek, a[n], a[n+2], a[n+5])
   return 1
 end
 `
 
-var advance = redis.NewScript(moveLua + `return move(KEYS[1], KEYS[2], ARGV, 1)`)
+var advance = redis.NewScript(moveLua + `return move(KEYS[1], KEYS[2], KEYS[3], ARGV, 1)`)
 
 // MoveResult says what a Move did.
 type MoveResult int
@@ -266,8 +315,8 @@ const (
 // Advance applies m on its own, without a message to record: a step held back (m.To is
 // m.From, with a new due time and task) or a message an earlier attempt recorded.
 func (s *Store) Advance(ctx context.Context, m Move) (MoveResult, error) {
-	n, err := advance.Run(ctx, s.rdb, []string{s.enrolKey(m.Journey, m.CustomerID), s.enrolSetKey(m.CustomerID)},
-		m.args()...).Int()
+	n, err := advance.Run(ctx, s.rdb, []string{s.enrolKey(m.Journey, m.CustomerID), s.enrolledKey(m.CustomerID),
+		s.legacyEnrolSetKey(m.CustomerID)}, m.args()...).Int()
 	if err != nil {
 		return NotMoved, fmt.Errorf("advance %s in %s: %w", m.CustomerID, m.Journey, err)
 	}
@@ -275,21 +324,22 @@ func (s *Store) Advance(ctx context.Context, m Move) (MoveResult, error) {
 }
 
 // end deletes an enrolment if it is still the given one.
-// KEYS: enrolment hash, customer's enrolment set. ARGV: id, journey.
-var end = redis.NewScript(`
+// KEYS: enrolment hash, customer's enrolled hash, legacy set. ARGV: id, journey.
+var end = redis.NewScript(unlistLua + taskLua + `
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then
   return false
 end
-local task = redis.call('HGET', KEYS[1], 'task') or ''
+local task = taskOf(KEYS[1])
 redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[2])
+unlist(KEYS[2], KEYS[3], ARGV[2])
 return task
 `)
 
 // End finishes the customer's enrolment id in the journey, if it is still active. It
 // returns the enrolment's pending task, and false when there was no such enrolment.
 func (s *Store) End(ctx context.Context, journey, cid, id string) (string, bool, error) {
-	task, err := end.Run(ctx, s.rdb, []string{s.enrolKey(journey, cid), s.enrolSetKey(cid)}, id, journey).Text()
+	task, err := end.Run(ctx, s.rdb, []string{s.enrolKey(journey, cid), s.enrolledKey(cid), s.legacyEnrolSetKey(cid)},
+		id, journey).Text()
 	if errors.Is(err, redis.Nil) {
 		return "", false, nil
 	}
@@ -326,9 +376,9 @@ func (s *Store) SetTimer(ctx context.Context, journey, cid, task string) error {
 }
 
 // exit records a goal event and ends the enrolment it is a goal of, if that enrolment's
-// event came no later. KEYS: enrolment hash, customer's enrolment set, goal marker.
-// ARGV: goal µs, journey, marker TTL ms.
-var exit = redis.NewScript(`
+// event came no later. KEYS: enrolment hash, customer's enrolled hash, goal marker, legacy
+// set. ARGV: goal µs, journey, marker TTL ms.
+var exit = redis.NewScript(unlistLua + taskLua + `
 local goal = tonumber(ARGV[1])
 local prev = tonumber(redis.call('GET', KEYS[3]) or '')
 if not prev or prev < goal then
@@ -338,9 +388,9 @@ local since = tonumber(redis.call('HGET', KEYS[1], 'since') or '')
 if not since or since > goal then
   return false
 end
-local task = redis.call('HGET', KEYS[1], 'task') or ''
+local task = taskOf(KEYS[1])
 redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[2])
+unlist(KEYS[2], KEYS[4], ARGV[2])
 return task
 `)
 
@@ -352,7 +402,8 @@ const GoalMemory = 7 * 24 * time.Hour
 // ends the active enrolment if its enrolling event occurred no later. It returns the
 // pending task to cancel and whether an enrolment ended.
 func (s *Store) Exit(ctx context.Context, journey, cid string, goalAt time.Time) (string, bool, error) {
-	task, err := exit.Run(ctx, s.rdb, []string{s.enrolKey(journey, cid), s.enrolSetKey(cid), s.goalKey(journey, cid)},
+	task, err := exit.Run(ctx, s.rdb, []string{s.enrolKey(journey, cid), s.enrolledKey(cid), s.goalKey(journey, cid),
+		s.legacyEnrolSetKey(cid)},
 		goalAt.UnixMicro(), journey, GoalMemory.Milliseconds()).Text()
 	if errors.Is(err, redis.Nil) {
 		return "", false, nil

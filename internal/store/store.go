@@ -37,7 +37,13 @@ func (s *Store) appliedKey(cid, eventID string) string {
 	return s.key(cid, "applied:"+eventID)
 }
 func (s *Store) enrolKey(journey, cid string) string { return s.key(cid, "enrol:"+journey) }
-func (s *Store) enrolSetKey(cid string) string       { return s.key(cid, "enrols") }
+func (s *Store) enrolledKey(cid string) string       { return s.key(cid, "enrolled") }
+
+// legacyEnrolSetKey is the set of the customer's journeys that versions before the
+// enrolled hash kept. It is still read and cleaned, so that enrolments made by them go on;
+// a one-field hash is listpack-encoded on Redis 7.0 (about 100 bytes) where a set is not
+// (about 200).
+func (s *Store) legacyEnrolSetKey(cid string) string { return s.key(cid, "enrols") }
 func (s *Store) enteredKey(journey, cid string) string {
 	return s.key(cid, "entered:"+journey)
 }
@@ -97,6 +103,60 @@ const OrderPlaced = "order.placed"
 // ApplyEvent upserts the profile attributes ev carries and, when ev is an order.placed seen
 // for the first time, counts the order. It returns the profile after the change.
 func (s *Store) ApplyEvent(ctx context.Context, ev event.Event) (map[string]any, error) {
+	keys, args, err := s.applyArgs(ev)
+	if err != nil {
+		return nil, err
+	}
+	res, err := applyEvent.Run(ctx, s.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
+	}
+	return decodeProfile(res), nil
+}
+
+// ApplyEventChecking is ApplyEvent and SuppressedOn(addresses) in one round trip: an
+// event that brings an address has it checked against the suppression list on the way.
+func (s *Store) ApplyEventChecking(ctx context.Context, ev event.Event, addresses map[string]string) (map[string]any, map[string]bool, error) {
+	if len(addresses) == 0 {
+		profile, err := s.ApplyEvent(ctx, ev)
+		return profile, nil, err
+	}
+	keys, args, err := s.applyArgs(ev)
+	if err != nil {
+		return nil, nil, err
+	}
+	var res *redis.Cmd
+	var sup map[string]*redis.BoolCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		res = applyEvent.EvalSha(ctx, p, keys, args...)
+		sup = s.suppressedCmds(ctx, p, addresses)
+		return nil
+	})
+	if redis.HasErrorPrefix(res.Err(), "NOSCRIPT") {
+		// A Redis that does not know the script yet (started, or flushed its scripts):
+		// the two in turn, which loads it.
+		profile, err := s.ApplyEvent(ctx, ev)
+		if err != nil {
+			return nil, nil, err
+		}
+		on, err := s.SuppressedOn(ctx, addresses)
+		return profile, on, err
+	}
+	if err := res.Err(); err != nil {
+		return nil, nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read suppression lists: %w", err)
+	}
+	flat, err := res.StringSlice()
+	if err != nil {
+		return nil, nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
+	}
+	return decodeProfile(flat), suppressedOn(sup), nil
+}
+
+// applyArgs are the keys and arguments of applyEvent for ev.
+func (s *Store) applyArgs(ev event.Event) ([]string, []any, error) {
 	args := make([]any, 0, 4+2*len(ev.Customer))
 	order, total := "0", 0.0
 	if ev.Type == OrderPlaced {
@@ -104,7 +164,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev event.Event) (map[string]any,
 		if t, ok := ev.Data["total"]; ok && t != nil {
 			var finite bool
 			if total, finite = event.Number(t); !finite {
-				return nil, fmt.Errorf("apply event %s: data.total %v is not a finite number", ev.ID, t)
+				return nil, nil, fmt.Errorf("apply event %s: data.total %v is not a finite number", ev.ID, t)
 			}
 		}
 	}
@@ -116,16 +176,11 @@ func (s *Store) ApplyEvent(ctx context.Context, ev event.Event) (map[string]any,
 		}
 		b, err := json.Marshal(v)
 		if err != nil {
-			return nil, fmt.Errorf("customer %s attribute %s: %w", ev.CustomerID, k, err)
+			return nil, nil, fmt.Errorf("customer %s attribute %s: %w", ev.CustomerID, k, err)
 		}
 		args = append(args, k, string(b))
 	}
-	res, err := applyEvent.Run(ctx, s.rdb,
-		[]string{s.customerKey(ev.CustomerID), s.appliedKey(ev.CustomerID, ev.ID)}, args...).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
-	}
-	return decodeProfile(res), nil
+	return []string{s.customerKey(ev.CustomerID), s.appliedKey(ev.CustomerID, ev.ID)}, args, nil
 }
 
 // Profile returns the customer's attributes, empty when the customer is unknown.
@@ -246,7 +301,8 @@ func decodeConsent(h map[string]string) map[string]bool {
 // ids) and the sent-message counters (counters lists their names). Enrolments and timers
 // are the engine's to end first, since their tasks must be cancelled.
 func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []string) error {
-	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolSetKey(cid), s.blockedKey(cid),
+	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolledKey(cid), s.legacyEnrolSetKey(cid),
+		s.blockedKey(cid),
 		s.factsKey(cid)}
 	history, err := s.History(ctx, cid)
 	if err != nil {

@@ -54,23 +54,35 @@ func (s *Store) Suppressed(ctx context.Context, channel, address string) (bool, 
 // round trip: addresses maps a channel name to an address. It returns the channels whose
 // address is on their list.
 func (s *Store) SuppressedOn(ctx context.Context, addresses map[string]string) (map[string]bool, error) {
-	cmds := map[string]*redis.BoolCmd{}
+	var cmds map[string]*redis.BoolCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for ch, addr := range addresses {
-			if addr != "" {
-				cmds[ch] = p.SIsMember(ctx, s.suppressedKey(ch), SuppressionDigest(addr))
-			}
-		}
+		cmds = s.suppressedCmds(ctx, p, addresses)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read suppression lists: %w", err)
 	}
+	return suppressedOn(cmds), nil
+}
+
+// suppressedCmds queues the lookups of SuppressedOn on p.
+func (s *Store) suppressedCmds(ctx context.Context, p redis.Pipeliner, addresses map[string]string) map[string]*redis.BoolCmd {
+	cmds := map[string]*redis.BoolCmd{}
+	for ch, addr := range addresses {
+		if addr != "" {
+			cmds[ch] = p.SIsMember(ctx, s.suppressedKey(ch), SuppressionDigest(addr))
+		}
+	}
+	return cmds
+}
+
+// suppressedOn reads the answers of suppressedCmds.
+func suppressedOn(cmds map[string]*redis.BoolCmd) map[string]bool {
 	on := map[string]bool{}
 	for ch, c := range cmds {
 		if c.Val() {
 			on[ch] = true
 		}
 	}
-	return on, nil
+	return on
 }
