@@ -7,9 +7,9 @@
 //
 //   - ingest: events accepted per second by HTTP one at a time, by HTTP in batches and by
 //     the Go client, next to a bare asynq Enqueue of the same payload;
-//   - delivery: emails per second from events in to thank-you emails out through the
+//   - delivery: how fast a queue of order events becomes thank-you emails through the
 //     engine, the asynq worker and a go-mail pool, next to asynq + html/template + the same
-//     pool;
+//     pool sending the same email from a queue of send tasks;
 //   - memory: Redis bytes per pending step and per customer timer, next to a bare asynq
 //     scheduled task;
 //   - lateness: how long after their due time a burst of steps due within one second are

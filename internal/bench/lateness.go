@@ -211,8 +211,9 @@ func runLateness(ctx context.Context, st *stack) (*Lateness, error) {
 	bare := func(rep int) error {
 		q := asynq.NewClientFromRedisClient(st.rdb)
 		enqueue := func(i int, at time.Time) error {
-			payload, err := json.Marshal(bareMessage{To: addr(i), Name: "Anna", Order: fmt.Sprintf("A-%d", i),
-				Items: []string{"Ethiopia Guji"}, Due: at.UnixMilli()})
+			m := newBareMessage(fmt.Sprintf("l%d-%d", rep, i), i)
+			m.Due = at.UnixMilli()
+			payload, err := json.Marshal(m)
 			if err != nil {
 				return err
 			}
