@@ -226,6 +226,8 @@ func (e *Engine) try(ctx context.Context, d *Delivery, name string) (until time.
 	case store.ReserveDone:
 		return time.Time{}, true, e.moveOn(ctx, d)
 	case store.ReserveBusy:
+		// Leases are wall-clock time (they time out processes, not journeys), so the
+		// wait is too, whatever clock the engine runs on.
 		wait := time.Until(res.Found.Lease) + time.Second
 		e.log.Debug("another attempt is sending the message", "journey", d.Journey.ID, "step", d.Step.ID,
 			"customer", d.CustomerID, "retry_in", wait)
