@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -143,7 +145,7 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 		DelayedTaskCheckInterval: cfg.PollInterval,
 		TaskCheckInterval:        cfg.PollInterval,
 		RetryDelayFunc:           retryDelay(cfg.RetryBase),
-		Logger:                   slogAdapter{log},
+		Logger:                   newSlogAdapter(log),
 		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			if channels.IsTemporary(err) {
@@ -274,11 +276,74 @@ func retryDelay(base time.Duration) asynq.RetryDelayFunc {
 	}
 }
 
-// slogAdapter lets asynq log through slog.
-type slogAdapter struct{ l *slog.Logger }
+// slogAdapter lets asynq log through slog. Warnings and errors that repeat are logged
+// once per quiet period with how often they came: while Redis is away every part of
+// asynq (dequeue, heartbeat, forwarder, recoverer, janitor) says so every second or two,
+// and the one thing worth knowing, that Redis is still away, is one line every 30 s.
+type slogAdapter struct {
+	l      *slog.Logger
+	repeat *repeats
+}
+
+func newSlogAdapter(l *slog.Logger) slogAdapter {
+	return slogAdapter{l: l, repeat: &repeats{quiet: 30 * time.Second, now: time.Now, seen: map[string]*repeat{}}}
+}
 
 func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
 func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
-func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
-func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
-func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Warn(args ...any)  { a.log(slog.LevelWarn, fmt.Sprint(args...)) }
+func (a slogAdapter) Error(args ...any) { a.log(slog.LevelError, fmt.Sprint(args...)) }
+func (a slogAdapter) Fatal(args ...any) { a.log(slog.LevelError, fmt.Sprint(args...)) }
+
+func (a slogAdapter) log(level slog.Level, msg string) {
+	n, ok := a.repeat.allow(msg)
+	if !ok {
+		return
+	}
+	attrs := []any{"component", "asynq"}
+	if n > 0 {
+		attrs = append(attrs, "repeated", n)
+	}
+	a.l.Log(context.Background(), level, msg, attrs...)
+}
+
+// repeats lets a message through once per quiet period, keyed by what it says before
+// its first colon (asynq's "Dequeue error: <the error>"), and counts what it held back.
+type repeats struct {
+	quiet time.Duration
+	now   func() time.Time
+	mu    sync.Mutex
+	seen  map[string]*repeat
+}
+
+type repeat struct {
+	at   time.Time
+	held int
+}
+
+// maxRepeatKeys bounds the memory of repeats; asynq has a few dozen distinct messages.
+const maxRepeatKeys = 256
+
+// allow says whether msg may be logged now, and how many like it were held back since
+// the last one that was.
+func (r *repeats) allow(msg string) (int, bool) {
+	key, _, _ := strings.Cut(msg, ":")
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.seen[key]
+	if ok && now.Sub(p.at) < r.quiet {
+		p.held++
+		return 0, false
+	}
+	if !ok {
+		if len(r.seen) >= maxRepeatKeys {
+			clear(r.seen)
+		}
+		p = &repeat{}
+		r.seen[key] = p
+	}
+	held := p.held
+	p.at, p.held = now, 0
+	return held, true
+}
