@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -25,14 +26,19 @@ import (
 // It walks the events queue's completed set, whose scores are when each task expires,
 // which is also the order in which they completed, from a cursor kept in Redis so that
 // a restarted worker goes on where it stopped; each round lists the last few seconds
-// again, and reads only the tasks it has not seen trimmed. Several workers may trim at once:
-// each change is compare-and-set on the task's message.
+// again, and reads only the tasks it has not seen trimmed. One worker trims at a time, the
+// one holding a lease in Redis; another takes over when it stops renewing it. Should two
+// ever trim at once (a lease that ran out mid-round), each change is compare-and-set on
+// the task's message.
 
 // Trimmer empties the payloads of processed event tasks.
 type Trimmer struct {
 	rdb   redis.UniversalClient
 	log   *slog.Logger
 	batch int
+	// token names this Trimmer in the lease; lease is how long it holds it unrenewed.
+	token string
+	lease time.Duration
 	// cursor is a score below which every completed task is trimmed.
 	cursor float64
 	// done holds the tasks at or above cursor that this Trimmer saw trimmed, with their
@@ -50,7 +56,7 @@ func NewTrimmer(rdb redis.UniversalClient, log *slog.Logger) *Trimmer {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Trimmer{rdb: rdb, log: log, batch: 500, done: map[string]float64{}}
+	return &Trimmer{rdb: rdb, log: log, batch: 500, token: rand.Text(), lease: 10 * time.Second, done: map[string]float64{}}
 }
 
 var (
@@ -58,7 +64,27 @@ var (
 	taskPrefix   = "asynq:{" + event.Queue + "}:t:"
 	// cursorKey keeps the score up to which every completed event task is trimmed.
 	cursorKey = "rapport:trimmed"
+	// leaseKey names the Trimmer that trims, until it expires.
+	leaseKey = "rapport:trimmer"
 )
+
+// holdLease takes the lease, or renews it for its holder. KEYS[1]: the lease. ARGV: the
+// token, the lease in ms.
+var holdLease = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// holds takes or renews the lease and says whether this Trimmer holds it.
+func (t *Trimmer) holds(ctx context.Context) (bool, error) {
+	n, err := holdLease.Run(ctx, t.rdb, []string{leaseKey}, t.token, t.lease.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("take the trim lease: %w", err)
+	}
+	return n == 1, nil
+}
 
 // trimTask replaces a completed task's message with the trimmed one, unless it changed in
 // between. KEYS[1]: the task hash. ARGV: the message read, the message trimmed.
@@ -94,8 +120,11 @@ func (t *Trimmer) Run(ctx context.Context, interval time.Duration) {
 }
 
 // Trim empties the payload of every event task completed since the last call and says
-// how many it changed.
+// how many it changed. It does nothing while another Trimmer holds the lease.
 func (t *Trimmer) Trim(ctx context.Context) (int, error) {
+	if ok, err := t.holds(ctx); !ok || err != nil {
+		return 0, err
+	}
 	if t.cursor == 0 {
 		v, err := t.rdb.Get(ctx, cursorKey).Float64()
 		if err != nil && err != redis.Nil {
@@ -180,9 +209,11 @@ func (t *Trimmer) trim(ctx context.Context, zs []redis.Z) (int, error) {
 	}
 	n := 0
 	for _, w := range writes {
-		if v, _ := w.Int(); v == 1 {
-			n++
+		v, err := w.Int()
+		if err != nil {
+			return n, fmt.Errorf("trim processed events: %w", err)
 		}
+		n += v
 	}
 	return n, nil
 }

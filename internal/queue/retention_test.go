@@ -28,7 +28,11 @@ trigger: {event: signed.up}
 steps:
   - {wait: 1d, send: {template: hello, channels: [email]}}
 `)
-	startWorker(t, eng, rdb)
+	w := queue.NewWorker(rdb, eng, queue.WorkerConfig{Concurrency: 4, PollInterval: 200 * time.Millisecond})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
 	c := client.NewFromRedis(rdb)
 	ctx := context.Background()
 	const n = 1200 // more than one batch of the trimmer, many completed within one second
@@ -82,9 +86,16 @@ steps:
 	}
 
 	t.Run("a new worker goes on from the saved cursor", func(t *testing.T) {
+		w.Shutdown()
+		if err := rdb.Del(ctx, "rapport:trimmer").Err(); err != nil { // the old holder's lease ran out
+			t.Fatal(err)
+		}
 		tr := queue.NewTrimmer(rdb, nil)
 		if changed, err := tr.Trim(ctx); err != nil || changed != 0 {
 			t.Fatalf("Trim on trimmed events = %d, %v, want 0 changed", changed, err)
+		}
+		if n, err := rdb.Exists(ctx, "rapport:trimmer").Result(); err != nil || n != 1 {
+			t.Fatalf("the new trimmer holds no lease (%d, %v): it did not look", n, err)
 		}
 	})
 }
