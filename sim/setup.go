@@ -85,19 +85,8 @@ func FromConfig(cfg *config.Config) (*Setup, error) {
 		s.Channels[name] = t
 	}
 	var err error
-	if s.Templates, err = templates.Load(cfg.Templates); err != nil {
-		errs.Add(cfg.Templates, err)
-	}
-	opts := workflows.Options{Channel: func(name string) (channels.Kind, bool) {
-		t, ok := s.Channels[name]
-		return t.Kind, ok
-	}}
-	if s.Templates != nil {
-		opts.HasTemplate = s.Templates.Has
-	}
-	if s.Journeys, err = workflows.Load(cfg.Workflows, opts); err != nil {
-		errs.Add(cfg.Workflows, err)
-	}
+	s.Templates, s.Journeys, err = cfg.LoadFiles()
+	errs.Add(cfg.File, err)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}

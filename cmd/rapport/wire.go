@@ -58,26 +58,11 @@ func load(path string) (*loaded, error) {
 	}
 	errs.Add(path, err)
 	l := &loaded{cfg: cfg}
-	if l.templates, err = templates.Load(cfg.Templates); err != nil {
-		errs.Add(cfg.Templates, err)
-	}
 	if l.channels, err = cfg.BuildChannels(); err != nil {
 		errs.Add(cfg.File, err)
 	}
-	opts := workflows.Options{Channel: func(name string) (channels.Kind, bool) {
-		if c, ok := cfg.Channels[name]; ok {
-			if t, ok := channels.Lookup(c.Type); ok {
-				return t.Kind, true
-			}
-		}
-		return "", false
-	}}
-	if l.templates != nil {
-		opts.HasTemplate = l.templates.Has
-	}
-	if l.journeys, err = workflows.Load(cfg.Workflows, opts); err != nil {
-		errs.Add(cfg.Workflows, err)
-	}
+	l.templates, l.journeys, err = cfg.LoadFiles()
+	errs.Add(cfg.File, err)
 	if err := errs.Err(); err != nil {
 		l.channels.Close()
 		sort.SliceStable(errs, func(i, j int) bool {
