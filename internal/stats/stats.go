@@ -102,7 +102,8 @@ func day(t time.Time) string   { return t.UTC().Format("2006-01-02") }
 func month(t time.Time) string { return t.UTC().Format("2006-01") }
 
 // countOnce applies a fact's increments after setting its marker with NX, all in the
-// {stats} slot; a fact seen before changes nothing.
+// {stats} slot; a fact seen before changes nothing. A marker TTL of 0 takes no marker,
+// for a fact that happens once by itself.
 // KEYS: marker, then the hashes the ops name. ARGV: marker TTL ms, then ops of five
 // values each: kind, key index, field, amount, expire-at ms (0: none). The one kind, i,
 // increments a hash field.
@@ -110,7 +111,8 @@ func month(t time.Time) string { return t.UTC().Format("2006-01") }
 // its field a whole number within 2^53 (where Lua's numbers are exact, far inside
 // HINCRBY's range) before the marker or any field is written.
 var countOnce = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then
+local marked = ARGV[1] ~= '0'
+if marked and redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local sums = {}
@@ -127,7 +129,9 @@ for i = 2, #ARGV, 5 do
     return redis.error_reply('ERR stats: ' .. f .. ' would leave the range it can be counted in')
   end
 end
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+if marked then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
 for i = 2, #ARGV, 5 do
   local k = KEYS[tonumber(ARGV[i+1])]
   redis.call('HINCRBY', k, ARGV[i+2], ARGV[i+3])
@@ -171,14 +175,19 @@ func (b *batch) addDay(r *Recorder, t time.Time, field string, n int64) bool {
 	return true
 }
 
-// run applies the batch once per fact.
+// run applies the batch once per fact; an empty fact is one that happens once by itself,
+// and takes no marker.
 func (r *Recorder) run(ctx context.Context, fact string, b *batch) error {
 	if len(b.args) == 0 {
 		return nil
 	}
 	sum := sha256.Sum256([]byte(fact))
 	keys := append([]string{r.markerKey(hex.EncodeToString(sum[:12]))}, b.keys...)
-	args := append([]any{markerTTL.Milliseconds()}, b.args...)
+	ttl := markerTTL.Milliseconds()
+	if fact == "" {
+		ttl = 0
+	}
+	args := append([]any{ttl}, b.args...)
 	return countOnce.Run(ctx, r.rdb, keys, args...).Err()
 }
 
@@ -292,24 +301,22 @@ func (r *Recorder) Outcome(context.Context, engine.Observation) {}
 
 // Enrolment counts an enrolment entering a journey, or converting: ended by a goal event,
 // with the goal event's data.total as the journey's revenue. Both are dated by their
-// event. A failure is logged: an observer cannot fail the engine's work.
+// event. The engine reports each once (an enrolment starts, or a goal ends it, in one
+// step of the store), so they take no marker. A failure is logged: an observer cannot
+// fail the engine's work.
 func (r *Recorder) Enrolment(ctx context.Context, c engine.EnrolmentChange) {
 	var b batch
-	var fact string
 	switch c.Change {
 	case engine.Entered:
-		fact = "entered\x00"
 		b.addDay(r, c.Event.OccurredAt, fEntered+c.Journey, 1)
 	case engine.Exited:
-		fact = "converted\x00"
 		if b.addDay(r, c.Event.OccurredAt, fConverted+c.Journey, 1) {
 			b.addDay(r, c.Event.OccurredAt, fJourneyRev+c.Journey, cents(c.Event.Data["total"]))
 		}
 	default:
 		return
 	}
-	fact += c.Journey + "\x00" + c.CustomerID + "\x00" + c.Event.ID
-	if err := r.run(ctx, fact, &b); err != nil {
+	if err := r.run(ctx, "", &b); err != nil {
 		r.log.Warn("journey statistics missed an enrolment", "journey", c.Journey, "customer", c.CustomerID,
 			"change", c.Change, "err", err)
 	}

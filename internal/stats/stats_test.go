@@ -264,3 +264,27 @@ func TestReportRefusesAWindowOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// An enrolment is reported once by the engine, so counting it keeps no marker: Redis holds
+// one marker per event (its counts), none per enrolment.
+func TestAnEnrolmentIsCountedWithoutAMarker(t *testing.T) {
+	c := newCounting(t)
+	for _, id := range []string{"e1", "e1"} { // the second is a duplicate: counted once
+		c.event(t, event.Event{ID: id, Type: "cart.abandoned", CustomerID: "c1", OccurredAt: at("2026-11-20T09:00:00Z"),
+			Data: map[string]any{"cart_id": "k1", "total": 40.0}})
+	}
+	markers, err := c.rdb.Keys(context.Background(), "rapport:{stats}:seen:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(markers) != 1 {
+		t.Fatalf("%d markers after one event that enrolled, want 1 (the event's)", len(markers))
+	}
+	rep, err := c.rec.Report(context.Background(), 30, []string{"abandoned-cart"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Journeys["abandoned-cart"].Entered; got != 1 {
+		t.Fatalf("entered = %d, want 1", got)
+	}
+}
