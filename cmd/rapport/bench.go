@@ -6,13 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"strings"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rapporthq/rapport/internal/bench"
+	"github.com/rapporthq/rapport/internal/store"
 )
 
 const benchUsage = `usage: rapport bench [flags]
@@ -51,6 +55,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		cfg.Only = strings.Split(*only, ",")
 	}
 	cfg.Progress = stderr
+	cfg.Instrument = func(rdb redis.UniversalClient, st *store.Store) bench.Instruments {
+		in := newInstruments(rdb, st, slog.New(slog.DiscardHandler))
+		in.start() // counts until the process ends
+		return bench.Instruments{Stats: in.stats, Observer: in.observer(), Middleware: in.middleware()}
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

@@ -39,6 +39,43 @@ import (
 	"github.com/rapporthq/rapport/workflows"
 )
 
+// instruments are what the engine and the worker report to besides the send path:
+// relationship statistics, each journey's counters and the Prometheus metrics. serve and
+// bench wire them alike, so that the bench measures Rapport as it is served.
+type instruments struct {
+	stats    *stats.Recorder
+	journeys *journeystats.Counters
+	metrics  *metrics.Metrics
+}
+
+func newInstruments(rdb redis.UniversalClient, st *store.Store, log *slog.Logger) instruments {
+	return instruments{stats: stats.New(rdb, st, stats.Options{Logger: log}), journeys: journeystats.New(rdb, log),
+		metrics: metrics.New()}
+}
+
+func (in instruments) observer() engine.Observer {
+	return engine.Observers{in.metrics, in.journeys, in.stats}
+}
+
+func (in instruments) middleware() []asynq.MiddlewareFunc {
+	return []asynq.MiddlewareFunc{in.metrics.TaskTimer}
+}
+
+// start writes the journey counters to Redis every second until stop, which writes them
+// once more and returns when that is done.
+func (in instruments) start() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in.journeys.Run(ctx, time.Second)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // loaded is everything the files define: config, templates, channels and journeys.
 type loaded struct {
 	cfg       *config.Config
@@ -119,7 +156,9 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	st := store.New(rdb)
 	signer := unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
 	feedbackLinks := feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
-	counters := stats.New(rdb, st, stats.Options{Logger: log})
+	in := newInstruments(rdb, st, log)
+	counters, stats, m := in.stats, in.journeys, in.metrics
+	defer in.start()() // after the worker has stopped: its last counts too
 	policies, err := policy.FromConfig(cfg)
 	if err != nil {
 		return err
@@ -128,8 +167,6 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	if shards == 0 && len(cfg.Redis.Cluster) > 0 {
 		shards = queue.DefaultClusterShards
 	}
-	m := metrics.New()
-	stats := journeystats.New(rdb, log)
 	m.WatchQueues(rdb)
 	eng, err := engine.New(engine.Config{
 		Store:          st,
@@ -142,7 +179,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		UnsubscribeURL: signer.URL,
 		FeedbackURL:    feedbackLinks.URL,
 		Stats:          counters,
-		Observer:       engine.Observers{m, stats, counters},
+		Observer:       in.observer(),
 		Policies:       policies,
 		Logger:         log,
 	})
@@ -172,7 +209,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 			ShutdownTimeout: time.Duration(cfg.Worker.ShutdownTimeout),
 			PollInterval:    time.Duration(cfg.Worker.PollInterval),
 			Logger:          log,
-			Middleware:      []asynq.MiddlewareFunc{m.TaskTimer},
+			Middleware:      in.middleware(),
 			Shards:          shards,
 		})
 		if err := worker.Start(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapporthq/rapport/channels"
@@ -54,6 +55,10 @@ type Config struct {
 	Concurrency, Pool int
 	// Only runs these sections (see Sections); empty runs all.
 	Only []string
+	// Instrument, when set, gives each engine and worker what `rapport serve` hangs on
+	// them besides the send path (relationship statistics, journey counters, metrics),
+	// so that the run measures Rapport as it is served. Nil leaves them out.
+	Instrument func(rdb redis.UniversalClient, st *store.Store) Instruments
 	// Progress receives a line per measurement; nil discards them.
 	Progress io.Writer
 }
@@ -84,6 +89,13 @@ func (c *Config) defaults() {
 
 func (c *Config) runs(section string) bool {
 	return len(c.Only) == 0 || slices.Contains(c.Only, section)
+}
+
+// Instruments are what an engine and its worker report to besides the send path.
+type Instruments struct {
+	Stats      engine.Stats
+	Observer   engine.Observer
+	Middleware []asynq.MiddlewareFunc
 }
 
 // Result is a run's figures; it is what `rapport bench --json` prints.
@@ -175,6 +187,7 @@ type stack struct {
 	smtp    *email.SMTP
 	tmpl    *templates.Set
 	version string
+	inst    Instruments // what every engine and worker reports to (Config.Instrument)
 	trips   tripCounter
 	closers []func()
 }
@@ -218,6 +231,9 @@ func newStack(cfg Config) (_ *stack, err error) {
 		return nil, fmt.Errorf("redis database holds %d keys: the bench flushes its database between measurements, so give it an empty one (e.g. redis://HOST:6379/15)", n)
 	}
 	st.version = infoString(ctx, st.rdb, "server", "redis_version")
+	if cfg.Instrument != nil {
+		st.inst = cfg.Instrument(st.rdb, store.New(st.rdb))
+	}
 	if st.sink, err = smtptest.New(smtptest.WithoutKeeping()); err != nil {
 		return nil, fmt.Errorf("smtp sink: %w", err)
 	}
@@ -263,7 +279,7 @@ func (st *stack) engine(journey string, chans channels.Set, clock engine.Clock) 
 	}
 	return engine.New(engine.Config{
 		Store: store.New(st.rdb), Scheduler: queue.NewScheduler(st.rdb), Journeys: set, Templates: st.tmpl,
-		Channels: chans, Clock: clock, Logger: quiet,
+		Channels: chans, Clock: clock, Logger: quiet, Stats: st.inst.Stats, Observer: st.inst.Observer,
 		UnsubscribeURL: func(cid, ch string) string { return "https://rapport.example/unsubscribe/" + ch + "/" + cid },
 	})
 }
@@ -271,7 +287,7 @@ func (st *stack) engine(journey string, chans channels.Set, clock engine.Clock) 
 // worker is Rapport's asynq worker for eng, sized like the bare server.
 func (st *stack) worker(eng *engine.Engine) *queue.Worker {
 	return queue.NewWorker(st.rdb, eng, queue.WorkerConfig{Concurrency: st.cfg.Concurrency,
-		PollInterval: st.cfg.PollInterval, Logger: quiet})
+		PollInterval: st.cfg.PollInterval, Logger: quiet, Middleware: st.inst.Middleware})
 }
 
 // waitSink waits until the sink has counted want messages, or gives up after a minute
