@@ -107,6 +107,12 @@ func TestOnARedisClusterJourneysRunAsOnOneRedis(t *testing.T) {
 		t.Errorf("the scheduled steps live on %d node(s) %v, want them spread over at least 2", len(nodes), nodes)
 	}
 
+	// The journey counters reach Redis within a second of counting: once they are there,
+	// killing the worker loses none of them.
+	waitFor(t, 10*time.Second, "the first worker's journey counts in Redis", func() bool {
+		got := s.journeyStats(t)["later"]
+		return got["entered"] == n && got["exited"] == 1
+	})
 	worker.kill()
 	s.start(t, "worker")
 	msgs := s.smtp.WaitFor(t, 2*n-1, 30*time.Second)
