@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -61,18 +62,17 @@ func (in instruments) middleware() []asynq.MiddlewareFunc {
 	return []asynq.MiddlewareFunc{in.metrics.TaskTimer}
 }
 
-// start writes the journey counters to Redis every second until stop, which writes them
-// once more and returns when that is done.
+// start writes the counts the instruments add up in the process (journey counters,
+// enrolment statistics) to Redis every second until stop, which writes them once more
+// and returns when that is done.
 func (in instruments) start() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		in.journeys.Run(ctx, time.Second)
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { in.journeys.Run(ctx, time.Second) })
+	wg.Go(func() { in.stats.Run(ctx, time.Second) })
 	return func() {
 		cancel()
-		<-done
+		wg.Wait()
 	}
 }
 

@@ -2,23 +2,21 @@
 // exited, ended; sent, capped, failed, ...) as the engine reports enrolments and outcomes
 // through its Observer seam. Nothing is ever counted by scanning customers.
 //
-// Counts are added up in the process and written to Redis once a second, in one round
-// trip for all journeys, rather than one round trip per count: a message would otherwise
-// cost three (entered, sent, completed) on top of its own. A process killed outright loses
-// the counts of its last second; counts that Redis could not take are kept for the next
-// write.
+// Counts are added up in the process and written to Redis once a second (see package
+// tally), rather than one round trip per count: a message would otherwise cost three
+// (entered, sent, completed) on top of its own.
 package journeystats
 
 import (
 	"context"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/tally"
 )
 
 // Stats are one journey's counters, as GET /v1/journeys shows them.
@@ -35,11 +33,8 @@ type Stats struct {
 // Counters updates and reads the counters. It implements engine.Observer; Run writes
 // what it counted to Redis.
 type Counters struct {
-	rdb redis.UniversalClient
-	log *slog.Logger
-
-	mu      sync.Mutex
-	pending map[string]map[string]int64 // journey -> field -> count not yet in Redis
+	rdb   redis.UniversalClient
+	tally *tally.Tally
 }
 
 var _ engine.Observer = (*Counters)(nil)
@@ -50,7 +45,7 @@ func New(rdb redis.UniversalClient, log *slog.Logger) *Counters {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Counters{rdb: rdb, log: log, pending: map[string]map[string]int64{}}
+	return &Counters{rdb: rdb, tally: tally.New(rdb, "journey statistics", log)}
 }
 
 // key is one hash per journey: a single-key update, so any Redis topology takes it.
@@ -67,73 +62,14 @@ func (c *Counters) Enrolment(ctx context.Context, ch engine.EnrolmentChange) {
 }
 
 func (c *Counters) incr(_ context.Context, journey, field string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.add(journey, field, 1)
+	c.tally.Add(key(journey), field, 1, time.Time{})
 }
 
-// add counts n more of field in journey; c.mu is held.
-func (c *Counters) add(journey, field string, n int64) {
-	fields := c.pending[journey]
-	if fields == nil {
-		fields = map[string]int64{}
-		c.pending[journey] = fields
-	}
-	fields[field] += n
-}
+// Flush writes the counts not yet in Redis; those it could not write wait for the next.
+func (c *Counters) Flush(ctx context.Context) error { return c.tally.Flush(ctx) }
 
-// Flush writes the counts not yet in Redis. Counts it could not write are kept for the
-// next Flush.
-func (c *Counters) Flush(ctx context.Context) error {
-	c.mu.Lock()
-	out := c.pending
-	c.pending = map[string]map[string]int64{}
-	c.mu.Unlock()
-	if len(out) == 0 {
-		return nil
-	}
-	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for j, fields := range out {
-			for f, n := range fields {
-				p.HIncrBy(ctx, key(j), f, n)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		c.mu.Lock()
-		for j, fields := range out {
-			for f, n := range fields {
-				c.add(j, f, n)
-			}
-		}
-		c.mu.Unlock()
-		return err
-	}
-	return nil
-}
-
-// Run flushes every interval until ctx ends, then once more. A failed flush is logged;
-// its counts wait for the next.
-func (c *Counters) Run(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := c.Flush(fctx); err != nil {
-				c.log.Warn("journey statistics: counts of the last second are lost", "err", err)
-			}
-			return
-		case <-tick.C:
-			if err := c.Flush(ctx); err != nil && ctx.Err() == nil {
-				c.log.Warn("journey statistics: could not write the counts; trying again", "err", err)
-			}
-		}
-	}
-}
+// Run writes the counts every interval until ctx ends, then once more.
+func (c *Counters) Run(ctx context.Context, interval time.Duration) { c.tally.Run(ctx, interval) }
 
 // Get reads the counters of the journeys, in one round trip per node, with the counts
 // of this process not yet written. active is entered less completed, exited and ended.
@@ -148,8 +84,6 @@ func (c *Counters) Get(ctx context.Context, journeys []string) (map[string]Stats
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	out := make(map[string]Stats, len(journeys))
 	for i, j := range journeys {
 		h := cmds[i].Val()
@@ -158,7 +92,7 @@ func (c *Counters) Get(ctx context.Context, journeys []string) (map[string]Stats
 			if err != nil {
 				v = 0 // absent: nothing counted yet
 			}
-			return v + c.pending[j][f]
+			return v + c.tally.Pending(key(j), f)
 		}
 		s := Stats{Entered: n(string(engine.Entered)), Completed: n(string(engine.Completed)),
 			Exited: n(string(engine.Exited)), Sent: n(string(engine.OutcomeSent)),

@@ -37,18 +37,12 @@ func TestCountersFollowEnrolmentsAndOutcomes(t *testing.T) {
 	}
 }
 
-// Counts reach Redis at a flush, where another process reads them; counts Redis could not
-// take wait for the next flush and are neither lost nor doubled.
-func TestCountsReachRedisAtAFlushAndSurviveARedisOutage(t *testing.T) {
-	rs := redistest.Start(t, redistest.Durable())
-	rdb := rs.Client(t)
+// Counts reach Redis at a flush, where another process reads them; the process that
+// counted reads its own at once.
+func TestCountsReachOtherProcessesAtAFlush(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
 	ctx := context.Background()
 	worker, api := journeystats.New(rdb, nil), journeystats.New(rdb, nil)
-	enter := func(n int) {
-		for range n {
-			worker.Enrolment(ctx, engine.EnrolmentChange{Journey: "cart", CustomerID: "c", Change: engine.Entered})
-		}
-	}
 	entered := func(c *journeystats.Counters) int64 {
 		t.Helper()
 		got, err := c.Get(ctx, []string{"cart"})
@@ -57,29 +51,16 @@ func TestCountsReachRedisAtAFlushAndSurviveARedisOutage(t *testing.T) {
 		}
 		return got["cart"].Entered
 	}
-	enter(3)
-	if n := entered(api); n != 0 {
-		t.Fatalf("another process reads %d before a flush, want 0", n)
+	for range 3 {
+		worker.Enrolment(ctx, engine.EnrolmentChange{Journey: "cart", CustomerID: "c", Change: engine.Entered})
+	}
+	if a, w := entered(api), entered(worker); a != 0 || w != 3 {
+		t.Fatalf("before a flush: %d read by another process, %d by the one that counted; want 0 and 3", a, w)
 	}
 	if err := worker.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if a, w := entered(api), entered(worker); a != 3 || w != 3 {
 		t.Fatalf("after a flush: %d read by another process, %d by the one that counted; want 3 and 3", a, w)
-	}
-	enter(2)
-	rs.Stop()
-	if err := worker.Flush(ctx); err == nil {
-		t.Fatal("a flush with Redis away reported no error")
-	}
-	if err := rs.Resume(); err != nil {
-		t.Fatal(err)
-	}
-	enter(1)
-	if err := worker.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := entered(api); n != 6 {
-		t.Fatalf("after the outage: %d entered, want 6", n)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/tally"
 )
 
 // Retention is how long a day's NPS and journey counters are kept; reports look back at
@@ -54,6 +55,8 @@ type Recorder struct {
 	prefix string
 	now    func() time.Time
 	log    *slog.Logger
+	// enrolments adds up enrolment counts until Run writes them (see Enrolment).
+	enrolments *tally.Tally
 }
 
 // Options configure New.
@@ -74,8 +77,15 @@ func New(rdb redis.UniversalClient, facts Facts, opts Options) *Recorder {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Recorder{rdb: rdb, facts: facts, prefix: "rapport:{stats}:", now: opts.Now, log: opts.Logger}
+	return &Recorder{rdb: rdb, facts: facts, prefix: "rapport:{stats}:", now: opts.Now, log: opts.Logger,
+		enrolments: tally.New(rdb, "journey statistics", opts.Logger)}
 }
+
+// Run writes the enrolment counts every interval until ctx ends, then once more.
+func (r *Recorder) Run(ctx context.Context, interval time.Duration) { r.enrolments.Run(ctx, interval) }
+
+// Flush writes the enrolment counts not yet written; those it could not write wait.
+func (r *Recorder) Flush(ctx context.Context) error { return r.enrolments.Flush(ctx) }
 
 // Keys, all in the {stats} hash slot.
 func (r *Recorder) totalsKey() string         { return r.prefix + "totals" }
@@ -102,8 +112,7 @@ func day(t time.Time) string   { return t.UTC().Format("2006-01-02") }
 func month(t time.Time) string { return t.UTC().Format("2006-01") }
 
 // countOnce applies a fact's increments after setting its marker with NX, all in the
-// {stats} slot; a fact seen before changes nothing. A marker TTL of 0 takes no marker,
-// for a fact that happens once by itself.
+// {stats} slot; a fact seen before changes nothing.
 // KEYS: marker, then the hashes the ops name. ARGV: marker TTL ms, then ops of five
 // values each: kind, key index, field, amount, expire-at ms (0: none). The one kind, i,
 // increments a hash field.
@@ -111,8 +120,7 @@ func month(t time.Time) string { return t.UTC().Format("2006-01") }
 // its field a whole number within 2^53 (where Lua's numbers are exact, far inside
 // HINCRBY's range) before the marker or any field is written.
 var countOnce = redis.NewScript(`
-local marked = ARGV[1] ~= '0'
-if marked and redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local sums = {}
@@ -129,9 +137,7 @@ for i = 2, #ARGV, 5 do
     return redis.error_reply('ERR stats: ' .. f .. ' would leave the range it can be counted in')
   end
 end
-if marked then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 for i = 2, #ARGV, 5 do
   local k = KEYS[tonumber(ARGV[i+1])]
   redis.call('HINCRBY', k, ARGV[i+2], ARGV[i+3])
@@ -143,23 +149,16 @@ return 1
 `)
 
 // batch collects the increments of one fact.
-type batch struct {
-	keys []string
-	args []any
-}
+type batch struct{ ops []op }
 
-func (b *batch) key(k string) int {
-	for i, have := range b.keys {
-		if have == k {
-			return i + 2 // KEYS[1] is the marker
-		}
-	}
-	b.keys = append(b.keys, k)
-	return len(b.keys) + 1
+// op adds n to field of the hash at key, which expires at expire (unix ms; 0: never).
+type op struct {
+	key, field string
+	n, expire  int64
 }
 
 func (b *batch) add(key, field string, n int64) {
-	b.args = append(b.args, "i", b.key(key), field, n, 0)
+	b.ops = append(b.ops, op{key: key, field: field, n: n})
 }
 
 // addDay adds to the hash of t's day, which expires Retention after the day began. It
@@ -171,23 +170,28 @@ func (b *batch) addDay(r *Recorder, t time.Time, field string, n int64) bool {
 	if !expire.After(r.now()) {
 		return false
 	}
-	b.args = append(b.args, "i", b.key(r.dayKey(day(t))), field, n, expire.UnixMilli())
+	b.ops = append(b.ops, op{key: r.dayKey(day(t)), field: field, n: n, expire: expire.UnixMilli()})
 	return true
 }
 
-// run applies the batch once per fact; an empty fact is one that happens once by itself,
-// and takes no marker.
+// run applies the batch once per fact.
 func (r *Recorder) run(ctx context.Context, fact string, b *batch) error {
-	if len(b.args) == 0 {
+	if len(b.ops) == 0 {
 		return nil
 	}
 	sum := sha256.Sum256([]byte(fact))
-	keys := append([]string{r.markerKey(hex.EncodeToString(sum[:12]))}, b.keys...)
-	ttl := markerTTL.Milliseconds()
-	if fact == "" {
-		ttl = 0
+	keys := []string{r.markerKey(hex.EncodeToString(sum[:12]))}
+	index := map[string]int{}
+	args := []any{markerTTL.Milliseconds()}
+	for _, o := range b.ops {
+		i, ok := index[o.key]
+		if !ok {
+			keys = append(keys, o.key)
+			i = len(keys) // KEYS are 1-based; KEYS[1] is the marker
+			index[o.key] = i
+		}
+		args = append(args, "i", i, o.field, o.n, o.expire)
 	}
-	args := append([]any{ttl}, b.args...)
 	return countOnce.Run(ctx, r.rdb, keys, args...).Err()
 }
 
@@ -302,9 +306,9 @@ func (r *Recorder) Outcome(context.Context, engine.Observation) {}
 // Enrolment counts an enrolment entering a journey, or converting: ended by a goal event,
 // with the goal event's data.total as the journey's revenue. Both are dated by their
 // event. The engine reports each once (an enrolment starts, or a goal ends it, in one
-// step of the store), so they take no marker. A failure is logged: an observer cannot
-// fail the engine's work.
-func (r *Recorder) Enrolment(ctx context.Context, c engine.EnrolmentChange) {
+// step of the store), so they need no marker: they are added up in the process and
+// written once a second by Run, like the journey counters (see package tally).
+func (r *Recorder) Enrolment(_ context.Context, c engine.EnrolmentChange) {
 	var b batch
 	switch c.Change {
 	case engine.Entered:
@@ -313,12 +317,9 @@ func (r *Recorder) Enrolment(ctx context.Context, c engine.EnrolmentChange) {
 		if b.addDay(r, c.Event.OccurredAt, fConverted+c.Journey, 1) {
 			b.addDay(r, c.Event.OccurredAt, fJourneyRev+c.Journey, cents(c.Event.Data["total"]))
 		}
-	default:
-		return
 	}
-	if err := r.run(ctx, "", &b); err != nil {
-		r.log.Warn("journey statistics missed an enrolment", "journey", c.Journey, "customer", c.CustomerID,
-			"change", c.Change, "err", err)
+	for _, o := range b.ops {
+		r.enrolments.Add(o.key, o.field, o.n, time.UnixMilli(o.expire))
 	}
 }
 

@@ -152,6 +152,9 @@ func knownHistory(t *testing.T, c *counting) {
 	// The engine reported the abandoned-cart journey: a and c entered, c's order ended
 	// c's enrolment as its goal, a never ordered after her cart.
 
+	if err := c.rec.Flush(ctx); err != nil { // the enrolment counts, written once a second by Run
+		t.Fatal(err)
+	}
 	got, err := c.rec.Report(ctx, 90, []string{"abandoned-cart", "thank-you"})
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +269,7 @@ func TestReportRefusesAWindowOutOfRange(t *testing.T) {
 }
 
 // An enrolment is reported once by the engine, so counting it keeps no marker: Redis holds
-// one marker per event (its counts), none per enrolment.
+// one marker per event (its counts), none per enrolment, and the count is written by Flush.
 func TestAnEnrolmentIsCountedWithoutAMarker(t *testing.T) {
 	c := newCounting(t)
 	for _, id := range []string{"e1", "e1"} { // the second is a duplicate: counted once
@@ -279,6 +282,9 @@ func TestAnEnrolmentIsCountedWithoutAMarker(t *testing.T) {
 	}
 	if len(markers) != 1 {
 		t.Fatalf("%d markers after one event that enrolled, want 1 (the event's)", len(markers))
+	}
+	if err := c.rec.Flush(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	rep, err := c.rec.Report(context.Background(), 30, []string{"abandoned-cart"})
 	if err != nil {
