@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -352,6 +353,55 @@ func TestBrokenConnectionsAreReplaced(t *testing.T) {
 		srv.WaitFor(t, 2, 5*time.Second)
 		if n := srv.Connections(); n != 2 {
 			t.Errorf("%d connections, want 2: the dropped one and its replacement", n)
+		}
+	})
+	// dropAt is a server that drops every connection when it is given RCPT TO for a
+	// recipient that drop says so for, before it answers.
+	dropAt := func(t *testing.T, drop func(rcpt string) bool) *smtptest.Server {
+		var srv atomic.Pointer[smtptest.Server]
+		srv.Store(smtptest.Start(t, smtptest.WithReject(func(rcpt string) *smtp.SMTPError {
+			if drop(rcpt) {
+				srv.Load().DropConnections()
+			}
+			return nil
+		})))
+		return srv.Load()
+	}
+	t.Run("a connection that breaks in the middle of the envelope is redialed at once", func(t *testing.T) {
+		var drops atomic.Int32
+		srv := dropAt(t, func(string) bool { return drops.Add(1) == 1 })
+		s := newSMTP(t, srv, SMTPConfig{Pool: 1})
+		handed := 0
+		ctx := channels.WithHandOver(context.Background(), func(context.Context) error { handed++; return nil })
+		if _, err := s.Send(ctx, message("a@example.com")); err != nil {
+			t.Fatalf("%v, want it sent over a fresh connection", err)
+		}
+		if got := srv.WaitFor(t, 1, 5*time.Second); len(got) != 1 || handed != 1 || srv.Connections() != 2 {
+			t.Errorf("%d messages, %d hand-overs over %d connections; want 1 and 1 over 2",
+				len(got), handed, srv.Connections())
+		}
+	})
+	t.Run("a server that breaks every connection is tried twice, then temporary", func(t *testing.T) {
+		srv := dropAt(t, func(string) bool { return true })
+		s := newSMTP(t, srv, SMTPConfig{Pool: 1})
+		if _, err := s.Send(context.Background(), message("a@example.com")); !channels.IsTemporary(err) {
+			t.Fatalf("%v, want a temporary error", err)
+		}
+		if n := srv.Connections(); n != 2 {
+			t.Errorf("%d connections, want the first and one more", n)
+		}
+	})
+	t.Run("a server that does not answer in time is not tried again at once", func(t *testing.T) {
+		srv := smtptest.Start(t, smtptest.WithReject(func(string) *smtp.SMTPError {
+			time.Sleep(time.Second)
+			return nil
+		}))
+		s := newSMTP(t, srv, SMTPConfig{Pool: 1, Timeout: duration.Duration(300 * time.Millisecond)})
+		if _, err := s.Send(context.Background(), message("a@example.com")); !channels.IsTemporary(err) {
+			t.Fatalf("%v, want a temporary error", err)
+		}
+		if n := srv.Connections(); n != 1 {
+			t.Errorf("%d connections, want 1: a timeout waits out a retry", n)
 		}
 	})
 	t.Run("a connection idle a while is checked and redialed when dead", func(t *testing.T) {

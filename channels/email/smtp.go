@@ -170,10 +170,11 @@ func NewSMTP(cfg SMTPConfig, opts ...Option) (*SMTP, error) {
 		slots: make(chan struct{}, cfg.Pool), slowSlots: make(chan struct{}, cfg.Pool), slowAfter: slowAfter}, nil
 }
 
-// Send delivers msg over a pooled connection. No answer to the end of DATA (a timeout or
-// a lost connection once the message was out) is a *channels.UncertainError. SMTP 4xx
-// replies, other timeouts and connection failures, and a closed channel are
-// *channels.TemporaryError; 5xx replies and bad
+// Send delivers msg over a pooled connection. A connection that breaks before the server
+// has the message is replaced by a fresh one once, at once. No answer to the end of DATA
+// (a timeout or a lost connection once the message was out) is a
+// *channels.UncertainError. SMTP 4xx replies, other timeouts and connection failures,
+// and a closed channel are *channels.TemporaryError; 5xx replies and bad
 // addresses are permanent errors that quote the server's answer. Error texts shorten
 // email addresses to their first letter and domain.
 func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt, error) {
@@ -194,10 +195,15 @@ func (s *SMTP) Send(ctx context.Context, msg channels.Message) (channels.Receipt
 		return channels.Receipt{}, channels.Temporary(err)
 	}
 	h.conn = c.c
+	start := time.Now()
 	err = s.client.SendWithSMTPClient(c.c, m)
-	if err != nil && reused && stale(err) {
-		// The server dropped the pooled connection before it saw this message (a
-		// restart, an idle timeout): nothing was sent, so one fresh connection may try.
+	if err != nil && (reused && stale(err) || broken(err) && time.Since(start) < s.timeout) {
+		// The connection was gone before the server had the message: a pooled one the
+		// server dropped while idle (a restart, an idle timeout), or one that broke in
+		// the middle of the envelope (a restart, a reset). Nothing was sent and the
+		// server said nothing about the recipient, so one fresh connection may try at
+		// once rather than the message waiting out a retry. A timeout is no broken
+		// connection: a second one would wait as long.
 		c.c.Close()
 		if c, err = s.dial(ctx); err != nil {
 			return channels.Receipt{}, channels.Temporary(err)
@@ -368,6 +374,21 @@ func stale(err error) bool {
 	case gomail.ErrSMTPMailFrom:
 		code := se.ErrorCode()
 		return code == 0 || code == 421 // no reply at all, or "closing channel"
+	}
+	return false
+}
+
+// broken reports whether err says the connection broke before the message was handed
+// over: MAIL FROM, RCPT TO or DATA got no reply at all, so the server has nothing of the
+// message and said nothing about it. (A 421 is a reply: the server asks to wait.)
+func broken(err error) bool {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Reason {
+	case gomail.ErrConnCheck, gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrSMTPData:
+		return se.ErrorCode() == 0
 	}
 	return false
 }
