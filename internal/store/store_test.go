@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ var t0 = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 
 func enrolment(id string, at time.Time) store.Enrolment {
 	return store.Enrolment{ID: id, Journey: "j", CustomerID: "c", StartedAt: at, Due: at.Add(time.Hour),
-		Task: "step:" + id + ":0", Event: []byte(`{}`), Since: at}
+		Task: "step:" + id + ":0", Since: at}
 }
 
 func TestEnrolFollowsTheJourneysRule(t *testing.T) {
@@ -103,5 +104,54 @@ func TestApplyEventKeepsTheProfileAndCountsEachOrderOnce(t *testing.T) {
 	}
 	if tags, _ := p["tags"].([]any); len(tags) != 1 || tags[0] != "vip" {
 		t.Errorf("a list attribute came back as %#v", p["tags"])
+	}
+}
+
+// TestProfileReadsNeverShowRapportsOwnFields: a customer's enrolments and timers live in
+// the profile's hash, under event.ReservedPrefix; no read of the profile shows them, and
+// no attribute can write them.
+func TestProfileReadsNeverShowRapportsOwnFields(t *testing.T) {
+	st := store.New(redistest.Start(t).Client(t))
+	ctx := context.Background()
+	ev := event.Event{ID: "o-1", Type: store.OrderPlaced, CustomerID: "c", OccurredAt: t0,
+		Customer: map[string]any{"first_name": "Anna"}, Data: map[string]any{"total": 10.5}}
+	if _, err := st.ApplyEvent(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Enrol(ctx, enrolment("a", t0), store.Rule{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetTimer(ctx, "birthday", "c", t0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ev.ID = "o-2"
+	applied, err := st.ApplyEvent(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile, err := st.Profile(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := st.LoadStepState(ctx, "j", "c", "a-0")
+	if err != nil || state.Enrolment == nil || state.Enrolment.ID != "a" {
+		t.Fatalf("LoadStepState = %+v, %v; want enrolment a", state, err)
+	}
+	for name, p := range map[string]map[string]any{"ApplyEvent": applied, "Profile": profile, "LoadStepState": state.Profile} {
+		if len(p) != 5 || p["first_name"] != "Anna" || p["orders_count"] != 2.0 {
+			t.Errorf("%s profile = %v, want first_name and the 4 order statistics", name, p)
+		}
+		for k := range p {
+			if strings.HasPrefix(k, event.ReservedPrefix) {
+				t.Errorf("%s profile shows %s", name, k)
+			}
+		}
+	}
+	bad := event.Event{ID: "u-1", Type: "customer.updated", CustomerID: "c", Customer: map[string]any{event.ReservedPrefix + "e:j": "x"}}
+	if _, err := st.ApplyEvent(ctx, bad); err == nil {
+		t.Fatal("ApplyEvent wrote an attribute named like Rapport's own fields")
+	}
+	if e, err := st.Enrolment(ctx, "j", "c"); err != nil || e == nil || e.ID != "a" {
+		t.Fatalf("Enrolment after the refused event = %+v, %v; want a as it was", e, err)
 	}
 }
