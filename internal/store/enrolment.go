@@ -302,6 +302,18 @@ func (m Move) args() []any {
 // is kept, and so are those of earlier versions.
 func StepTaskID(enrolment, step string) string { return "step:" + enrolment + ":" + step }
 
+// ParseStepTaskID reads the enrolment and the step back from a step's task ID, also of a
+// step held back, whose ID goes on after an @ (step ids have none).
+func ParseStepTaskID(id string) (enrolment, step string, ok bool) {
+	rest, ok := strings.CutPrefix(id, "step:")
+	if !ok {
+		return "", "", false
+	}
+	enrolment, step, ok = strings.Cut(rest, ":")
+	step, _, _ = strings.Cut(step, "@")
+	return enrolment, step, ok && enrolment != "" && step != ""
+}
+
 // moveLua moves journey j's enrolment (keys as in enrolLua) by the move in ARGV[n..n+6]:
 // id, from, to, index, due ms, task, journey. It returns 0 when the enrolment is gone or
 // elsewhere, 1 when it advanced and 2 when it ended.

@@ -248,3 +248,23 @@ func TestTimersOfAnEarlierVersionAreReadAndMoved(t *testing.T) {
 	}
 	keysLeft(t, rdb, "rapport:{c}:timer:win-back", "rapport:{c}:customer")
 }
+
+func TestParseStepTaskIDReadsWhatStepTaskIDWrote(t *testing.T) {
+	cases := []struct {
+		name, id, enrolment, step string
+		ok                        bool
+	}{
+		{"a step's task", store.StepTaskID("3f2a9c0d11e4b7a85c21", "step-1"), "3f2a9c0d11e4b7a85c21", "step-1", true},
+		{"a step held back", store.StepTaskID("3f2a9c0d11e4b7a85c21", "step-1") + "@1772812800", "3f2a9c0d11e4b7a85c21", "step-1", true},
+		{"a timer is no step", "timer:0a1b2c:1772812800", "", "", false},
+		{"a task without a step", "step:3f2a9c0d11e4b7a85c21", "", "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, s, ok := store.ParseStepTaskID(c.id)
+			if ok != c.ok || ok && (e != c.enrolment || s != c.step) {
+				t.Fatalf("ParseStepTaskID(%q) = %q, %q, %v; want %q, %q, %v", c.id, e, s, ok, c.enrolment, c.step, c.ok)
+			}
+		})
+	}
+}
