@@ -22,8 +22,9 @@ import (
 //
 // Earlier versions kept an enrolment in a hash of its own (enrol:<journey>, listed in the
 // enrolled hash or, before that, the enrols set) and a timer's task ID in a string
-// (timer:<journey>). Those are still read, and the first script that writes them moves
-// them here.
+// (timer:<journey>). Those are still read, and the first write of one (a script, or
+// SetTimer's transaction) moves it here, but for an enrolment that keeps its enrolling
+// event (see enrolLua).
 const (
 	enrolPrefix = event.ReservedPrefix + "e:"
 	timerPrefix = event.ReservedPrefix + "t:"
