@@ -155,3 +155,33 @@ func TestProfileReadsNeverShowRapportsOwnFields(t *testing.T) {
 		t.Fatalf("Enrolment after the refused event = %+v, %v; want a as it was", e, err)
 	}
 }
+
+// TestEnrolmentsAndTimersKeepToOneSlotOfACluster: every script and transaction on a
+// customer's enrolments and timers names keys of the customer's slot only.
+func TestEnrolmentsAndTimersKeepToOneSlotOfACluster(t *testing.T) {
+	st := store.New(redistest.StartCluster(t).Client(t))
+	ctx := context.Background()
+	en := enrolment("a", t0)
+	if got, _, err := st.Enrol(ctx, en, store.Rule{}); err != nil || got != store.Started {
+		t.Fatalf("Enrol = %v, %v", got, err)
+	}
+	m := store.Move{Journey: "j", CustomerID: "c", Enrolment: "a", From: en.Step, To: "s2", Due: t0.Add(time.Hour), Task: "step:a:s2"}
+	if r, err := st.Advance(ctx, m); err != nil || r != store.Advanced {
+		t.Fatalf("Advance = %v, %v", r, err)
+	}
+	if err := st.SetTimer(ctx, "birthday", "c", t0); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := st.Timer(ctx, "birthday", "c"); err != nil || !due.Equal(t0) {
+		t.Fatalf("Timer = %v, %v", due, err)
+	}
+	if err := st.ClearTimer(ctx, "birthday", "c", t0); err != nil {
+		t.Fatal(err)
+	}
+	if task, ok, err := st.End(ctx, "j", "c", "a"); err != nil || !ok || task != m.Task {
+		t.Fatalf("End = %q, %v, %v", task, ok, err)
+	}
+	if ens, err := st.Enrolments(ctx, "c"); err != nil || len(ens) != 0 {
+		t.Fatalf("Enrolments = %v, %v", ens, err)
+	}
+}
