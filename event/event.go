@@ -126,6 +126,8 @@ func validateAttribute(k string, v any) error {
 		return &FieldError{"customer", fmt.Sprintf("attribute name %.20q... is longer than %d bytes", k, MaxAttributeName)}
 	case derived[k]:
 		return &FieldError{field, "is kept by Rapport from order.placed events and cannot be set"}
+	case strings.HasPrefix(k, ReservedPrefix):
+		return &FieldError{field, "starts with " + ReservedPrefix + ", which names the fields Rapport keeps beside the profile"}
 	}
 	switch v := v.(type) {
 	case string:
@@ -208,6 +210,11 @@ func finite(path string, v any) error {
 	}
 	return nil
 }
+
+// ReservedPrefix starts the names of the fields Rapport keeps in a customer's profile hash
+// for itself (the customer's enrolments and timers), beside the attributes; no attribute
+// name may start with it, and profile reads never show such fields.
+const ReservedPrefix = "~"
 
 // Derived profile attributes are computed from order.placed events, never sent.
 var derived = map[string]bool{"orders_count": true, "first_order_at": true, "last_order_at": true, "total_spent": true}

@@ -28,6 +28,8 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"customer_id is required", Event{Type: "x"}, "customer_id"},
 		{"ids are bounded", Event{ID: strings.Repeat("x", MaxIDLength+1), Type: "x", CustomerID: "c"}, "id"},
 		{"derived attributes are Rapport's", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"total_spent": 1}}, "customer.total_spent"},
+		{"the reserved prefix is Rapport's", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"~e:welcome": "x"}}, "customer.~e:welcome"},
+		{"the reserved prefix only counts at the start", Event{Type: "x", CustomerID: "c", Customer: map[string]any{"a~b": "x"}}, ""},
 		{"a total is a number", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": 59.9}}, ""},
 		{"a total may come as a string", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": "59.90"}}, ""},
 		{"a total may be null", Event{Type: "x", CustomerID: "c", Data: map[string]any{"total": nil}}, ""},

@@ -284,7 +284,7 @@ func (s *Sim) settle(it *item, err error) {
 func (s *Sim) run(ctx context.Context, it *item) error {
 	switch it.Kind {
 	case engine.KindStep:
-		return s.eng.HandleStep(ctx, it.Payload, engine.Attempt{Retry: it.retries, MaxRetry: s.opts.MaxRetry})
+		return s.eng.HandleStep(ctx, it.ID, it.Payload, engine.Attempt{Retry: it.retries, MaxRetry: s.opts.MaxRetry})
 	case engine.KindTimer:
 		return s.eng.HandleTimer(ctx, it.ID, it.Payload)
 	}

@@ -184,6 +184,7 @@ func TestBadInputIsRefusedNamingTheField(t *testing.T) {
 		{"customer_id must be a string", `{"type": "x", "customer_id": 42}`, "customer_id", "string"},
 		{"an unknown field is refused", `{"type": "x", "customer_id": "c", "custmer": {}}`, "custmer", "not a known field"},
 		{"derived attributes cannot be set", `{"type": "x", "customer_id": "c", "customer": {"orders_count": 9}}`, "customer.orders_count", "cannot be set"},
+		{"Rapport's own profile fields cannot be set", `{"type": "x", "customer_id": "c", "customer": {"~t:birthday": "0"}}`, "customer.~t:birthday", "Rapport keeps"},
 		{"the body must be an object", `[{"type": "x", "customer_id": "c"}]`, "", "object"},
 		{"truncated JSON is located", `{"type": "x",`, "", "byte 13"},
 		{"a syntax error is located", `{"type": "x" "customer_id": "c"}`, "", "byte 14"},

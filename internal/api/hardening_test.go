@@ -109,6 +109,7 @@ func TestAProfileUpdateTakesTheAttributesOnly(t *testing.T) {
 		`{"score": 1e999}`:                                       "customer.score",
 		`{"first_name": "` + strings.Repeat("x", 1001) + `"}`:    "customer.first_name",
 		`{"customer": {"first_name": "Anna", "total_spent": 1}}`: "customer.total_spent",
+		`{"~e:welcome": "abc step-1 0 0 0 0"}`:                   "customer.~e:welcome",
 	} {
 		if a := put(body); a.status != 400 || a.body["field"] != field {
 			t.Errorf("PUT %.40s: %v, want 400 naming %s", body, a, field)

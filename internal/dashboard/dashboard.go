@@ -40,7 +40,8 @@ func New(dial Dial, writable bool) *asynqmon.HTTPHandler {
 
 // FormatPayload shows a task's payload in words. Events read as
 // "event order.placed customer=c-42 id=evt-1"; steps and timers, whose payloads are the
-// engine's compact JSON, as "journey=welcome step=1 customer=c-42 due=...". Anything
+// engine's compact JSON, as "journey=welcome customer=c-42" (their task IDs name the step
+// and the due time; tasks of earlier versions show "step=1 ... due=..." too). Anything
 // else is shown as it is.
 func FormatPayload(taskType string, payload []byte) string {
 	if taskType == event.TaskType {

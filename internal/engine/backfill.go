@@ -16,7 +16,7 @@ func (e *Engine) ArmExisting(ctx context.Context, j *workflows.Journey, cid stri
 		return nil
 	}
 	cur, err := e.cfg.Store.Timer(ctx, j.ID, cid)
-	if err != nil || cur != "" {
+	if err != nil || !cur.IsZero() {
 		return err
 	}
 	now := e.cfg.Clock.Now()

@@ -140,15 +140,18 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 	}
 	for _, j := range e.Journeys().All() {
 		journeys = append(journeys, j.ID)
-		timer, err := e.cfg.Store.Timer(ctx, j.ID, id)
-		if err != nil {
+	}
+	// Every timer in the customer's hash, of any journey, and those earlier versions kept
+	// for the journeys named.
+	timers, err := e.cfg.Store.Timers(ctx, id, journeys)
+	if err != nil {
+		return err
+	}
+	for j, due := range timers {
+		if err := e.cfg.Scheduler.Cancel(ctx, timerTaskID(j, id, due)); err != nil {
 			return err
 		}
-		if timer != "" {
-			if err := e.cfg.Scheduler.Cancel(ctx, timer); err != nil {
-				return err
-			}
-		}
+		journeys = append(journeys, j)
 	}
 	// An opt-out outlives the erasure, as a digest of the address on the suppression
 	// list: what the customer said no to, they must not get again if they come back.

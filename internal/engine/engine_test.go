@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -288,6 +289,55 @@ func TestForgetErasesTheCustomerAndCancelsWhatIsPending(t *testing.T) {
 	v, _ := h.Engine.Customer(t.Context(), "gone")
 	if len(h.Sent.To("gone@x.example")) != 0 || len(v.Profile) != 0 || len(v.Enrolments) != 0 || len(v.History) != 0 {
 		t.Fatalf("after erasing: sent %d, view %+v", len(h.Sent.To("gone@x.example")), v)
+	}
+	keys, err := h.Redis.Client(t).Keys(t.Context(), "rapport:{gone}:*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("keys left after erasing: %v, %v", keys, err)
+	}
+}
+
+// TestErasureCancelsTheTimersOfJourneysSinceRemoved: the customer's timers are fields of
+// their hash, so erasure finds and cancels every one, also of a journey the config no
+// longer has; and a timer an earlier version kept in a key of its own, of a journey it has.
+func TestErasureCancelsTheTimersOfJourneysSinceRemoved(t *testing.T) {
+	h := newHarness(t, t0, twoSteps, birthday)
+	ev := cart("gone", 20)
+	ev.Customer["birthday"] = "06-01"
+	h.Event(ev)
+	reload(t, h, twoSteps)
+	// A timer of a journey the config has, as an earlier version kept it: its task, and
+	// its ID in a key of its own.
+	ctx := t.Context()
+	rdb := h.Redis.Client(t)
+	at := t0.Add(48 * time.Hour)
+	old := engine.Task{Kind: engine.KindTimer, ID: engine.TimerTaskID("cart", "gone", at),
+		Payload: fmt.Appendf(nil, `{"j":"cart","c":"gone","d":%d}`, at.Unix()), At: at}
+	if err := h.Scheduler.Schedule(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "rapport:{gone}:timer:cart", old.ID, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Scheduler.Len(); n != 3 {
+		t.Fatalf("%d tasks pending, want the first step and two timers", n)
+	}
+	v, err := h.Engine.Customer(ctx, "gone")
+	if err != nil || len(v.Enrolments) != 1 || v.Enrolments[0].NextStep != "first" || !v.Enrolments[0].Due.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("customer = %+v, %v; want the cart enrolment, its first step due in an hour", v, err)
+	}
+	for k := range v.Profile {
+		if strings.HasPrefix(k, event.ReservedPrefix) {
+			t.Errorf("the profile shows Rapport's own field %s", k)
+		}
+	}
+	if err := h.Engine.Forget(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Scheduler.Len(); n != 0 {
+		t.Fatalf("%d tasks still pending after erasing the customer", n)
+	}
+	if keys, err := rdb.Keys(ctx, "rapport:{gone}:*").Result(); err != nil || len(keys) != 0 {
+		t.Fatalf("keys left after erasing: %v, %v", keys, err)
 	}
 }
 

@@ -164,10 +164,10 @@ func (e *Engine) startStep(ctx context.Context, en *store.Enrolment, env workflo
 		// of the customer's, processed at the same time, may be bringing one. The step
 		// loads its state fresh, as a queued step does.
 		var payload []byte
-		if payload, err = json.Marshal(pendingStep(en)); err != nil {
+		if payload, err = pendingStep(en).marshal(); err != nil {
 			return err
 		}
-		err = e.HandleStep(ctx, payload, first)
+		err = e.HandleStep(ctx, en.Task, payload, first)
 	}
 	if err != nil {
 		e.log.Debug("immediate step goes to the queue", "journey", en.Journey, "customer", en.CustomerID, "err", err)
@@ -177,7 +177,7 @@ func (e *Engine) startStep(ctx context.Context, en *store.Enrolment, env workflo
 			// The channel asked for a pause; queues keep whole seconds, so round up.
 			at = e.cfg.Clock.Now().Add(te.RetryAfter + time.Second - time.Nanosecond).Truncate(time.Second)
 		}
-		payload, err := json.Marshal(pendingStep(en))
+		payload, err := pendingStep(en).marshal()
 		if err != nil {
 			return err
 		}

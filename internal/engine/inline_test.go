@@ -68,14 +68,16 @@ steps:
 `}, Templates: "testdata/templates"})
 	h.Event(event.Event{ID: "e1", Type: "cart.abandoned", CustomerID: "c", Customer: map[string]any{"email": "c@x.example"},
 		Data: map[string]any{"cart_id": "K-9"}})
-	fields, err := h.Redis.Client(t).HKeys(t.Context(), enrolmentKey(t, h, "cart", "c")).Result()
+	rdb := h.Redis.Client(t)
+	packed, err := rdb.HGet(t.Context(), "rapport:{c}:customer", event.ReservedPrefix+"e:cart").Result()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the enrolment in the customer's hash: %v", err)
 	}
-	for _, f := range fields {
-		if f == "event" {
-			t.Fatalf("the enrolment holds a copy of the event: %v", fields)
-		}
+	if strings.Contains(packed, "K-9") || len(packed) > 64 {
+		t.Fatalf("enrolment %q: want no copy of the event, and 64 bytes at most to keep the hash a listpack", packed)
+	}
+	if keys, err := rdb.Keys(t.Context(), "*enrol*").Result(); err != nil || len(keys) != 0 {
+		t.Fatalf("enrolment keys %v (%v), want none: the enrolment is a field of the customer's hash", keys, err)
 	}
 	h.Advance(2 * 24 * time.Hour)
 	sent := h.Sent.To("c@x.example")
@@ -87,13 +89,4 @@ steps:
 			t.Errorf("email %d lacks the event's cart: %s", i+1, m.HTML)
 		}
 	}
-}
-
-// enrolmentKey finds the Redis key of the customer's enrolment in journey.
-func enrolmentKey(t *testing.T, h *enginetest.Harness, journey, cid string) string {
-	keys, err := h.Redis.Client(t).Keys(t.Context(), "*enrol*"+journey+"*").Result()
-	if err != nil || len(keys) != 1 {
-		t.Fatalf("enrolment keys %v (%v), want one", keys, err)
-	}
-	return keys[0]
 }

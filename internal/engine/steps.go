@@ -12,22 +12,48 @@ import (
 	"github.com/rapporthq/rapport/workflows"
 )
 
-// stepPayload is the payload of a step task.
+// stepPayload is a pending step: the payload of its task, and what the engine knows of it
+// while running it. The payload carries only the journey, the customer and the enrolling
+// event: the task's ID names the enrolment and the step (StepTaskID), and the enrolment
+// keeps the step's index and due time, the header of a task due at no whole second too.
+// Tasks scheduled by earlier versions carry e, s, i and d as well; those are read.
 type stepPayload struct {
 	Journey   string `json:"j"`
 	Customer  string `json:"c"`
-	Enrolment string `json:"e"`
+	Enrolment string `json:"e,omitempty"`
 	// Step is the step's id; Index where it was in the journey, a hint for going on
 	// when an edit removed the step.
-	Step  string `json:"s"`
+	Step  string `json:"s,omitempty"`
 	Index int    `json:"i,omitempty"`
 	// Due is when the step fell due (unix ms); the next step's wait counts from it, so
 	// delays do not add up along a journey.
-	Due int64 `json:"d"`
+	Due int64 `json:"d,omitempty"`
 	// Event is the enrolling event (JSON), carried from step to step by the pending
 	// task rather than copied into the enrolment: one copy per pending step, as a bare
 	// task would hold. Tasks of enrolments made before keep it in the enrolment.
 	Event json.RawMessage `json:"ev,omitempty"`
+}
+
+// marshal encodes p as its task's payload, without what the task's ID and the
+// enrolment say.
+func (p stepPayload) marshal() ([]byte, error) {
+	return json.Marshal(stepPayload{Journey: p.Journey, Customer: p.Customer, Event: p.Event})
+}
+
+// decodeStep reads the payload of the step task id; the enrolment and the step come from
+// the ID unless the payload, of an earlier version, names them.
+func decodeStep(id string, payload []byte) (stepPayload, error) {
+	var p stepPayload
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return p, permanent("step payload: %v", err)
+	}
+	if p.Enrolment == "" || p.Step == "" {
+		var ok bool
+		if p.Enrolment, p.Step, ok = store.ParseStepTaskID(id); !ok {
+			return p, permanent("step task %q names no enrolment and step", id)
+		}
+	}
+	return p, nil
 }
 
 func stepTaskID(enrolment, step string) string { return store.StepTaskID(enrolment, step) }
@@ -42,7 +68,7 @@ var ErrUnknownJourney = errors.New("journey not loaded in this worker")
 
 // scheduleStep schedules the enrolment's pending step under its task ID.
 func (e *Engine) scheduleStep(ctx context.Context, en *store.Enrolment) error {
-	payload, err := json.Marshal(pendingStep(en))
+	payload, err := pendingStep(en).marshal()
 	if err != nil {
 		return err
 	}
@@ -54,7 +80,7 @@ func pendingStep(en *store.Enrolment) stepPayload {
 		Due: en.Due.UnixMilli(), Event: en.Event}
 }
 
-// HandleStep runs one due step: if the enrolment is still at that step, it checks the
+// HandleStep runs one due step, the task id with payload: if the enrolment is still at that step, it checks the
 // step's condition, sends its message through the send pipeline, and records the outcome
 // together with the enrolment's move to the next step or its end. A stale task (the
 // enrolment ended or moved on) does nothing. A step that an edit removed from its journey
@@ -63,10 +89,10 @@ func pendingStep(en *store.Enrolment) stepPayload {
 // It returns an error only when the task should be retried: Redis trouble, a temporary
 // channel failure before the last attempt, another attempt sending the same message, or
 // a journey this worker does not know (ErrUnknownJourney).
-func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) error {
-	var p stepPayload
-	if err := json.Unmarshal(payload, &p); err != nil {
-		return permanent("step payload: %v", err)
+func (e *Engine) HandleStep(ctx context.Context, id string, payload []byte, at Attempt) error {
+	p, err := decodeStep(id, payload)
+	if err != nil {
+		return err
 	}
 	msg := messageID(p.Enrolment, p.Step)
 	state, err := e.cfg.Store.LoadStepState(ctx, p.Journey, p.Customer, msg)
@@ -84,6 +110,9 @@ func (e *Engine) HandleStep(ctx context.Context, payload []byte, at Attempt) err
 		// A previous attempt moved the enrolment on but may have died before scheduling
 		// its next step; scheduling is idempotent, so make sure.
 		return e.scheduleStep(ctx, en)
+	}
+	if p.Due == 0 {
+		p.Index, p.Due = en.Index, en.Due.UnixMilli() // the enrolment keeps them
 	}
 	ev, err := decodeEvent(en.Event)
 	if err != nil {

@@ -12,18 +12,24 @@ import (
 )
 
 // Date and inactivity triggers are one timer per customer and journey: a task due when the
-// trigger fires, whose ID carries the due time. Store keeps the ID of the timer in force,
-// so moving a timer schedules the new one, points to it, then cancels the old one; a timer
-// that fires but is no longer the one in force does nothing. Nothing ever scans customers.
+// trigger fires, whose ID carries the due time. Store keeps the due time of the timer in
+// force, which names its task, so moving a timer schedules the new one, points to it, then
+// cancels the old one; a timer that fires but is no longer the one in force does nothing.
+// Nothing ever scans customers.
 
-// timerPayload is the payload of a timer task.
+// timerPayload is the payload of a timer task. Its due time is in its ID; timers of
+// earlier versions carry it in "d" too, which is not read.
 type timerPayload struct {
 	Journey  string `json:"j"`
 	Customer string `json:"c"`
-	Due      int64  `json:"d"` // unix seconds
 }
 
+// timerTaskID is the task ID of the customer's timer of journey due at due; "" for the
+// zero time, no timer.
 func timerTaskID(journey, cid string, due time.Time) string {
+	if due.IsZero() {
+		return ""
+	}
 	return "timer:" + shortHash(journey, cid) + ":" + strconv.FormatInt(due.Unix(), 10)
 }
 
@@ -34,30 +40,30 @@ func timerDue(id string) time.Time {
 	if i < 0 || err != nil {
 		return time.Time{}
 	}
-	return time.Unix(n, 0)
+	return time.Unix(n, 0).UTC()
 }
 
 // setTimer makes the timer due at due (zero: none) the one in force for the customer in
 // journey j.
 func (e *Engine) setTimer(ctx context.Context, j *workflows.Journey, cid string, due time.Time) error {
-	cur, err := e.cfg.Store.Timer(ctx, j.ID, cid)
+	curDue, err := e.cfg.Store.Timer(ctx, j.ID, cid)
 	if err != nil {
 		return err
 	}
-	id := ""
-	if !due.IsZero() {
-		id = timerTaskID(j.ID, cid, due)
-	}
+	id, cur := timerTaskID(j.ID, cid, due), timerTaskID(j.ID, cid, curDue)
 	if id == cur {
 		return nil
 	}
 	if id != "" {
-		payload, _ := json.Marshal(timerPayload{Journey: j.ID, Customer: cid, Due: due.Unix()})
+		payload, err := json.Marshal(timerPayload{Journey: j.ID, Customer: cid})
+		if err != nil {
+			return err
+		}
 		if err := e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindTimer, ID: id, Payload: payload, At: due}); err != nil {
 			return err
 		}
 	}
-	if err := e.cfg.Store.SetTimer(ctx, j.ID, cid, id); err != nil {
+	if err := e.cfg.Store.SetTimer(ctx, j.ID, cid, due); err != nil {
 		return err
 	}
 	if cur != "" {
@@ -77,7 +83,7 @@ func (e *Engine) armInactivity(ctx context.Context, j *workflows.Journey, cid st
 	if err != nil {
 		return err
 	}
-	if cur != "" && !due.After(timerDue(cur)) {
+	if !cur.IsZero() && !due.After(cur) {
 		return nil
 	}
 	return e.setTimer(ctx, j, cid, due)
@@ -168,23 +174,26 @@ func (e *Engine) HandleTimer(ctx context.Context, id string, payload []byte) err
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return permanent("timer payload: %v", err)
 	}
+	due := timerDue(id)
+	if due.IsZero() {
+		return permanent("timer task %q carries no due time", id)
+	}
 	cur, err := e.cfg.Store.Timer(ctx, p.Journey, p.Customer)
 	if err != nil {
 		return err
 	}
-	if cur != id {
+	if timerTaskID(p.Journey, p.Customer, cur) != id {
 		return nil // moved or cleared since it was scheduled
 	}
 	j, ok := e.Journeys().Get(p.Journey)
 	if !ok || j.Trigger.Kind == workflows.TriggerEvent {
-		return e.cfg.Store.ClearTimer(ctx, p.Journey, p.Customer, id)
+		return e.cfg.Store.ClearTimer(ctx, p.Journey, p.Customer, due)
 	}
 	now := e.cfg.Clock.Now()
 	profile, err := e.cfg.Store.Profile(ctx, p.Customer)
 	if err != nil {
 		return err
 	}
-	due := time.Unix(p.Due, 0).UTC()
 	ev := workflows.EventEnv{ID: id, Type: string(j.Trigger.Kind), CustomerID: p.Customer, OccurredAt: due,
 		Data: map[string]any{}}
 	if err := e.enrol(ctx, j, p.Customer, workflows.Env{Event: ev, Customer: profile, Now: now}); err != nil {
@@ -193,7 +202,7 @@ func (e *Engine) HandleTimer(ctx context.Context, id string, payload []byte) err
 	if j.Trigger.Kind == workflows.TriggerDate {
 		return e.armDate(ctx, j, p.Customer, profile, maxTime(now, due))
 	}
-	return e.cfg.Store.ClearTimer(ctx, p.Journey, p.Customer, id)
+	return e.cfg.Store.ClearTimer(ctx, p.Journey, p.Customer, due)
 }
 
 func maxTime(a, b time.Time) time.Time {

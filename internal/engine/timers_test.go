@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -105,6 +106,41 @@ func TestABirthdayArrivesOnceAYearAtLocalTime(t *testing.T) {
 	h.Advance(366 * 24 * time.Hour)
 	if n := len(h.Sent.To("anna@x.example")); n != 2 {
 		t.Fatalf("%d greetings after a year, want 2", n)
+	}
+}
+
+// TestATimerOfAnEarlierVersionFiresAndMovesIntoTheCustomersHash: earlier versions kept a
+// timer's task ID in a key of its own, and its task's payload carried its due time. Such a
+// timer fires as before, and the next year's timer is a field of the customer's hash.
+func TestATimerOfAnEarlierVersionFiresAndMovesIntoTheCustomersHash(t *testing.T) {
+	h := newHarness(t, t0, birthday)
+	ctx := t.Context()
+	rdb := h.Redis.Client(t)
+	if err := rdb.HSet(ctx, "rapport:{anna}:customer", "email", `"anna@x.example"`, "birthday", `"03-05"`).Err(); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 5, 10, 0, 0, 0, time.UTC)
+	old := engine.Task{Kind: engine.KindTimer, ID: engine.TimerTaskID("birthday", "anna", at),
+		Payload: fmt.Appendf(nil, `{"j":"birthday","c":"anna","d":%d}`, at.Unix()), At: at}
+	if err := h.Scheduler.Schedule(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "rapport:{anna}:timer:birthday", old.ID, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h.Advance(3 * 24 * time.Hour)
+	if n := len(h.Sent.To("anna@x.example")); n != 1 {
+		t.Fatalf("%d greetings, want the one of the earlier version's timer", n)
+	}
+	if n, err := rdb.Exists(ctx, "rapport:{anna}:timer:birthday").Result(); err != nil || n != 0 {
+		t.Fatalf("the earlier version's timer key is left (%d, %v)", n, err)
+	}
+	next := at.AddDate(1, 0, 0)
+	if due, err := h.Store.Timer(ctx, "birthday", "anna"); err != nil || !due.Equal(next) {
+		t.Fatalf("timer = %v, %v; want next year's, %v", due, err, next)
+	}
+	if timers := h.Scheduler.Timers(); len(timers) != 1 || timers[0].ID != engine.TimerTaskID("birthday", "anna", next) {
+		t.Fatalf("timers = %+v, want next year's only", timers)
 	}
 }
 

@@ -169,9 +169,10 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 		if err := holdUntilDue(ctx, t); err != nil {
 			return err
 		}
+		id, _ := asynq.GetTaskID(ctx)
 		n, _ := asynq.GetRetryCount(ctx)
 		max, _ := asynq.GetMaxRetry(ctx)
-		return translate(eng.HandleStep(ctx, t.Payload(), engine.Attempt{Retry: n, MaxRetry: max}))
+		return translate(eng.HandleStep(ctx, id, t.Payload(), engine.Attempt{Retry: n, MaxRetry: max}))
 	})
 	mux.HandleFunc(taskTypes[engine.KindTimer], func(ctx context.Context, t *asynq.Task) error {
 		if err := holdUntilDue(ctx, t); err != nil {

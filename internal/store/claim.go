@@ -303,8 +303,7 @@ type CommitResult struct {
 }
 
 // commit records, settles the claim and moves the enrolment.
-// KEYS: claim, history, enrolment, enrolled hash, legacy enrolment set, then the window
-// sets to free.
+// KEYS: claim, history, the enrolment's four (see enrolLua), then the window sets to free.
 // ARGV: token, record, history length, claim TTL ms, the move (see moveLua), message id.
 var commit = redis.NewScript(moveLua + `
 local moved
@@ -312,14 +311,14 @@ if ARGV[1] ~= '' then
   local c = redis.call('HMGET', KEYS[1], 'state', 'token', 'moved')
   if c[2] ~= ARGV[1] then return {-1, 0} end
   if c[1] == 'done' then return {0, tonumber(c[3] or '0')} end
-  moved = move(KEYS[3], KEYS[4], KEYS[5], ARGV, 5)
+  moved = move(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV, 5)
   redis.call('HSET', KEYS[1], 'state', 'done', 'lease', '0', 'moved', moved)
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  for i = 6, #KEYS do
+  for i = 7, #KEYS do
     redis.call('ZREM', KEYS[i], ARGV[12])
   end
 else
-  moved = move(KEYS[3], KEYS[4], KEYS[5], ARGV, 5)
+  moved = move(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV, 5)
   if moved == 0 then return {0, 0} end
 end
 redis.call('LPUSH', KEYS[2], ARGV[2])
@@ -339,8 +338,8 @@ func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	m := c.Move
 	args := append([]any{c.Token, b, HistoryLength, ClaimTTL.Milliseconds()}, m.args()...)
 	args = append(args, c.MessageID)
-	keys := []string{s.claimKey(c.CustomerID, c.MessageID), s.historyKey(c.CustomerID),
-		s.enrolKey(m.Journey, c.CustomerID), s.enrolledKey(c.CustomerID), s.legacyEnrolSetKey(c.CustomerID)}
+	keys := append([]string{s.claimKey(c.CustomerID, c.MessageID), s.historyKey(c.CustomerID)},
+		s.enrolKeys(m.Journey, c.CustomerID)...)
 	for _, w := range c.Free {
 		keys = append(keys, s.sentKey(c.CustomerID, w.Counter))
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,14 +37,15 @@ func (s *Store) customerKey(cid string) string { return s.key(cid, "customer") }
 func (s *Store) appliedKey(cid, eventID string) string {
 	return s.key(cid, "applied:"+eventID)
 }
-func (s *Store) enrolKey(journey, cid string) string { return s.key(cid, "enrol:"+journey) }
-func (s *Store) enrolledKey(cid string) string       { return s.key(cid, "enrolled") }
 
-// legacyEnrolSetKey is the set of the customer's journeys that versions before the
-// enrolled hash kept. It is still read and cleaned, so that enrolments made by them go on;
-// a one-field hash is listpack-encoded on Redis 7.0 (about 100 bytes) where a set is not
-// (about 200).
-func (s *Store) legacyEnrolSetKey(cid string) string { return s.key(cid, "enrols") }
+// Keys of earlier versions, still read and cleaned so that what they made goes on (see
+// customer.go): an enrolment's hash, the customer's journeys in a hash and, before that,
+// in a set, and a timer's task ID.
+func (s *Store) legacyEnrolKey(journey, cid string) string { return s.key(cid, "enrol:"+journey) }
+func (s *Store) legacyEnrolledKey(cid string) string       { return s.key(cid, "enrolled") }
+func (s *Store) legacyEnrolSetKey(cid string) string       { return s.key(cid, "enrols") }
+func (s *Store) legacyTimerKey(journey, cid string) string { return s.key(cid, "timer:"+journey) }
+
 func (s *Store) enteredKey(journey, cid string) string {
 	return s.key(cid, "entered:"+journey)
 }
@@ -56,7 +58,6 @@ func (s *Store) consentKey(cid string) string { return s.key(cid, "consent") }
 func (s *Store) sentKey(cid, counter string) string {
 	return s.key(cid, "sent:"+counter)
 }
-func (s *Store) timerKey(journey, cid string) string { return s.key(cid, "timer:"+journey) }
 func (s *Store) claimKey(cid, message string) string { return s.key(cid, "claim:"+message) }
 func (s *Store) blockedKey(cid string) string        { return s.key(cid, "blocked") }
 
@@ -111,7 +112,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev event.Event) (map[string]any,
 	if err != nil {
 		return nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
 	}
-	return decodeProfile(res), nil
+	return decodeCustomer(pairs(res)).profile, nil
 }
 
 // ApplyEventChecking is ApplyEvent and SuppressedOn(addresses) in one round trip: an
@@ -152,7 +153,7 @@ func (s *Store) ApplyEventChecking(ctx context.Context, ev event.Event, addresse
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
 	}
-	return decodeProfile(flat), suppressedOn(sup), nil
+	return decodeCustomer(pairs(flat)).profile, suppressedOn(sup), nil
 }
 
 // applyArgs are the keys and arguments of applyEvent for ev.
@@ -174,6 +175,10 @@ func (s *Store) applyArgs(ev event.Event) ([]string, []any, error) {
 		if event.IsDerived(k) {
 			continue
 		}
+		if strings.HasPrefix(k, event.ReservedPrefix) {
+			// Validate refuses these; a field of this name would overwrite Rapport's own.
+			return nil, nil, fmt.Errorf("customer %s attribute %s: names starting with %s are Rapport's", ev.CustomerID, k, event.ReservedPrefix)
+		}
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, nil, fmt.Errorf("customer %s attribute %s: %w", ev.CustomerID, k, err)
@@ -189,19 +194,7 @@ func (s *Store) Profile(ctx context.Context, cid string) (map[string]any, error)
 	if err != nil {
 		return nil, fmt.Errorf("load profile %s: %w", cid, err)
 	}
-	p := make(map[string]any, len(res))
-	for k, v := range res {
-		p[k] = decodeValue(v)
-	}
-	return p, nil
-}
-
-func decodeProfile(flat []string) map[string]any {
-	p := make(map[string]any, len(flat)/2)
-	for i := 0; i+1 < len(flat); i += 2 {
-		p[flat[i]] = decodeValue(flat[i+1])
-	}
-	return p
+	return decodeCustomer(res).profile, nil
 }
 
 // decodeValue reads a JSON-encoded attribute. Times kept by Rapport (last_order_at) come
@@ -301,9 +294,8 @@ func decodeConsent(h map[string]string) map[string]bool {
 // ids) and the sent-message counters (counters lists their names). Enrolments and timers
 // are the engine's to end first, since their tasks must be cancelled.
 func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []string) error {
-	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.enrolledKey(cid), s.legacyEnrolSetKey(cid),
-		s.blockedKey(cid),
-		s.factsKey(cid)}
+	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.legacyEnrolledKey(cid), s.legacyEnrolSetKey(cid),
+		s.blockedKey(cid), s.factsKey(cid)}
 	history, err := s.History(ctx, cid)
 	if err != nil {
 		return err
@@ -317,7 +309,7 @@ func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []str
 		keys = append(keys, s.sentKey(cid, c))
 	}
 	for _, j := range journeys {
-		keys = append(keys, s.enrolKey(j, cid), s.enteredKey(j, cid), s.goalKey(j, cid), s.timerKey(j, cid))
+		keys = append(keys, s.legacyEnrolKey(j, cid), s.enteredKey(j, cid), s.goalKey(j, cid), s.legacyTimerKey(j, cid))
 	}
 	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
 		return fmt.Errorf("erase customer %s: %w", cid, err)

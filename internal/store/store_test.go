@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ var t0 = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 
 func enrolment(id string, at time.Time) store.Enrolment {
 	return store.Enrolment{ID: id, Journey: "j", CustomerID: "c", StartedAt: at, Due: at.Add(time.Hour),
-		Task: "step:" + id + ":0", Event: []byte(`{}`), Since: at}
+		Task: "step:" + id + ":0", Since: at}
 }
 
 func TestEnrolFollowsTheJourneysRule(t *testing.T) {
@@ -103,5 +104,84 @@ func TestApplyEventKeepsTheProfileAndCountsEachOrderOnce(t *testing.T) {
 	}
 	if tags, _ := p["tags"].([]any); len(tags) != 1 || tags[0] != "vip" {
 		t.Errorf("a list attribute came back as %#v", p["tags"])
+	}
+}
+
+// TestProfileReadsNeverShowRapportsOwnFields: a customer's enrolments and timers live in
+// the profile's hash, under event.ReservedPrefix; no read of the profile shows them, and
+// no attribute can write them.
+func TestProfileReadsNeverShowRapportsOwnFields(t *testing.T) {
+	st := store.New(redistest.Start(t).Client(t))
+	ctx := context.Background()
+	ev := event.Event{ID: "o-1", Type: store.OrderPlaced, CustomerID: "c", OccurredAt: t0,
+		Customer: map[string]any{"first_name": "Anna"}, Data: map[string]any{"total": 10.5}}
+	if _, err := st.ApplyEvent(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Enrol(ctx, enrolment("a", t0), store.Rule{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetTimer(ctx, "birthday", "c", t0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ev.ID = "o-2"
+	applied, err := st.ApplyEvent(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile, err := st.Profile(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := st.LoadStepState(ctx, "j", "c", "a-0")
+	if err != nil || state.Enrolment == nil || state.Enrolment.ID != "a" {
+		t.Fatalf("LoadStepState = %+v, %v; want enrolment a", state, err)
+	}
+	for name, p := range map[string]map[string]any{"ApplyEvent": applied, "Profile": profile, "LoadStepState": state.Profile} {
+		if len(p) != 5 || p["first_name"] != "Anna" || p["orders_count"] != 2.0 {
+			t.Errorf("%s profile = %v, want first_name and the 4 order statistics", name, p)
+		}
+		for k := range p {
+			if strings.HasPrefix(k, event.ReservedPrefix) {
+				t.Errorf("%s profile shows %s", name, k)
+			}
+		}
+	}
+	bad := event.Event{ID: "u-1", Type: "customer.updated", CustomerID: "c", Customer: map[string]any{event.ReservedPrefix + "e:j": "x"}}
+	if _, err := st.ApplyEvent(ctx, bad); err == nil {
+		t.Fatal("ApplyEvent wrote an attribute named like Rapport's own fields")
+	}
+	if e, err := st.Enrolment(ctx, "j", "c"); err != nil || e == nil || e.ID != "a" {
+		t.Fatalf("Enrolment after the refused event = %+v, %v; want a as it was", e, err)
+	}
+}
+
+// TestEnrolmentsAndTimersKeepToOneSlotOfACluster: every script and transaction on a
+// customer's enrolments and timers names keys of the customer's slot only.
+func TestEnrolmentsAndTimersKeepToOneSlotOfACluster(t *testing.T) {
+	st := store.New(redistest.StartCluster(t).Client(t))
+	ctx := context.Background()
+	en := enrolment("a", t0)
+	if got, _, err := st.Enrol(ctx, en, store.Rule{}); err != nil || got != store.Started {
+		t.Fatalf("Enrol = %v, %v", got, err)
+	}
+	m := store.Move{Journey: "j", CustomerID: "c", Enrolment: "a", From: en.Step, To: "s2", Due: t0.Add(time.Hour), Task: "step:a:s2"}
+	if r, err := st.Advance(ctx, m); err != nil || r != store.Advanced {
+		t.Fatalf("Advance = %v, %v", r, err)
+	}
+	if err := st.SetTimer(ctx, "birthday", "c", t0); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := st.Timer(ctx, "birthday", "c"); err != nil || !due.Equal(t0) {
+		t.Fatalf("Timer = %v, %v", due, err)
+	}
+	if err := st.ClearTimer(ctx, "birthday", "c", t0); err != nil {
+		t.Fatal(err)
+	}
+	if task, ok, err := st.End(ctx, "j", "c", "a"); err != nil || !ok || task != m.Task {
+		t.Fatalf("End = %q, %v, %v", task, ok, err)
+	}
+	if ens, err := st.Enrolments(ctx, "c"); err != nil || len(ens) != 0 {
+		t.Fatalf("Enrolments = %v, %v", ens, err)
 	}
 }

@@ -1,0 +1,4 @@
+package engine
+
+// TimerTaskID lets tests name a timer's task as the engine does.
+var TimerTaskID = timerTaskID
