@@ -117,9 +117,10 @@ type Config struct {
 // Stats keeps relationship metrics up to date as events are processed; internal/stats
 // implements it.
 type Stats interface {
-	// Applied is called after the event's profile change is recorded, with the profile
-	// after it, on every attempt of the event: it must count each event id once.
-	Applied(ctx context.Context, ev event.Event, profile map[string]any) error
+	// Applied is called after the event's profile change is recorded, with what it
+	// left (the profile after it, whether it was the customer's first event), on every
+	// attempt of the event: it must count each event id once.
+	Applied(ctx context.Context, ev event.Event, a store.Applied) error
 }
 
 // Engine turns events into enrolments, enrolments into scheduled steps, and due steps into

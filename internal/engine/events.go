@@ -26,15 +26,16 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 	}
 	// The profile is updated and the addresses the event brings are looked up on the
 	// suppression lists in one round trip.
-	profile, suppressed, err := e.cfg.Store.ApplyEventChecking(ctx, ev, e.suppressionAddresses(ev.CustomerID, ev.Customer))
+	a, err := e.cfg.Store.ApplyEventChecking(ctx, ev, e.suppressionAddresses(ev.CustomerID, ev.Customer))
 	if err != nil {
 		return err
 	}
-	if err := e.applySuppression(ctx, ev.CustomerID, suppressed); err != nil {
+	profile := a.Profile
+	if err := e.applySuppression(ctx, ev.CustomerID, a.Suppressed); err != nil {
 		return err
 	}
 	if e.cfg.Stats != nil {
-		if err := e.cfg.Stats.Applied(ctx, ev, profile); err != nil {
+		if err := e.cfg.Stats.Applied(ctx, ev, a); err != nil {
 			return fmt.Errorf("count event %s: %w", ev.ID, err)
 		}
 	}

@@ -110,11 +110,11 @@ func BenchmarkCountedBytesPerCustomer(b *testing.B) {
 			order(cid+"-o2", cid, "2026-10-20T10:00:00Z", 20),
 			nps(cid+"-n", cid, "2026-11-10T10:00:00Z", (c%11+11)%11),
 		} {
-			profile, err := st.ApplyEvent(ctx, ev)
+			a, err := st.ApplyEventChecking(ctx, ev, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := rec.Applied(ctx, ev, profile); err != nil {
+			if err := rec.Applied(ctx, ev, a); err != nil {
 				b.Fatal(err)
 			}
 			if k == 1 {

@@ -41,9 +41,9 @@ const (
 const npsSurvey = "nps"
 
 // Facts keeps what the counters need to remember per customer, in the customer's own
-// slot: its first event and its latest survey answers. *store.Store is one.
+// slot: its latest survey answers. *store.Store is one. (Its first event is kept by the
+// store as it applies events: see store.Applied.)
 type Facts interface {
-	FirstSeen(ctx context.Context, cid, eventID string) (bool, error)
 	RecordAnswer(ctx context.Context, cid, survey string, a store.Answer) (store.AnswerChange, error)
 }
 
@@ -195,18 +195,15 @@ func (r *Recorder) run(ctx context.Context, fact string, b *batch) error {
 	return countOnce.Run(ctx, r.rdb, keys, args...).Err()
 }
 
-// Applied counts one processed event, given the customer's profile after it: a new
-// customer, and for order.placed the order, its revenue, a first order (buyer, cohort) or
+// Applied counts one processed event, given what it left (the customer's profile after
+// it, whether it was their first event): a new customer, and for order.placed the order, its revenue, a first order (buyer, cohort) or
 // a second (repeat buyer, returned within 30 and 90 days); for nps.submitted the answer
 // in its day, replacing the customer's previous answer. Calling it again for the same
 // event id counts nothing more.
-func (r *Recorder) Applied(ctx context.Context, ev event.Event, profile map[string]any) error {
-	first, err := r.facts.FirstSeen(ctx, ev.CustomerID, ev.ID)
-	if err != nil {
-		return err
-	}
+func (r *Recorder) Applied(ctx context.Context, ev event.Event, a store.Applied) error {
+	profile := a.Profile
 	var b batch
-	if first {
+	if a.First {
 		b.add(r.totalsKey(), fCustomers, 1)
 	}
 	switch ev.Type {

@@ -13,25 +13,6 @@ import (
 // first named the customer, and the latest answer to each survey.
 func (s *Store) factsKey(cid string) string { return s.key(cid, "facts") }
 
-// firstSeen keeps the id of the first event of a customer and says whether it is ARGV[1].
-var firstSeen = redis.NewScript(`
-redis.call('HSETNX', KEYS[1], 'first_event', ARGV[1])
-if redis.call('HGET', KEYS[1], 'first_event') == ARGV[1] then
-  return 1
-end
-return 0
-`)
-
-// FirstSeen reports whether the event eventID is the first Rapport processed for the
-// customer. Asking again for the same event answers the same, so a retried event does too.
-func (s *Store) FirstSeen(ctx context.Context, cid, eventID string) (bool, error) {
-	n, err := firstSeen.Run(ctx, s.rdb, []string{s.factsKey(cid)}, eventID).Int()
-	if err != nil {
-		return false, fmt.Errorf("first event of %s: %w", cid, err)
-	}
-	return n == 1, nil
-}
-
 // Answer is a customer's answer to a survey (an NPS question), as statistics count it.
 type Answer struct {
 	// EventID is the id of the event that carried the answer.

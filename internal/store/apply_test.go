@@ -17,9 +17,9 @@ func TestApplyEventWritesNothingWhenItCannotWriteEverything(t *testing.T) {
 	rdb := redistest.Start(t).Client(t)
 	s := New(rdb)
 	ctx := context.Background()
-	keys := []string{s.customerKey("c"), s.appliedKey("c", "e")}
+	keys := []string{s.customerKey("c"), s.appliedKey("c", "e"), s.factsKey("c")}
 	for _, total := range []string{"nan", "NaN", "inf", "-inf", "Infinity", "1e999", "lots", ""} {
-		err := applyEvent.Run(ctx, rdb, keys, 60000, "1", total, `"2026-01-01T00:00:00Z"`, "first_name", `"Anna"`).Err()
+		err := applyEvent.Run(ctx, rdb, keys, 60000, "1", total, `"2026-01-01T00:00:00Z"`, "e", "first_name", `"Anna"`).Err()
 		if err == nil {
 			t.Errorf("total %q was applied", total)
 		}
@@ -27,7 +27,7 @@ func TestApplyEventWritesNothingWhenItCannotWriteEverything(t *testing.T) {
 	if err := rdb.HSet(ctx, keys[0], "total_spent", "1e308").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := applyEvent.Run(ctx, rdb, keys, 60000, "1", "1e308", `"2026-01-01T00:00:00Z"`, "first_name", `"Anna"`).Err(); err == nil {
+	if err := applyEvent.Run(ctx, rdb, keys, 60000, "1", "1e308", `"2026-01-01T00:00:00Z"`, "e", "first_name", `"Anna"`).Err(); err == nil {
 		t.Errorf("a total that makes total_spent infinite was applied")
 	}
 	h, err := rdb.HGetAll(ctx, keys[0]).Result()
@@ -37,10 +37,10 @@ func TestApplyEventWritesNothingWhenItCannotWriteEverything(t *testing.T) {
 	if len(h) != 1 || h["total_spent"] != "1e308" {
 		t.Fatalf("customer after refused events = %v, want only the total_spent set by the test", h)
 	}
-	if n := rdb.Exists(ctx, keys[1]).Val(); n != 0 {
-		t.Fatalf("the applied marker was taken by a refused event")
+	if n := rdb.Exists(ctx, keys[1], keys[2]).Val(); n != 0 {
+		t.Fatalf("the applied marker or the first event was written by a refused event")
 	}
-	if err := applyEvent.Run(ctx, rdb, keys, 60000, "1", "59.9", `"2026-01-01T00:00:00Z"`, "first_name", `"Anna"`).Err(); err != nil {
+	if err := applyEvent.Run(ctx, rdb, keys, 60000, "1", "59.9", `"2026-01-01T00:00:00Z"`, "e", "first_name", `"Anna"`).Err(); err != nil {
 		t.Fatalf("a good order: %v", err)
 	}
 	if h := rdb.HGetAll(ctx, keys[0]).Val(); h["orders_count"] != "1" || h["first_name"] != `"Anna"` {
@@ -67,19 +67,42 @@ func TestApplyEventCheckingLooksUpTheAddresses(t *testing.T) {
 		}
 		ev := event.Event{ID: "e1", Type: "customer.updated", CustomerID: "c", OccurredAt: time.Now(),
 			Customer: map[string]any{"email": "anna@example.com", "first_name": "Anna"}}
-		profile, on, err := s.ApplyEventChecking(ctx, ev, addresses)
+		a, err := s.ApplyEventChecking(ctx, ev, addresses)
 		if err != nil {
 			t.Fatalf("flush %v: %v", flush, err)
 		}
-		if profile["first_name"] != "Anna" || len(on) != 1 || !on["email"] {
-			t.Fatalf("flush %v: profile %v, suppressed on %v; want Anna, email only", flush, profile, on)
+		if a.Profile["first_name"] != "Anna" || len(a.Suppressed) != 1 || !a.Suppressed["email"] || !a.First {
+			t.Fatalf("flush %v: %+v; want Anna, suppressed on email only, the customer's first event", flush, a)
 		}
 	}
 	bad := event.Event{ID: "e2", Type: OrderPlaced, CustomerID: "c", OccurredAt: time.Now(), Data: map[string]any{"total": 1e308}}
 	if err := s.rdb.HSet(ctx, s.customerKey("c"), "total_spent", "1e308").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.ApplyEventChecking(ctx, bad, addresses); err == nil {
+	if _, err := s.ApplyEventChecking(ctx, bad, addresses); err == nil {
 		t.Fatal("an order the counters cannot count was applied")
+	}
+}
+
+// The first event Rapport processes for a customer is told apart, the same on a retry of
+// it, and no later event is.
+func TestApplyTellsTheCustomersFirstEvent(t *testing.T) {
+	s := New(redistest.Start(t).Client(t))
+	ctx := context.Background()
+	ev := func(id string) event.Event {
+		return event.Event{ID: id, Type: "customer.updated", CustomerID: "c", OccurredAt: time.Now(),
+			Customer: map[string]any{"first_name": "Anna"}}
+	}
+	for _, c := range []struct {
+		id    string
+		first bool
+	}{{"e1", true}, {"e2", false}, {"e1", true}, {"e3", false}} {
+		a, err := s.ApplyEventChecking(ctx, ev(c.id), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.First != c.first || a.Profile["first_name"] != "Anna" {
+			t.Fatalf("%s: %+v, want first %v", c.id, a, c.first)
+		}
 	}
 }

@@ -64,10 +64,13 @@ func (s *Store) blockedKey(cid string) string        { return s.key(cid, "blocke
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
-// applyEvent upserts attributes and, for a first-seen order, the order statistics.
-// KEYS: customer hash, applied marker. ARGV: ttl ms, order flag, total, occurred_at, then
-// attribute/value pairs. Redis does not undo a script that fails half-way, so everything
-// that can fail (the total and the counters it adds to) is checked before the first write.
+// applyEvent upserts attributes and, for a first-seen order, the order statistics, and
+// keeps the id of the customer's first event in their facts. It returns '1' when the event
+// is that first one ('0' otherwise), then the customer's hash.
+// KEYS: customer hash, applied marker, facts. ARGV: ttl ms, order flag, total,
+// occurred_at, event id, then attribute/value pairs. Redis does not undo a script that
+// fails half-way, so everything that can fail (the total and the counters it adds to) is
+// checked before the first write.
 var applyEvent = redis.NewScript(`
 local function finite(x) return x and x == x and x ~= math.huge and x ~= -math.huge end
 if ARGV[2] == '1' then
@@ -81,7 +84,12 @@ if ARGV[2] == '1' then
     return redis.error_reply('ERR the order statistics cannot count this order')
   end
 end
-for i = 5, #ARGV, 2 do
+redis.call('HSETNX', KEYS[3], 'first_event', ARGV[5])
+local first = '0'
+if redis.call('HGET', KEYS[3], 'first_event') == ARGV[5] then
+  first = '1'
+end
+for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
 end
 if ARGV[2] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
@@ -94,37 +102,41 @@ if ARGV[2] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
     redis.call('HSET', KEYS[1], 'last_order_at', ARGV[4])
   end
 end
-return redis.call('HGETALL', KEYS[1])
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, first)
+return out
 `)
 
 // OrderPlaced is the event type whose events keep orders_count, total_spent,
 // first_order_at and last_order_at.
 const OrderPlaced = "order.placed"
 
+// Applied is what applying an event left.
+type Applied struct {
+	// Profile is the customer's profile after the event.
+	Profile map[string]any
+	// First: the event is the first Rapport processed for the customer. A retried event
+	// gets the same answer.
+	First bool
+	// Suppressed holds the channels whose address, as the event brings it, is on their
+	// suppression list (ApplyEventChecking).
+	Suppressed map[string]bool
+}
+
 // ApplyEvent upserts the profile attributes ev carries and, when ev is an order.placed seen
 // for the first time, counts the order. It returns the profile after the change.
 func (s *Store) ApplyEvent(ctx context.Context, ev event.Event) (map[string]any, error) {
-	keys, args, err := s.applyArgs(ev)
-	if err != nil {
-		return nil, err
-	}
-	res, err := applyEvent.Run(ctx, s.rdb, keys, args...).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
-	}
-	return decodeCustomer(pairs(res)).profile, nil
+	a, err := s.ApplyEventChecking(ctx, ev, nil)
+	return a.Profile, err
 }
 
-// ApplyEventChecking is ApplyEvent and SuppressedOn(addresses) in one round trip: an
-// event that brings an address has it checked against the suppression list on the way.
-func (s *Store) ApplyEventChecking(ctx context.Context, ev event.Event, addresses map[string]string) (map[string]any, map[string]bool, error) {
-	if len(addresses) == 0 {
-		profile, err := s.ApplyEvent(ctx, ev)
-		return profile, nil, err
-	}
+// ApplyEventChecking is ApplyEvent, telling whether ev is the customer's first event,
+// and SuppressedOn(addresses), all in one round trip: an event that brings an address has
+// it checked against the suppression list on the way.
+func (s *Store) ApplyEventChecking(ctx context.Context, ev event.Event, addresses map[string]string) (Applied, error) {
 	keys, args, err := s.applyArgs(ev)
 	if err != nil {
-		return nil, nil, err
+		return Applied{}, err
 	}
 	var res *redis.Cmd
 	var sup map[string]*redis.BoolCmd
@@ -136,24 +148,35 @@ func (s *Store) ApplyEventChecking(ctx context.Context, ev event.Event, addresse
 	if redis.HasErrorPrefix(res.Err(), "NOSCRIPT") {
 		// A Redis that does not know the script yet (started, or flushed its scripts):
 		// the two in turn, which loads it.
-		profile, err := s.ApplyEvent(ctx, ev)
+		flat, err := applyEvent.Run(ctx, s.rdb, keys, args...).StringSlice()
 		if err != nil {
-			return nil, nil, err
+			return Applied{}, fmt.Errorf("apply event %s: %w", ev.ID, err)
 		}
 		on, err := s.SuppressedOn(ctx, addresses)
-		return profile, on, err
+		if err != nil {
+			return Applied{}, err
+		}
+		return applied(flat, on), nil
 	}
 	if err := res.Err(); err != nil {
-		return nil, nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
+		return Applied{}, fmt.Errorf("apply event %s: %w", ev.ID, err)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read suppression lists: %w", err)
+		return Applied{}, fmt.Errorf("read suppression lists: %w", err)
 	}
 	flat, err := res.StringSlice()
 	if err != nil {
-		return nil, nil, fmt.Errorf("apply event %s: %w", ev.ID, err)
+		return Applied{}, fmt.Errorf("apply event %s: %w", ev.ID, err)
 	}
-	return decodeCustomer(pairs(flat)).profile, suppressedOn(sup), nil
+	return applied(flat, suppressedOn(sup)), nil
+}
+
+// applied reads applyEvent's answer: the first-event flag, then the customer's hash.
+func applied(flat []string, suppressed map[string]bool) Applied {
+	if len(flat) == 0 {
+		return Applied{Profile: map[string]any{}, Suppressed: suppressed}
+	}
+	return Applied{First: flat[0] == "1", Profile: decodeCustomer(pairs(flat[1:])).profile, Suppressed: suppressed}
 }
 
 // applyArgs are the keys and arguments of applyEvent for ev.
@@ -170,7 +193,7 @@ func (s *Store) applyArgs(ev event.Event) ([]string, []any, error) {
 		}
 	}
 	args = append(args, appliedTTL.Milliseconds(), order, strconv.FormatFloat(total, 'f', -1, 64),
-		jsonString(ev.OccurredAt.UTC().Format(time.RFC3339)))
+		jsonString(ev.OccurredAt.UTC().Format(time.RFC3339)), ev.ID)
 	for k, v := range ev.Customer {
 		if event.IsDerived(k) {
 			continue
@@ -185,7 +208,7 @@ func (s *Store) applyArgs(ev event.Event) ([]string, []any, error) {
 		}
 		args = append(args, k, string(b))
 	}
-	return []string{s.customerKey(ev.CustomerID), s.appliedKey(ev.CustomerID, ev.ID)}, args, nil
+	return []string{s.customerKey(ev.CustomerID), s.appliedKey(ev.CustomerID, ev.ID), s.factsKey(ev.CustomerID)}, args, nil
 }
 
 // Profile returns the customer's attributes, empty when the customer is unknown.

@@ -38,11 +38,11 @@ func statsServer(t *testing.T) *httptest.Server {
 		{ID: "nb", Type: "nps.submitted", CustomerID: "b", OccurredAt: day(4), Data: map[string]any{"score": 9.0}},
 		{ID: "nc", Type: "nps.submitted", CustomerID: "c", OccurredAt: day(2), Data: map[string]any{"score": 2.0}},
 	} {
-		profile, err := st.ApplyEvent(ctx, ev)
+		a, err := st.ApplyEventChecking(ctx, ev, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := rec.Applied(ctx, ev, profile); err != nil {
+		if err := rec.Applied(ctx, ev, a); err != nil {
 			t.Fatal(err)
 		}
 	}
