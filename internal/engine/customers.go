@@ -175,7 +175,7 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 	for name := range e.Snapshot().Channels {
 		counters = append(counters, name)
 	}
-	if err := e.cfg.Store.Forget(ctx, id, journeys, counters); err != nil {
+	if err := e.cfg.Store.Forget(ctx, id, e.cfg.Clock.Now(), journeys, counters); err != nil {
 		return err
 	}
 	for _, en := range ens {

@@ -291,8 +291,31 @@ func TestForgetErasesTheCustomerAndCancelsWhatIsPending(t *testing.T) {
 		t.Fatalf("after erasing: sent %d, view %+v", len(h.Sent.To("gone@x.example")), v)
 	}
 	keys, err := h.Redis.Client(t).Keys(t.Context(), "rapport:{gone}:*").Result()
-	if err != nil || len(keys) != 0 {
-		t.Fatalf("keys left after erasing: %v, %v", keys, err)
+	if err != nil || len(keys) != 1 || keys[0] != "rapport:{gone}:erased" {
+		t.Fatalf("keys left after erasing: %v, %v; want only when the customer was erased", keys, err)
+	}
+}
+
+// An event accepted before the customer asked to be forgotten, and processed after, does
+// not bring them back.
+func TestAnEventQueuedBeforeTheErasureDoesNotBringTheCustomerBack(t *testing.T) {
+	h := newHarness(t, t0, twoSteps)
+	h.Event(cart("gone", 20))
+	queued := cart("gone", 30) // accepted now, processed after the erasure
+	queued.ID, queued.OccurredAt = "queued", t0
+	h.Advance(time.Minute)
+	if err := h.Engine.Forget(t.Context(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Engine.HandleEvent(t.Context(), queued); err != nil {
+		t.Fatal(err)
+	}
+	h.Advance(30 * 24 * time.Hour)
+	if _, err := h.Engine.Customer(t.Context(), "gone"); !errors.Is(err, engine.ErrUnknownCustomer) {
+		t.Fatalf("Customer(gone) after a queued event = %v, want ErrUnknownCustomer", err)
+	}
+	if n := len(h.Sent.To("gone@x.example")); n != 0 {
+		t.Fatalf("%d messages to the erased customer", n)
 	}
 }
 
@@ -336,8 +359,8 @@ func TestErasureCancelsTheTimersOfJourneysSinceRemoved(t *testing.T) {
 	if n := h.Scheduler.Len(); n != 0 {
 		t.Fatalf("%d tasks still pending after erasing the customer", n)
 	}
-	if keys, err := rdb.Keys(ctx, "rapport:{gone}:*").Result(); err != nil || len(keys) != 0 {
-		t.Fatalf("keys left after erasing: %v, %v", keys, err)
+	if keys, err := rdb.Keys(ctx, "rapport:{gone}:*").Result(); err != nil || len(keys) != 1 || keys[0] != "rapport:{gone}:erased" {
+		t.Fatalf("keys left after erasing: %v, %v; want only when the customer was erased", keys, err)
 	}
 }
 

@@ -30,6 +30,11 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return err
 	}
+	if a.Erased {
+		e.log.Info("event of an erased customer dropped: it occurred before the erasure", "event", ev.ID,
+			"type", ev.Type, "customer", ev.CustomerID)
+		return nil
+	}
 	profile := a.Profile
 	if err := e.applySuppression(ctx, ev.CustomerID, a.Suppressed); err != nil {
 		return err

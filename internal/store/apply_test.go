@@ -17,9 +17,9 @@ func TestApplyEventWritesNothingWhenItCannotWriteEverything(t *testing.T) {
 	rdb := redistest.Start(t).Client(t)
 	s := New(rdb)
 	ctx := context.Background()
-	keys := []string{s.customerKey("c"), s.appliedKey("c", "e"), s.factsKey("c")}
+	keys := []string{s.customerKey("c"), s.appliedKey("c", "e"), s.factsKey("c"), s.erasedKey("c")}
 	for _, total := range []string{"nan", "NaN", "inf", "-inf", "Infinity", "1e999", "lots", ""} {
-		err := applyEvent.Run(ctx, rdb, keys, 60000, "1", total, `"2026-01-01T00:00:00Z"`, "e", "first_name", `"Anna"`).Err()
+		err := applyEvent.Run(ctx, rdb, keys, 60000, "1", total, `"2026-01-01T00:00:00Z"`, "e", 1767225600000000, "first_name", `"Anna"`).Err()
 		if err == nil {
 			t.Errorf("total %q was applied", total)
 		}
@@ -27,7 +27,7 @@ func TestApplyEventWritesNothingWhenItCannotWriteEverything(t *testing.T) {
 	if err := rdb.HSet(ctx, keys[0], "total_spent", "1e308").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := applyEvent.Run(ctx, rdb, keys, 60000, "1", "1e308", `"2026-01-01T00:00:00Z"`, "e", "first_name", `"Anna"`).Err(); err == nil {
+	if err := applyEvent.Run(ctx, rdb, keys, 60000, "1", "1e308", `"2026-01-01T00:00:00Z"`, "e", 1767225600000000, "first_name", `"Anna"`).Err(); err == nil {
 		t.Errorf("a total that makes total_spent infinite was applied")
 	}
 	h, err := rdb.HGetAll(ctx, keys[0]).Result()
@@ -40,7 +40,7 @@ func TestApplyEventWritesNothingWhenItCannotWriteEverything(t *testing.T) {
 	if n := rdb.Exists(ctx, keys[1], keys[2]).Val(); n != 0 {
 		t.Fatalf("the applied marker or the first event was written by a refused event")
 	}
-	if err := applyEvent.Run(ctx, rdb, keys, 60000, "1", "59.9", `"2026-01-01T00:00:00Z"`, "e", "first_name", `"Anna"`).Err(); err != nil {
+	if err := applyEvent.Run(ctx, rdb, keys, 60000, "1", "59.9", `"2026-01-01T00:00:00Z"`, "e", 1767225600000000, "first_name", `"Anna"`).Err(); err != nil {
 		t.Fatalf("a good order: %v", err)
 	}
 	if h := rdb.HGetAll(ctx, keys[0]).Val(); h["orders_count"] != "1" || h["first_name"] != `"Anna"` {
@@ -104,5 +104,44 @@ func TestApplyTellsTheCustomersFirstEvent(t *testing.T) {
 		if a.First != c.first || a.Profile["first_name"] != "Anna" {
 			t.Fatalf("%s: %+v, want first %v", c.id, a, c.first)
 		}
+	}
+}
+
+// An event that occurred before the customer was erased, processed after (it was queued, or
+// sent late), changes nothing; one that occurred after brings the customer back.
+func TestAnEventFromBeforeTheErasureChangesNothing(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	s := New(rdb)
+	ctx := context.Background()
+	erasedAt := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	order := func(id string, at time.Time) event.Event {
+		return event.Event{ID: id, Type: OrderPlaced, CustomerID: "c", OccurredAt: at,
+			Customer: map[string]any{"email": "anna@example.com"}, Data: map[string]any{"total": 10.0}}
+	}
+	if _, err := s.ApplyEvent(ctx, order("o1", erasedAt.Add(-time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(ctx, "c", erasedAt, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.ApplyEventChecking(ctx, order("o2", erasedAt.Add(-time.Minute)), map[string]string{"email": "anna@example.com"})
+	if err != nil || !a.Erased || len(a.Profile) != 0 {
+		t.Fatalf("an order from before the erasure: %+v, %v; want it refused as erased", a, err)
+	}
+	keys, err := rdb.Keys(ctx, "rapport:{c}:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys { // the first order's dedup marker expires on its own
+		if k != s.erasedKey("c") && k != s.appliedKey("c", "o1") {
+			t.Errorf("the late event left %q", k)
+		}
+	}
+	if ttl := rdb.TTL(ctx, s.erasedKey("c")).Val(); ttl <= 0 || ttl > ErasedMemory {
+		t.Fatalf("the erasure is remembered for %v, want a time within %v", ttl, ErasedMemory)
+	}
+	a, err = s.ApplyEventChecking(ctx, order("o3", erasedAt.Add(time.Minute)), nil)
+	if err != nil || a.Erased || a.Profile["email"] != "anna@example.com" || a.Profile["orders_count"] != 1.0 {
+		t.Fatalf("an order after the erasure: %+v, %v; want the customer back with one order", a, err)
 	}
 }

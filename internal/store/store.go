@@ -60,6 +60,7 @@ func (s *Store) sentKey(cid, counter string) string {
 }
 func (s *Store) claimKey(cid, message string) string { return s.key(cid, "claim:"+message) }
 func (s *Store) blockedKey(cid string) string        { return s.key(cid, "blocked") }
+func (s *Store) erasedKey(cid string) string         { return s.key(cid, "erased") }
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
@@ -67,12 +68,19 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 // applyEvent upserts attributes and, for a first-seen order, the order statistics, and
 // keeps the id of the customer's first event in their facts. It returns '1' when the event
 // is that first one ('0' otherwise), then the customer's hash.
-// KEYS: customer hash, applied marker, facts. ARGV: ttl ms, order flag, total,
-// occurred_at, event id, then attribute/value pairs. Redis does not undo a script that
-// fails half-way, so everything that can fail (the total and the counters it adds to) is
-// checked before the first write.
+// An event that occurred before the customer was erased changes nothing and returns
+// 'erased': it was queued before the erasure, or sent late, and must not bring the
+// customer back.
+// KEYS: customer hash, applied marker, facts, erasure marker. ARGV: ttl ms, order flag,
+// total, occurred_at, event id, occurred_at µs, then attribute/value pairs. Redis does not
+// undo a script that fails half-way, so everything that can fail (the total and the
+// counters it adds to) is checked before the first write.
 var applyEvent = redis.NewScript(`
 local function finite(x) return x and x == x and x ~= math.huge and x ~= -math.huge end
+local erased = tonumber(redis.call('GET', KEYS[4]) or '')
+if erased and erased > tonumber(ARGV[6]) then
+  return {'erased'}
+end
 if ARGV[2] == '1' then
   local total = tonumber(ARGV[3])
   if not finite(total) then
@@ -89,7 +97,7 @@ local first = '0'
 if redis.call('HGET', KEYS[3], 'first_event') == ARGV[5] then
   first = '1'
 end
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
 end
 if ARGV[2] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
@@ -121,6 +129,9 @@ type Applied struct {
 	// Suppressed holds the channels whose address, as the event brings it, is on their
 	// suppression list (ApplyEventChecking).
 	Suppressed map[string]bool
+	// Erased: the customer was erased after the event occurred, and the event changed
+	// nothing (see Forget).
+	Erased bool
 }
 
 // ApplyEvent upserts the profile attributes ev carries and, when ev is an order.placed seen
@@ -176,6 +187,9 @@ func applied(flat []string, suppressed map[string]bool) Applied {
 	if len(flat) == 0 {
 		return Applied{Profile: map[string]any{}, Suppressed: suppressed}
 	}
+	if flat[0] == "erased" {
+		return Applied{Profile: map[string]any{}, Erased: true}
+	}
 	return Applied{First: flat[0] == "1", Profile: decodeCustomer(pairs(flat[1:])).profile, Suppressed: suppressed}
 }
 
@@ -193,7 +207,7 @@ func (s *Store) applyArgs(ev event.Event) ([]string, []any, error) {
 		}
 	}
 	args = append(args, appliedTTL.Milliseconds(), order, strconv.FormatFloat(total, 'f', -1, 64),
-		jsonString(ev.OccurredAt.UTC().Format(time.RFC3339)), ev.ID)
+		jsonString(ev.OccurredAt.UTC().Format(time.RFC3339)), ev.ID, ev.OccurredAt.UnixMicro())
 	for k, v := range ev.Customer {
 		if event.IsDerived(k) {
 			continue
@@ -208,7 +222,8 @@ func (s *Store) applyArgs(ev event.Event) ([]string, []any, error) {
 		}
 		args = append(args, k, string(b))
 	}
-	return []string{s.customerKey(ev.CustomerID), s.appliedKey(ev.CustomerID, ev.ID), s.factsKey(ev.CustomerID)}, args, nil
+	return []string{s.customerKey(ev.CustomerID), s.appliedKey(ev.CustomerID, ev.ID), s.factsKey(ev.CustomerID),
+		s.erasedKey(ev.CustomerID)}, args, nil
 }
 
 // Profile returns the customer's attributes, empty when the customer is unknown.
@@ -316,7 +331,11 @@ func decodeConsent(h map[string]string) map[string]bool {
 // the messages in the history, the markers kept per journey (journeys lists the journey
 // ids) and the sent-message counters (counters lists their names). Enrolments and timers
 // are the engine's to end first, since their tasks must be cancelled.
-func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []string) error {
+//
+// What stays is when the customer was erased (at), for ErasedMemory: an event that
+// occurred before it, still queued or sent late, changes nothing (see ApplyEvent). It is
+// the customer id and a time, nothing about the person.
+func (s *Store) Forget(ctx context.Context, cid string, at time.Time, journeys, counters []string) error {
 	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.legacyEnrolledKey(cid), s.legacyEnrolSetKey(cid),
 		s.blockedKey(cid), s.factsKey(cid)}
 	history, err := s.History(ctx, cid)
@@ -334,8 +353,17 @@ func (s *Store) Forget(ctx context.Context, cid string, journeys, counters []str
 	for _, j := range journeys {
 		keys = append(keys, s.legacyEnrolKey(j, cid), s.enteredKey(j, cid), s.goalKey(j, cid), s.legacyTimerKey(j, cid))
 	}
-	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, keys...)
+		p.Set(ctx, s.erasedKey(cid), at.UnixMicro(), ErasedMemory)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("erase customer %s: %w", cid, err)
 	}
 	return nil
 }
+
+// ErasedMemory is how long an erasure is remembered to refuse events that occurred before
+// it: as long as the intake remembers an event id.
+const ErasedMemory = event.DedupWindow
