@@ -3,7 +3,9 @@
 // prints.
 //
 // Four sections, each a median of several repetitions in which Rapport and the bare stack
-// take turns on a flushed database:
+// take turns on a flushed database. Rapport runs with what Config.Instrument hangs on its
+// engine and worker; `rapport bench` passes what `rapport serve` uses (statistics, journey
+// counters, metrics), so the figures are Rapport as it is served:
 //
 //   - ingest: events accepted per second by HTTP one at a time, by HTTP in batches and by
 //     the Go client, next to a bare asynq Enqueue of the same payload;
