@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/event"
 )
 
 // TestErasureLeavesNothingBehindButTheOptOut drives the binary: a customer orders,
@@ -30,6 +33,21 @@ func TestErasureLeavesNothingBehindButTheOptOut(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// An event of theirs that failed for good (here: no type, as only a hand-made task can
+	// be) waits in asynq's archive with their email in it.
+	rdb := s.redis.Client(t)
+	ctx := context.Background()
+	bad := `{"id": "evt-bad", "customer_id": "e-1", "customer": {"email": "erin.erasable@example.com"}}`
+	if _, err := asynq.NewClientFromRedisClient(rdb).Enqueue(asynq.NewTask(event.TaskType, []byte(bad)),
+		asynq.Queue(event.Queue), asynq.TaskID(event.TaskID("evt-bad"))); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	waitFor(t, 15*time.Second, "the bad event in the archive", func() bool {
+		info, err := insp.GetTaskInfo(event.Queue, event.TaskID("evt-bad"))
+		return err == nil && info.State == asynq.TaskStateArchived
+	})
+
 	req := must(http.NewRequest("DELETE", "http://"+s.addr+"/v1/customers/e-1", nil))
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err = http.DefaultClient.Do(req)
@@ -41,8 +59,6 @@ func TestErasureLeavesNothingBehindButTheOptOut(t *testing.T) {
 		t.Fatalf("customer after erasing: %v, want 404", v)
 	}
 
-	rdb := s.redis.Client(t)
-	ctx := context.Background()
 	waitFor(t, 10*time.Second, "no key in Redis to hold the email or the name (the retained event task did)", func() bool {
 		keys, err := rdb.Keys(ctx, "*").Result()
 		if err != nil {

@@ -228,7 +228,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		opts.Tokens = cfg.HTTP.APITokens
 		opts.Intake = client.NewFromRedis(rdb)
 		opts.Journeys = func() []api.JourneyInfo { return journeyInfo(eng.Journeys()) }
-		opts.Customers = eng
+		opts.Customers = erasing{Engine: eng, insp: asynq.NewInspectorFromRedisClient(rdb)}
 		opts.Unsubscribe = signer.Verify
 		opts.Feedback = feedbackLinks.Verify
 		opts.Stats = counters
@@ -273,6 +273,21 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	if worker != nil {
 		worker.Shutdown()
 	}
+	return err
+}
+
+// erasing is the engine as the customer endpoints use it, its erasure reaching the
+// customer's events that failed for good too (see queue.ForgetArchived).
+type erasing struct {
+	*engine.Engine
+	insp *asynq.Inspector
+}
+
+func (e erasing) Forget(ctx context.Context, id string) error {
+	if err := e.Engine.Forget(ctx, id); err != nil {
+		return err
+	}
+	_, err := queue.ForgetArchived(ctx, e.insp, id)
 	return err
 }
 
