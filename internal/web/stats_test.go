@@ -50,6 +50,9 @@ func statsServer(t *testing.T) *httptest.Server {
 	goal := workflows.EventEnv{ID: "c1", Type: "order.placed", CustomerID: "c", OccurredAt: day(3), Data: map[string]any{"total": 60.0}}
 	rec.Enrolment(ctx, engine.EnrolmentChange{Journey: "abandoned-cart", CustomerID: "c", Change: engine.Entered, Event: cart})
 	rec.Enrolment(ctx, engine.EnrolmentChange{Journey: "abandoned-cart", CustomerID: "c", Change: engine.Exited, Event: goal})
+	if err := rec.Flush(ctx); err != nil { // enrolment counts reach Redis once a second, or now
+		t.Fatal(err)
+	}
 
 	return serve(t, web.Options{Now: func() time.Time { return now }, Stats: rec})
 }
