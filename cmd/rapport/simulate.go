@@ -180,17 +180,26 @@ func testScenarios(args []string, stdout, stderr io.Writer) int {
 }
 
 func runScenario(s *setups, file string) (*scenario.Result, error) {
-	sc, err := scenario.LoadFile(file)
-	if err != nil {
-		return nil, err
+	sc, parseErr := scenario.LoadFile(file)
+	if sc == nil {
+		return nil, parseErr
 	}
 	setup, err := s.get(sc)
 	if err != nil {
 		var problems yamlx.Errors
 		if errors.As(err, &problems) {
-			return nil, fmt.Errorf("%s: its config has problems:\n%w", file, err)
+			return nil, errors.Join(parseErr, fmt.Errorf("%s: its config has problems:\n%w", file, err))
 		}
-		return nil, err
+		return nil, errors.Join(parseErr, err)
+	}
+	if parseErr != nil {
+		// What the scenario names that the setup lacks (journeys, steps, channels) is
+		// reported with its syntax problems, in line order: one pass to fix them all.
+		var problems yamlx.Errors
+		problems.Add(file, parseErr)
+		problems.Add(file, sc.Check(setup))
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+		return nil, problems
 	}
 	return scenario.Run(context.Background(), setup, sc)
 }

@@ -101,6 +101,7 @@ events:
 expect:
   - {at: "~3d", journey: abandoned-cart}
   - {journey: abandoned-cart, outcome: delivered, colour: red}
+  - {journey: abandoned-carts}
 `)
 	code, _, errOut := runCmd("simulate", bad, "--config", cfg)
 	if code != 1 {
@@ -112,6 +113,7 @@ expect:
 		bad + `:6: at "~3d": an approximate time needs a tolerance, like "~3d ±1h"`,
 		bad + `:7: outcome "delivered" is not one of`,
 		bad + `:7: unknown key "colour"`,
+		bad + `:8: no journey "abandoned-carts" is loaded`, // in the same pass as the rest
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("errors lack %q:\n%s", want, errOut)

@@ -147,7 +147,8 @@ func LoadFile(path string) (*Scenario, error) {
 }
 
 // Parse reads a scenario; file names it in errors. Every problem comes back at once as
-// yamlx.Errors.
+// yamlx.Errors, together with what could be read (nil only for a file that is not YAML),
+// so that a caller can also Check what it names and report all of it in one go.
 func Parse(file string, data []byte) (*Scenario, error) {
 	root, err := yamlx.Parse(file, data)
 	if err != nil {
@@ -250,10 +251,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		}
 		sc.Expect = append(sc.Expect, x)
 	}
-	if err := p.errs.Err(); err != nil {
-		return nil, err
-	}
-	return sc, nil
+	return sc, p.errs.Err()
 }
 
 type parser struct {
