@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +81,107 @@ func (s *Sentinel) waitMaster(addr string, d time.Duration) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return false
+}
+
+// ReplicaOf makes the server a replica of master.
+func ReplicaOf(master *Server) Option {
+	i := strings.LastIndexByte(master.Addr, ':') // a Server's Addr is always host:port
+	host, port := master.Addr[:i], master.Addr[i+1:]
+	return func(args []string) []string { return append(args, "--replicaof", host, port) }
+}
+
+// Failover is a master, its replica and a Sentinel that fails the master over to the
+// replica, all owned by one test.
+type Failover struct {
+	Master, Replica *Server
+	MasterName      string
+	// Addr is the Sentinel's host:port.
+	Addr string
+}
+
+// StartFailover starts a master and its replica (each with opts), waits until the replica
+// is in sync, then a Sentinel watching the master as "mymaster" that knows the replica.
+func StartFailover(tb testing.TB, opts ...Option) *Failover {
+	tb.Helper()
+	master := Start(tb, opts...)
+	replica := Start(tb, append(opts, ReplicaOf(master))...)
+	ctx := context.Background()
+	rc := replica.Client(tb)
+	if !poll(10*time.Second, func() bool {
+		info, err := rc.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	}) {
+		tb.Fatal("the replica did not sync with the master")
+	}
+	server, err := exec.LookPath("redis-server")
+	if err != nil {
+		tb.Fatalf("redis-server is not installed: %v", err)
+	}
+	f := &Failover{Master: master, Replica: replica, MasterName: "mymaster"}
+	host, mport, err := net.SplitHostPort(master.Addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf")
+	for attempt := 0; attempt < 5 && f.Addr == ""; attempt++ {
+		port := nodePort(tb)
+		text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\n"+
+			"sentinel down-after-milliseconds %[3]s 2000\nsentinel failover-timeout %[3]s 10000\n",
+			port, dir, f.MasterName, host, mport)
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		cmd := exec.Command(server, conf, "--sentinel")
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			tb.Fatalf("start redis sentinel: %v", err)
+		}
+		n := &Node{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
+		sc := redis.NewSentinelClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
+		ok := poll(15*time.Second, func() bool {
+			rs, err := sc.Replicas(ctx, f.MasterName).Result()
+			return err == nil && len(rs) == 1
+		})
+		sc.Close()
+		if ok {
+			tb.Cleanup(n.Kill)
+			f.Addr = n.Addr
+		} else {
+			n.Kill()
+		}
+	}
+	if f.Addr == "" {
+		tb.Fatal("redis sentinel did not start, or did not find the replica")
+	}
+	return f
+}
+
+// Promote has the Sentinel fail the master over to the replica now, and waits until it
+// names the replica as the master.
+func (f *Failover) Promote(tb testing.TB, d time.Duration) {
+	tb.Helper()
+	ctx := context.Background()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: f.Addr, MaxRetries: -1})
+	defer sc.Close()
+	if err := sc.Failover(ctx, f.MasterName).Err(); err != nil {
+		tb.Fatalf("SENTINEL FAILOVER: %v", err)
+	}
+	if !poll(d, func() bool {
+		got, err := sc.GetMasterAddrByName(ctx, f.MasterName).Result()
+		return err == nil && len(got) == 2 && got[0]+":"+got[1] == f.Replica.Addr
+	}) {
+		tb.Fatalf("the Sentinel did not promote the replica within %v", d)
+	}
+}
+
+func poll(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
 }
