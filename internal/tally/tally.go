@@ -2,14 +2,16 @@
 // second, in one round trip for all of them, for counters that would otherwise cost a
 // round trip per count on the send path (journey counters, daily statistics).
 //
-// What it promises: a count reaches Redis within about a second; counts Redis could not
-// take are kept and written with the next batch; a process killed outright loses the
-// counts of its last second. A batch whose answer is lost after Redis applied it (the
-// connection broke mid-reply) is written again, so such a batch can count twice.
+// What it promises: a count reaches Redis within about a second; a count whose write did
+// not reach Redis (a node away) is kept and written with the next batch, while the others
+// of the batch are not written again; a process killed outright loses the counts of its
+// last second. A write whose answer is lost after Redis applied it (the connection broke
+// mid-reply) is written again, so it can count twice.
 package tally
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -71,8 +73,10 @@ func (t *Tally) Pending(key, field string) int64 {
 	return 0
 }
 
-// Flush writes the counts not yet written, in one round trip per Redis node. Counts it
-// could not write are kept for the next Flush.
+// Flush writes the counts not yet written, in one round trip per Redis node. Counts whose
+// write did not reach Redis (a node away, a connection lost) are kept for the next Flush;
+// a count Redis refused (its field is not a number) is dropped and logged, since writing
+// it again would only fail again.
 func (t *Tally) Flush(ctx context.Context) error {
 	t.mu.Lock()
 	out := t.pending
@@ -81,10 +85,17 @@ func (t *Tally) Flush(ctx context.Context) error {
 	if len(out) == 0 {
 		return nil
 	}
+	type write struct {
+		key, field string
+		n          int64
+		expire     time.Time
+		cmd        *redis.IntCmd
+	}
+	var writes []write
 	_, err := t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for key, h := range out {
 			for f, n := range h.fields {
-				p.HIncrBy(ctx, key, f, n)
+				writes = append(writes, write{key, f, n, h.expire, p.HIncrBy(ctx, key, f, n)})
 			}
 			if !h.expire.IsZero() {
 				p.PExpireAt(ctx, key, h.expire)
@@ -92,14 +103,20 @@ func (t *Tally) Flush(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
-		t.mu.Lock()
-		for key, h := range out {
-			for f, n := range h.fields {
-				t.add(key, f, n, h.expire)
-			}
+	if err == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, w := range writes {
+		var refused redis.Error
+		switch werr := w.cmd.Err(); {
+		case werr == nil:
+		case errors.As(werr, &refused):
+			t.log.Error(t.what+": a count Redis refused is dropped", "key", w.key, "field", w.field, "n", w.n, "err", werr)
+		default:
+			t.add(w.key, w.field, w.n, w.expire)
 		}
-		t.mu.Unlock()
 	}
 	return err
 }

@@ -67,3 +67,30 @@ func TestRunWritesOnceMoreAtTheEnd(t *testing.T) {
 		t.Fatalf("after Run ended sent = %q, want 1", v)
 	}
 }
+
+// A batch in which one write fails writes the others once: they are not put back, and a
+// count Redis refuses is dropped rather than tried every second.
+func TestAFailedWriteDoesNotWriteTheRestAgain(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "not-a-hash", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tl := tally.New(rdb, "test counts", nil)
+	tl.Add("totals", "sent", 1, time.Time{})
+	tl.Add("not-a-hash", "sent", 1, time.Time{})
+	if err := tl.Flush(ctx); err == nil {
+		t.Fatal("a flush with a write Redis refused reported no error")
+	}
+	for range 2 {
+		if err := tl.Flush(ctx); err != nil {
+			t.Fatalf("a later flush: %v, want nothing left to write", err)
+		}
+	}
+	if v := rdb.HGet(ctx, "totals", "sent").Val(); v != "1" {
+		t.Fatalf("totals sent = %q after three flushes, want 1", v)
+	}
+	if n := tl.Pending("not-a-hash", "sent"); n != 0 {
+		t.Fatalf("%d of the refused count still pending, want it dropped", n)
+	}
+}
