@@ -36,9 +36,11 @@ type Trimmer struct {
 	rdb   redis.UniversalClient
 	log   *slog.Logger
 	batch int
-	// token names this Trimmer in the lease; lease is how long it holds it unrenewed.
-	token string
-	lease time.Duration
+	// token names this Trimmer in the lease; lease is how long it holds it unrenewed;
+	// holding says whether it held it at its last round.
+	token   string
+	lease   time.Duration
+	holding bool
 	// cursor is a score below which every completed task is trimmed.
 	cursor float64
 	// done holds the tasks at or above cursor that this Trimmer saw trimmed, with their
@@ -122,8 +124,16 @@ func (t *Trimmer) Run(ctx context.Context, interval time.Duration) {
 // Trim empties the payload of every event task completed since the last call and says
 // how many it changed. It does nothing while another Trimmer holds the lease.
 func (t *Trimmer) Trim(ctx context.Context) (int, error) {
-	if ok, err := t.holds(ctx); !ok || err != nil {
+	ok, err := t.holds(ctx)
+	if !ok || err != nil {
+		t.holding = false
 		return 0, err
+	}
+	if !t.holding {
+		// Another worker may have trimmed while this one did not hold the lease: go on
+		// from the shared cursor, not from where this one stopped.
+		t.holding, t.cursor = true, 0
+		clear(t.done)
 	}
 	if t.cursor == 0 {
 		v, err := t.rdb.Get(ctx, cursorKey).Float64()

@@ -41,3 +41,21 @@ func TestOneTrimmerAtATime(t *testing.T) {
 		t.Fatal("the old holder took the lease back from the new one")
 	}
 }
+
+// A trimmer that takes the lease back goes on from the shared cursor, which another one
+// moved meanwhile, not from where it stopped.
+func TestATrimmerTakingTheLeaseBackReadsTheSharedCursor(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	ctx := t.Context()
+	tr := NewTrimmer(rdb, nil)
+	tr.cursor = 5 // where it stopped, long ago
+	if err := rdb.Set(ctx, cursorKey, 1000, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Trim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tr.cursor != 1000 {
+		t.Fatalf("cursor = %v after taking the lease, want the shared 1000", tr.cursor)
+	}
+}
