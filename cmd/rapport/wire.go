@@ -153,7 +153,15 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	defer conn.close()
 	rdb := conn.rdb
 
-	st := store.New(rdb)
+	var storeOpts []store.Option
+	if cfg.Redis.Sentinel != nil {
+		// A master with replicas: a hand-over, and every task before it is marked done,
+		// waits for one, so that a failover cannot forget a message's hand-over and have
+		// it sent again, nor forget a task's work and keep it done (store.WaitForReplicas,
+		// queue.Fenced).
+		storeOpts = append(storeOpts, store.WaitForReplicas(1, time.Second))
+	}
+	st := store.New(rdb, storeOpts...)
 	signer := unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
 	feedbackLinks := feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
 	in := newInstruments(rdb, st, log)
@@ -209,7 +217,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 			ShutdownTimeout: time.Duration(cfg.Worker.ShutdownTimeout),
 			PollInterval:    time.Duration(cfg.Worker.PollInterval),
 			Logger:          log,
-			Middleware:      in.middleware(),
+			Middleware:      append(in.middleware(), queue.Fenced(st.Fence)),
 			Shards:          shards,
 		})
 		if err := worker.Start(); err != nil {

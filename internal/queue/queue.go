@@ -277,6 +277,20 @@ func retryDelay(base time.Duration) asynq.RetryDelayFunc {
 	}
 }
 
+// Fenced is worker middleware that runs fence after every task that succeeded and fails
+// the task when fence does: asynq marks a task done only once fence passed (see
+// store.Fence, which waits for the replicas to have the task's writes).
+func Fenced(fence func(context.Context) error) asynq.MiddlewareFunc {
+	return func(next asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+			if err := next.ProcessTask(ctx, t); err != nil {
+				return err
+			}
+			return fence(ctx)
+		})
+	}
+}
+
 // slogAdapter lets asynq log through slog. Warnings and errors that repeat are logged
 // once per quiet period with how often they came: while Redis is away every part of
 // asynq (dequeue, heartbeat, forwarder, recoverer, janitor) says so every second or two,

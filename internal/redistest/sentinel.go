@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,20 +100,31 @@ type Failover struct {
 	Addr string
 }
 
-// StartFailover starts a master and its replica (each with opts), waits until the replica
-// is in sync, then a Sentinel watching the master as "mymaster" that knows the replica.
-func StartFailover(tb testing.TB, opts ...Option) *Failover {
+// StartReplicated starts a master and its replica (each with opts) and waits until the
+// replica is in sync.
+func StartReplicated(tb testing.TB, opts ...Option) (master, replica *Server) {
 	tb.Helper()
-	master := Start(tb, opts...)
-	replica := Start(tb, append(opts, ReplicaOf(master))...)
-	ctx := context.Background()
+	// The master sends the replica its first copy at once, not after the default 5 s
+	// wait for more replicas.
+	noDelay := func(args []string) []string { return append(args, "--repl-diskless-sync-delay", "0") }
+	master = Start(tb, append(slices.Clip(opts), noDelay)...)
+	replica = Start(tb, append(slices.Clip(opts), ReplicaOf(master))...)
 	rc := replica.Client(tb)
 	if !poll(10*time.Second, func() bool {
-		info, err := rc.Info(ctx, "replication").Result()
+		info, err := rc.Info(context.Background(), "replication").Result()
 		return err == nil && strings.Contains(info, "master_link_status:up")
 	}) {
 		tb.Fatal("the replica did not sync with the master")
 	}
+	return master, replica
+}
+
+// StartFailover starts a master and its replica (each with opts), then a Sentinel
+// watching the master as "mymaster" that knows the replica.
+func StartFailover(tb testing.TB, opts ...Option) *Failover {
+	tb.Helper()
+	master, replica := StartReplicated(tb, opts...)
+	ctx := context.Background()
 	server, err := exec.LookPath("redis-server")
 	if err != nil {
 		tb.Fatalf("redis-server is not installed: %v", err)

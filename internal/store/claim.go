@@ -216,14 +216,84 @@ return 1
 
 // HandOver marks the message's claim handed, if token still owns it, and renews its
 // lease: from now on the message may be out. It returns ErrClaimLost when another attempt
-// owns the claim.
+// owns the claim, and an error when fewer replicas than WaitForReplicas asks had the mark
+// in time.
 func (s *Store) HandOver(ctx context.Context, cid, message, token string, lease time.Duration) error {
-	n, err := handOver.Run(ctx, s.rdb, []string{s.claimKey(cid, message)}, token, time.Now().Add(lease).UnixMilli()).Int()
+	keys, args := []string{s.claimKey(cid, message)}, []any{token, time.Now().Add(lease).UnixMilli()}
+	var n int
+	var err error
+	if s.replicas > 0 {
+		n, err = s.handOverReplicated(ctx, keys, args)
+	} else {
+		n, err = handOver.Run(ctx, s.rdb, keys, args...).Int()
+	}
 	if err != nil {
 		return fmt.Errorf("hand over message %s of %s: %w", message, cid, err)
 	}
 	if n == 0 {
 		return ErrClaimLost
+	}
+	return nil
+}
+
+// handOverReplicated runs handOver and WAIT in one pipeline, so on one connection: WAIT
+// counts the replicas that have that connection's writes, the mark among them.
+func (s *Store) handOverReplicated(ctx context.Context, keys []string, args []any) (int, error) {
+	run := func(eval func(p redis.Pipeliner) *redis.Cmd) (*redis.Cmd, *redis.Cmd, error) {
+		var mark, wait *redis.Cmd
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			mark = eval(p)
+			wait = p.Do(ctx, "WAIT", s.replicas, s.replicaWait.Milliseconds())
+			return nil
+		})
+		return mark, wait, err
+	}
+	mark, wait, err := run(func(p redis.Pipeliner) *redis.Cmd { return handOver.EvalSha(ctx, p, keys, args...) })
+	if redis.HasErrorPrefix(mark.Err(), "NOSCRIPT") {
+		mark, wait, err = run(func(p redis.Pipeliner) *redis.Cmd { return handOver.Eval(ctx, p, keys, args...) })
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := mark.Int()
+	if err != nil || n == 0 {
+		return n, err
+	}
+	acked, err := wait.Int()
+	if err != nil {
+		return 0, fmt.Errorf("wait for replicas: %w", err)
+	}
+	if acked < s.replicas {
+		return 0, fmt.Errorf("%d of %d replicas had the hand-over within %v: not sending (a failover would forget it)",
+			acked, s.replicas, s.replicaWait)
+	}
+	return n, nil
+}
+
+// Fence waits until the replicas WaitForReplicas asks for have every write made so far,
+// from any connection: it writes one key and waits (WAIT) for that write, and Redis
+// replicates in one ordered stream. Without WaitForReplicas it does nothing. A worker
+// fences a task's work before asynq marks it done, so that a failover that forgets the
+// work also forgets that it was done, and the task runs again.
+func (s *Store) Fence(ctx context.Context) error {
+	if s.replicas == 0 {
+		return nil
+	}
+	var wait *redis.Cmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, s.prefix+"fence")
+		wait = p.Do(ctx, "WAIT", s.replicas, s.replicaWait.Milliseconds())
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("fence: %w", err)
+	}
+	acked, err := wait.Int()
+	if err != nil {
+		return fmt.Errorf("fence: %w", err)
+	}
+	if acked < s.replicas {
+		return fmt.Errorf("fence: %d of %d replicas had the writes within %v", acked, s.replicas, s.replicaWait)
 	}
 	return nil
 }

@@ -17,10 +17,34 @@ import (
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
+	// replicas is how many replicas must acknowledge a hand-over, within replicaWait,
+	// before the message may go out (see WaitForReplicas).
+	replicas    int
+	replicaWait time.Duration
+}
+
+// Option adjusts a Store.
+type Option func(*Store)
+
+// WaitForReplicas makes every hand-over wait until n replicas of the Redis master have its
+// mark, for up to timeout (Redis WAIT, on the connection that wrote it), and fail when
+// fewer had it: the message then is not sent, and is retried. Replication is
+// asynchronous, so without this a failover forgets the hand-overs of its last moment and
+// the new master has those messages sent again. With it, the moment a failover forgets
+// sends nothing, at the price of sends waiting while no replica answers. It is for a
+// single master with replicas (Sentinel), whose client runs a pipeline on one connection.
+func WaitForReplicas(n int, timeout time.Duration) Option {
+	return func(s *Store) { s.replicas, s.replicaWait = n, timeout }
 }
 
 // New returns a Store on rdb. All keys start with "rapport:".
-func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb, prefix: "rapport:"} }
+func New(rdb redis.UniversalClient, opts ...Option) *Store {
+	s := &Store{rdb: rdb, prefix: "rapport:"}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // HistoryLength is how many recent message records are kept per customer.
 const HistoryLength = 100
