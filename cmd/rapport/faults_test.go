@@ -114,11 +114,14 @@ func (s *faultSetup) send(t *testing.T, cs []customer) {
 // figures are a scenario's outcome, counted per customer once everything settled.
 type figures struct {
 	messages, lost, duplicated, uncertain, failed, inFlight int
+	// stuck is how many have no outcome (only a scenario that does not wait for every
+	// outcome can see one).
+	stuck int
 }
 
 func (f figures) String() string {
-	return fmt.Sprintf("messages=%d lost=%d duplicated=%d uncertain=%d failed=%d in_flight_at_kills=%d",
-		f.messages, f.lost, f.duplicated, f.uncertain, f.failed, f.inFlight)
+	return fmt.Sprintf("messages=%d lost=%d duplicated=%d uncertain=%d failed=%d in_flight_at_kills=%d stuck=%d",
+		f.messages, f.lost, f.duplicated, f.uncertain, f.failed, f.inFlight, f.stuck)
 }
 
 // outcomes reads each customer's recorded outcome, "" while none is recorded.
@@ -193,20 +196,26 @@ func (s *faultSetup) settle(t *testing.T, cs []customer, d time.Duration) figure
 	t.Helper()
 	out := s.waitOutcomes(t, cs, d)
 	time.Sleep(2 * time.Second) // a late SMTP answer still on its way lands in the count
+	return s.count(cs, out)
+}
+
+// count is the figures of cs from what the SMTP server received and the outcomes out.
+func (s *faultSetup) count(cs []customer, out map[string]string) (f figures) {
 	received := map[string]int{}
 	for _, m := range s.smtp.Messages() {
 		received[strings.ToLower(m.To[0])]++
 	}
-	f := figures{messages: len(cs)}
+	f.messages = len(cs)
 	for _, c := range cs {
-		n := received[c.email]
-		switch {
+		switch n := received[c.email]; {
 		case n == 0:
 			f.lost++
 		case n > 1:
 			f.duplicated += n - 1
 		}
 		switch out[c.id] {
+		case "":
+			f.stuck++
 		case "uncertain":
 			f.uncertain++
 		case "failed":
@@ -346,29 +355,8 @@ func TestFaultRedisFailover(t *testing.T) {
 			break
 		}
 	}
-	received := map[string]int{}
-	for _, m := range s.smtp.Messages() {
-		received[strings.ToLower(m.To[0])]++
-	}
-	f := figures{messages: len(cs)}
-	stuck := 0
-	for _, c := range cs {
-		switch n := received[c.email]; {
-		case n == 0:
-			f.lost++
-		case n > 1:
-			f.duplicated += n - 1
-		}
-		switch outcomes[c.id] {
-		case "":
-			stuck++
-		case "uncertain":
-			f.uncertain++
-		case "failed":
-			f.failed++
-		}
-	}
-	report(t, fmt.Sprintf("redis failover (Sentinel), 300+300, %d stuck", stuck), f)
+	f := s.count(cs, outcomes)
+	report(t, "redis failover (Sentinel), 300+300", f)
 	if f.duplicated != 0 || f.failed != 0 {
 		t.Errorf("%s: want nothing sent twice and nothing failed", f)
 	}

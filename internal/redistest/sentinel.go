@@ -31,20 +31,29 @@ type Sentinel struct {
 func StartSentinel(tb testing.TB) *Sentinel {
 	tb.Helper()
 	master := Start(tb)
+	s := &Sentinel{Master: master, MasterName: "mymaster"}
+	s.Addr = startSentinel(tb, master, s.MasterName, "", func(addr string) bool { return s.waitMaster(addr, 5*time.Second) })
+	return s
+}
+
+// startSentinel starts a Sentinel watching master as name, with extra config lines, on a
+// free port, and returns its address once ready says it is; it stops it when the test
+// ends.
+func startSentinel(tb testing.TB, master *Server, name, extra string, ready func(addr string) bool) string {
+	tb.Helper()
 	server, err := exec.LookPath("redis-server")
 	if err != nil {
 		tb.Fatalf("redis-server is not installed: %v", err)
 	}
-	s := &Sentinel{Master: master, MasterName: "mymaster"}
+	host, mport, err := net.SplitHostPort(master.Addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	dir := tb.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
-	for attempt := 0; attempt < 5 && s.Addr == ""; attempt++ {
+	for attempt := 0; attempt < 5; attempt++ {
 		port := nodePort(tb)
-		host, mport, err := net.SplitHostPort(master.Addr)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\n", port, dir, s.MasterName, host, mport)
+		text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\n%s", port, dir, name, host, mport, extra)
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			tb.Fatal(err)
 		}
@@ -54,17 +63,14 @@ func StartSentinel(tb testing.TB) *Sentinel {
 			tb.Fatalf("start redis sentinel: %v", err)
 		}
 		n := &Node{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
-		if s.waitMaster(n.Addr, 5*time.Second) {
+		if ready(n.Addr) {
 			tb.Cleanup(n.Kill)
-			s.Addr = n.Addr
-		} else {
-			n.Kill()
+			return n.Addr
 		}
+		n.Kill() // lost the port race, or never ready: try again
 	}
-	if s.Addr == "" {
-		tb.Fatal("redis sentinel did not start")
-	}
-	return s
+	tb.Fatal("redis sentinel did not start")
+	return ""
 }
 
 // waitMaster polls the Sentinel at addr until it reports the master's address.
@@ -124,48 +130,16 @@ func StartReplicated(tb testing.TB, opts ...Option) (master, replica *Server) {
 func StartFailover(tb testing.TB, opts ...Option) *Failover {
 	tb.Helper()
 	master, replica := StartReplicated(tb, opts...)
-	ctx := context.Background()
-	server, err := exec.LookPath("redis-server")
-	if err != nil {
-		tb.Fatalf("redis-server is not installed: %v", err)
-	}
 	f := &Failover{Master: master, Replica: replica, MasterName: "mymaster"}
-	host, mport, err := net.SplitHostPort(master.Addr)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dir := tb.TempDir()
-	conf := filepath.Join(dir, "sentinel.conf")
-	for attempt := 0; attempt < 5 && f.Addr == ""; attempt++ {
-		port := nodePort(tb)
-		text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\n"+
-			"sentinel down-after-milliseconds %[3]s 2000\nsentinel failover-timeout %[3]s 10000\n",
-			port, dir, f.MasterName, host, mport)
-		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		cmd := exec.Command(server, conf, "--sentinel")
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-		if err := cmd.Start(); err != nil {
-			tb.Fatalf("start redis sentinel: %v", err)
-		}
-		n := &Node{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
-		sc := redis.NewSentinelClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
-		ok := poll(15*time.Second, func() bool {
-			rs, err := sc.Replicas(ctx, f.MasterName).Result()
+	extra := fmt.Sprintf("sentinel down-after-milliseconds %[1]s 2000\nsentinel failover-timeout %[1]s 10000\n", f.MasterName)
+	f.Addr = startSentinel(tb, master, f.MasterName, extra, func(addr string) bool {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: addr, MaxRetries: -1})
+		defer sc.Close()
+		return poll(15*time.Second, func() bool {
+			rs, err := sc.Replicas(context.Background(), f.MasterName).Result()
 			return err == nil && len(rs) == 1
 		})
-		sc.Close()
-		if ok {
-			tb.Cleanup(n.Kill)
-			f.Addr = n.Addr
-		} else {
-			n.Kill()
-		}
-	}
-	if f.Addr == "" {
-		tb.Fatal("redis sentinel did not start, or did not find the replica")
-	}
+	})
 	return f
 }
 
