@@ -85,8 +85,13 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) error {
 	if err == nil || errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
 		return nil
 	}
+	// Refused: the task is running. It may finish before we look (and be gone), or
+	// still run: either way the engine ignores it, its enrolment no longer expecting it.
 	info, ierr := s.inspect.GetTaskInfo(q, id)
-	if ierr == nil && info.State == asynq.TaskStateActive {
+	switch {
+	case errors.Is(ierr, asynq.ErrTaskNotFound):
+		return nil
+	case ierr == nil && (info.State == asynq.TaskStateActive || info.State == asynq.TaskStateCompleted):
 		return nil
 	}
 	return fmt.Errorf("cancel %s: %w", id, err)
