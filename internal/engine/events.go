@@ -183,11 +183,7 @@ func (e *Engine) startStep(ctx context.Context, en *store.Enrolment, env workflo
 			// The channel asked for a pause; queues keep whole seconds, so round up.
 			at = e.cfg.Clock.Now().Add(te.RetryAfter + time.Second - time.Nanosecond).Truncate(time.Second)
 		}
-		payload, err := pendingStep(en).marshal()
-		if err != nil {
-			return err
-		}
-		return e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindStep, ID: en.Task, Payload: payload, At: at})
+		return e.scheduleStepAt(ctx, en, at)
 	}
 	return nil
 }

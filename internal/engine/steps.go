@@ -66,13 +66,18 @@ func messageID(enrolment, step string) string { return enrolment + "-" + step }
 // enrolment must not end over it.
 var ErrUnknownJourney = errors.New("journey not loaded in this worker")
 
-// scheduleStep schedules the enrolment's pending step under its task ID.
+// scheduleStep schedules the enrolment's pending step under its task ID, at its due time.
 func (e *Engine) scheduleStep(ctx context.Context, en *store.Enrolment) error {
+	return e.scheduleStepAt(ctx, en, en.Due)
+}
+
+// scheduleStepAt schedules the enrolment's pending step under its task ID, to run at at.
+func (e *Engine) scheduleStepAt(ctx context.Context, en *store.Enrolment, at time.Time) error {
 	payload, err := pendingStep(en).marshal()
 	if err != nil {
 		return err
 	}
-	return e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindStep, ID: en.Task, Payload: payload, At: en.Due})
+	return e.cfg.Scheduler.Schedule(ctx, Task{Kind: KindStep, ID: en.Task, Payload: payload, At: at})
 }
 
 func pendingStep(en *store.Enrolment) stepPayload {
