@@ -166,6 +166,10 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 	feedbackLinks := feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
 	in := newInstruments(rdb, st, log)
 	counters, stats, m := in.stats, in.journeys, in.metrics
+	middleware := in.middleware()
+	if cfg.Redis.Sentinel != nil {
+		middleware = append(middleware, queue.Fenced(st.Fence)) // see storeOpts above
+	}
 	defer in.start()() // after the worker has stopped: its last counts too
 	policies, err := policy.FromConfig(cfg)
 	if err != nil {
@@ -217,7 +221,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 			ShutdownTimeout: time.Duration(cfg.Worker.ShutdownTimeout),
 			PollInterval:    time.Duration(cfg.Worker.PollInterval),
 			Logger:          log,
-			Middleware:      append(in.middleware(), queue.Fenced(st.Fence)),
+			Middleware:      middleware,
 			Shards:          shards,
 		})
 		if err := worker.Start(); err != nil {
