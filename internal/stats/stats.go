@@ -316,7 +316,11 @@ func (r *Recorder) Enrolment(_ context.Context, c engine.EnrolmentChange) {
 		}
 	}
 	for _, o := range b.ops {
-		r.enrolments.Add(o.key, o.field, o.n, time.UnixMilli(o.expire))
+		var expire time.Time // zero: the key never expires
+		if o.expire != 0 {
+			expire = time.UnixMilli(o.expire)
+		}
+		r.enrolments.Add(o.key, o.field, o.n, expire)
 	}
 }
 
