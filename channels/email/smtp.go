@@ -247,7 +247,11 @@ type lease struct {
 // hold starts the lease of a send that has just taken a fast-lane slot.
 func (s *SMTP) hold() *lease {
 	l := &lease{s: s}
+	// The timer may fire before AfterFunc returns (a short slowAfter on a busy machine):
+	// demote reads l.timer under the lock, so the lock guards its first write too.
+	l.mu.Lock()
 	l.timer = time.AfterFunc(s.slowAfter, l.demote)
+	l.mu.Unlock()
 	return l
 }
 
