@@ -20,8 +20,11 @@ type Config struct {
 	Redis Redis `yaml:"redis"`
 	// HTTP configures the API server.
 	HTTP HTTP `yaml:"http"`
-	// Secret signs unsubscribe links; at least 16 characters.
+	// Secret signs the public links (unsubscribe, feedback, ...); at least 16 characters.
 	Secret string `yaml:"secret"`
+	// PreviousSecrets still verify links signed before Secret was rotated; new links are
+	// signed with Secret alone. Each at least 16 characters. See docs/configuration-links.md.
+	PreviousSecrets []string `yaml:"previous_secrets"`
 	// Workflows is the directory of journey files; default "workflows".
 	Workflows string `yaml:"workflows"`
 	// Templates is the directory of message templates; default "templates".

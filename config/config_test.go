@@ -169,6 +169,17 @@ func TestTheBaseConfigIsValid(t *testing.T) {
 	}
 }
 
+func TestPreviousSecretsAreRead(t *testing.T) {
+	lines := append(slices.Clone(base), `previous_secrets: ["0123456789abcdef-old", "0123456789abcdef-older"]`)
+	c, err := Parse("c.yaml", []byte(strings.Join(lines, "\n")), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.PreviousSecrets, []string{"0123456789abcdef-old", "0123456789abcdef-older"}) {
+		t.Errorf("PreviousSecrets = %q", c.PreviousSecrets)
+	}
+}
+
 func TestEachProblemIsReportedOnceAtItsLine(t *testing.T) {
 	cases := []struct {
 		name string
@@ -211,6 +222,9 @@ func TestEachProblemIsReportedOnceAtItsLine(t *testing.T) {
 		{"a poll interval of zero", 12, `worker: {poll_interval: 0s}`, "worker.poll_interval must be from 1s to 1m"},
 		{"a poll interval of an hour", 12, `worker: {poll_interval: 1h}`, "worker.poll_interval must be from 1s to 1m"},
 		{"an unknown top-level key", 12, `colour: red`, `unknown key "colour" (known: caps, channels,`},
+		{"a short previous secret", 12, `previous_secrets: ["0123456789abcdef-old", "short"]`, "previous_secrets[1] must be at least 16 characters, has 5"},
+		{"a previous secret from an unset variable", 12, `previous_secrets: ["${OLD_SECRET}"]`, "previous_secrets[0] must be at least 16 characters, has 0 (environment variable OLD_SECRET is unset or empty)"},
+		{"the current secret as a previous one", 12, `previous_secrets: ["${SECRET}"]`, "previous_secrets[0] is the current secret"},
 		{"a channel without a type", 14, `  email: {host: mail.example}`, "channels.email needs a type (one of: "},
 		{"a channel that is not a mapping", 14, `  email: smtp`, "a channel is a mapping with a type"},
 	}

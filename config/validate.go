@@ -101,6 +101,19 @@ func (v *validator) validate() {
 		n := v.at("secret")
 		v.addf(n, "secret must be at least 16 characters (it signs unsubscribe links), has %d%s", len(c.Secret), v.unsetHint(n))
 	}
+	prev := v.at("previous_secrets")
+	for i, s := range c.PreviousSecrets {
+		n := prev
+		if n.Kind == yaml.SequenceNode && i < len(n.Content) {
+			n = n.Content[i]
+		}
+		switch {
+		case len(s) < 16:
+			v.addf(n, "previous_secrets[%d] must be at least 16 characters, has %d%s", i, len(s), v.unsetHint(n))
+		case s == c.Secret:
+			v.addf(n, "previous_secrets[%d] is the current secret; list only secrets rotated out", i)
+		}
+	}
 
 	if loc, err := time.LoadLocation(c.Defaults.Timezone); err != nil || c.Defaults.Timezone == "Local" {
 		v.addf(v.at("defaults", "timezone"), "defaults.timezone %q is not a known IANA time zone like UTC or Europe/Berlin", c.Defaults.Timezone)

@@ -12,10 +12,9 @@ import (
 	_ "github.com/rapporthq/rapport/channels/whatsapp" // registers the whatsapp type
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/engine"
-	"github.com/rapporthq/rapport/internal/feedback"
 	"github.com/rapporthq/rapport/internal/policy"
+	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/store"
-	"github.com/rapporthq/rapport/internal/unsubscribe"
 	"github.com/rapporthq/rapport/internal/yamlx"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -41,7 +40,7 @@ type Setup struct {
 	// UnsubscribeURL signs one-click unsubscribe links; nil means messages carry none.
 	UnsubscribeURL func(customerID, channel string) string
 	// FeedbackURL signs feedback links (.feedback_url); nil means messages carry none.
-	FeedbackURL func(customerID, locale string) string
+	FeedbackURL func(l signing.Link) string
 }
 
 // Load reads the config file at path and the journeys and templates it names, exactly as
@@ -65,10 +64,10 @@ func Load(path string) (*Setup, error) {
 // FromConfig is Load for a config already read.
 func FromConfig(cfg *config.Config) (*Setup, error) {
 	var errs yamlx.Errors
+	links := signing.NewLinks(signing.NewKeys(cfg.Secret, cfg.PreviousSecrets...), cfg.HTTP.BaseURL)
 	s := &Setup{File: cfg.File, Channels: map[string]channels.Type{}, Location: cfg.Location(),
-		Locale: cfg.Defaults.Locale, UnsubscribeURL: unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL).URL,
-		FeedbackURL: feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL).URL,
-		Policies:    func(*store.Store) ([]engine.Policy, error) { return policy.FromConfig(cfg) }}
+		Locale: cfg.Defaults.Locale, UnsubscribeURL: links.UnsubscribeURL, FeedbackURL: links.FeedbackURL,
+		Policies: func(*store.Store) ([]engine.Policy, error) { return policy.FromConfig(cfg) }}
 	names := make([]string, 0, len(cfg.Channels))
 	for name := range cfg.Channels {
 		names = append(names, name)

@@ -14,8 +14,7 @@ import (
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/event"
-	"github.com/rapporthq/rapport/internal/feedback"
-	"github.com/rapporthq/rapport/internal/unsubscribe"
+	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/templates"
 )
 
@@ -101,11 +100,12 @@ func preview(args []string, stdout, stderr io.Writer) int {
 	if cid == "" {
 		cid = "c-sample"
 	}
-	data.UnsubscribeURL = unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL).URL(cid, string(kind))
+	links := newLinks(cfg)
+	data.UnsubscribeURL = links.UnsubscribeURL(cid, string(kind))
 	if kind == channels.KindMsg {
 		data.UnsubscribeURL = ""
 	}
-	data.FeedbackURL = feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL).URL(cid, loc)
+	data.FeedbackURL = links.FeedbackURL(signing.Link{CustomerID: cid, MessageID: "preview", Locale: loc, IssuedAt: data.Now})
 
 	r, err := set.Render(name, kind, loc, data)
 	if err != nil {

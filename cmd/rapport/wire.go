@@ -26,14 +26,13 @@ import (
 	"github.com/rapporthq/rapport/internal/dashboard"
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
-	"github.com/rapporthq/rapport/internal/feedback"
 	"github.com/rapporthq/rapport/internal/journeystats"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/queue"
+	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/stats"
 	"github.com/rapporthq/rapport/internal/store"
-	"github.com/rapporthq/rapport/internal/unsubscribe"
 	"github.com/rapporthq/rapport/internal/web"
 	"github.com/rapporthq/rapport/internal/yamlx"
 	"github.com/rapporthq/rapport/templates"
@@ -162,8 +161,7 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		storeOpts = append(storeOpts, store.WaitForReplicas(1, time.Second))
 	}
 	st := store.New(rdb, storeOpts...)
-	signer := unsubscribe.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
-	feedbackLinks := feedback.NewSigner(cfg.Secret, cfg.HTTP.BaseURL)
+	links := newLinks(cfg)
 	in := newInstruments(rdb, st, log)
 	counters, stats, m := in.stats, in.journeys, in.metrics
 	middleware := in.middleware()
@@ -188,8 +186,8 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		Channels:       l.channels,
 		Location:       cfg.Location(),
 		Locale:         cfg.Defaults.Locale,
-		UnsubscribeURL: signer.URL,
-		FeedbackURL:    feedbackLinks.URL,
+		UnsubscribeURL: links.UnsubscribeURL,
+		FeedbackURL:    links.FeedbackURL,
 		Stats:          counters,
 		Observer:       in.observer(),
 		Policies:       policies,
@@ -241,8 +239,8 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 		opts.Intake = client.NewFromRedis(rdb)
 		opts.Journeys = func() []api.JourneyInfo { return journeyInfo(eng.Journeys()) }
 		opts.Customers = erasing{Engine: eng, insp: asynq.NewInspectorFromRedisClient(rdb)}
-		opts.Unsubscribe = signer.Verify
-		opts.Feedback = feedbackLinks.Verify
+		opts.Unsubscribe = links.VerifyUnsubscribe
+		opts.Feedback = links.VerifyFeedback
 		opts.Stats = counters
 		opts.Monitoring = dash
 		opts.EventResult = m.Event
@@ -253,8 +251,8 @@ func serve(ctx context.Context, path string, r roles, log *slog.Logger) error {
 				return snap.Journeys, t
 			}
 			return snap.Journeys, l.templates
-		}, Locale: cfg.Defaults.Locale, UnsubscribeURL: signer.URL, Logger: log,
-			FeedbackURL: feedbackLinks.URL, Stats: counters}
+		}, Locale: cfg.Defaults.Locale, UnsubscribeURL: links.UnsubscribeURL, Logger: log,
+			FeedbackURL: links.FeedbackURL, Stats: counters}
 		srv = newHTTPServer(cfg.HTTP.Addr, withPages(api.New(opts), pages))
 		log.Info("HTTP API listening", "addr", cfg.HTTP.Addr, "dashboard", cfg.HTTP.BaseURL+dashboard.Root+"/")
 		if cfg.Redis.Embedded() {
@@ -339,4 +337,10 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// newLinks signs the public links with the config's secret, and verifies them with it and
+// the previous secrets.
+func newLinks(cfg *config.Config) *signing.Links {
+	return signing.NewLinks(signing.NewKeys(cfg.Secret, cfg.PreviousSecrets...), cfg.HTTP.BaseURL)
 }

@@ -53,9 +53,9 @@ type Options struct {
 	Customers Customers
 	// Unsubscribe verifies one-click unsubscribe tokens; with Customers it serves
 	// GET and POST /unsubscribe/{token}.
-	Unsubscribe Verifier
+	Unsubscribe LinkVerifier
 	// Feedback verifies feedback tokens; set, it serves GET and POST /feedback/{token}.
-	Feedback FeedbackVerifier
+	Feedback LinkVerifier
 	// Stats serves GET /v1/stats; nil leaves it out.
 	Stats StatsReporter
 	// Logger receives one record per 5xx answer; nil means slog.Default().

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/signing"
 )
 
 // Customers is what the customer endpoints need of the engine; *engine.Engine is one.
@@ -109,8 +110,10 @@ func unwrapCustomer(attrs map[string]any) (map[string]any, error) {
 	return nil, &badRequest{"customer", `the body is the attributes themselves, like {"email": "anna@example.com"}, or {"customer": {...}} alone`}
 }
 
-// Verifier checks an unsubscribe token and says whom and which channel it names.
-type Verifier func(token string) (customerID, channel string, err error)
+// LinkVerifier checks the token of a public link and returns what it names;
+// (*signing.Links).VerifyUnsubscribe and VerifyFeedback are two. A token that does not
+// verify is an error wrapping signing.ErrInvalid or signing.ErrExpired.
+type LinkVerifier func(token string) (signing.Link, error)
 
 var page = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -132,7 +135,8 @@ type pageData struct {
 // shows a confirmation page whose button POSTs, so that link scanners fetching the URL
 // unsubscribe no one.
 func (s *server) unsubscribe(w http.ResponseWriter, r *http.Request) {
-	cid, channel, err := s.Unsubscribe(r.PathValue("token"))
+	link, err := s.Unsubscribe(r.PathValue("token"))
+	cid, channel := link.CustomerID, link.Channel
 	if err != nil {
 		showPage(w, http.StatusBadRequest, pageData{Title: "This link is not valid",
 			Text: "The unsubscribe link is damaged or incomplete, so nothing was changed. Try the link from the newest message."})

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -11,82 +9,85 @@ import (
 	"unicode/utf8"
 
 	"github.com/rapporthq/rapport/event"
-	"github.com/rapporthq/rapport/internal/feedback"
+	"github.com/rapporthq/rapport/internal/signing"
 )
 
-// FeedbackVerifier checks a feedback token and says whom it names; *feedback.Signer's
-// Verify is one.
-type FeedbackVerifier func(token string) (feedback.Link, error)
+// NPSSubmitted is the type of the event a feedback answer records.
+const NPSSubmitted = "nps.submitted"
 
 // Limits of a feedback form.
 const (
 	// MaxComment is the longest comment kept, in characters; longer ones are cut.
 	MaxComment = 2000
-	maxNonce   = 64
 	maxForm    = 16 << 10
 )
 
 // feedbackRoutes serves the public NPS page: GET /feedback/{token}?score=N shows the
 // question with N chosen and a comment box, and records nothing, so link scanners that
 // fetch every URL of an email answer nothing. POST records one nps.submitted event
-// through the same intake as /v1/events.
+// through the same intake as /v1/events, once per link.
 func (s *server) feedbackRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /feedback/{token}", s.feedbackForm)
 	mux.HandleFunc("POST /feedback/{token}", s.feedbackSubmit)
 }
 
-func (s *server) feedbackForm(w http.ResponseWriter, r *http.Request) {
+// feedbackLink verifies the request's token; on failure it has answered the page that
+// says so (invalid: 400, expired: 410) and returns false.
+func (s *server) feedbackLink(w http.ResponseWriter, r *http.Request) (signing.Link, bool) {
 	link, err := s.Feedback(r.PathValue("token"))
-	if err != nil {
+	switch {
+	case errors.Is(err, signing.ErrExpired):
+		showFeedback(w, http.StatusGone, feedbackPage{T: textsFor(link.Locale), Expired: true})
+		return link, false
+	case err != nil:
 		showFeedback(w, http.StatusBadRequest, feedbackPage{T: textsFor(""), Invalid: true})
+		return link, false
+	}
+	return link, true
+}
+
+func (s *server) feedbackForm(w http.ResponseWriter, r *http.Request) {
+	link, ok := s.feedbackLink(w, r)
+	if !ok {
 		return
 	}
 	score := -1
 	if n, ok := parseScore(r.URL.Query().Get("score")); ok {
 		score = n
 	}
-	showFeedback(w, http.StatusOK, feedbackPage{T: textsFor(link.Locale), Form: true, Score: score, Nonce: newNonce()})
+	showFeedback(w, http.StatusOK, feedbackPage{T: textsFor(link.Locale), Form: true, Score: score})
 }
 
-// feedbackSubmit records the answer. Its event id is derived from the token, the score
-// and the form's nonce (a random value the GET page put in the form): the same form sent
-// twice (a double click, a reload) is one answer, a duplicate to the intake, while a
-// customer who opens the link again and answers anew makes a new answer, of which the
-// statistics count the latest.
+// feedbackSubmit records the answer. Its event id derives from the link alone
+// (signing.Link.ID: the customer, the message and its send time), so a link records one
+// answer: a double click, a reload or a second answer is a duplicate to the intake, and
+// the customer sees the thank-you page while nothing more is recorded.
 func (s *server) feedbackSubmit(w http.ResponseWriter, r *http.Request) {
-	tok := r.PathValue("token")
-	link, err := s.Feedback(tok)
-	if err != nil {
-		showFeedback(w, http.StatusBadRequest, feedbackPage{T: textsFor(""), Invalid: true})
+	link, ok := s.feedbackLink(w, r)
+	if !ok {
 		return
 	}
 	t := textsFor(link.Locale)
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		showFeedback(w, http.StatusBadRequest, feedbackPage{T: t, Form: true, Score: -1, Nonce: newNonce(), Error: t.BadForm})
+		showFeedback(w, http.StatusBadRequest, feedbackPage{T: t, Form: true, Score: -1, Error: t.BadForm})
 		return
 	}
 	comment := strings.TrimSpace(r.PostForm.Get("comment"))
-	nonce := r.PostForm.Get("nonce")
-	if len(nonce) > maxNonce {
-		nonce = nonce[:maxNonce]
-	}
 	score, ok := parseScore(r.PostForm.Get("score"))
 	if !ok {
-		showFeedback(w, http.StatusBadRequest, feedbackPage{T: t, Form: true, Score: -1, Nonce: nonce,
-			Comment: comment, Error: t.PickScore})
+		showFeedback(w, http.StatusBadRequest, feedbackPage{T: t, Form: true, Score: -1, Comment: comment, Error: t.PickScore})
 		return
 	}
 	if utf8.RuneCountInString(comment) > MaxComment {
 		comment = string([]rune(comment)[:MaxComment])
 	}
-	sum := sha256.Sum256([]byte(tok + "\x00" + strconv.Itoa(score) + "\x00" + nonce))
-	ev := event.Event{ID: "nps-" + hex.EncodeToString(sum[:12]), Type: feedback.EventType, CustomerID: link.CustomerID,
+	ev := event.Event{ID: "nps-" + link.ID(), Type: NPSSubmitted, CustomerID: link.CustomerID,
 		Data: map[string]any{"score": score, "comment": comment}}
 	if _, err := s.Intake.Send(r.Context(), ev); err != nil {
 		s.Logger.Error("feedback not recorded", "method", r.Method, "path", "/feedback/…", "err", err)
 		w.Header().Set("Retry-After", "1")
-		showFeedback(w, http.StatusServiceUnavailable, feedbackPage{T: t, Form: true, Score: score, Nonce: nonce,
+		showFeedback(w, http.StatusServiceUnavailable, feedbackPage{T: t, Form: true, Score: score,
 			Comment: comment, Error: t.TryAgain})
 		return
 	}
@@ -102,16 +103,10 @@ func parseScore(s string) (int, bool) {
 	return n, true
 }
 
-func newNonce() string {
-	var b [12]byte
-	rand.Read(b[:]) // never fails: crypto/rand.Read crashes the program rather than return an error
-	return hex.EncodeToString(b[:])
-}
-
 // feedbackTexts is the page in one language.
 type feedbackTexts struct {
 	Lang, Title, Question, Low, High, CommentLabel, Send, ThanksTitle, Thanks, ThanksLow,
-	InvalidTitle, Invalid, PickScore, BadForm, TryAgain string
+	InvalidTitle, Invalid, ExpiredTitle, Expired, PickScore, BadForm, TryAgain string
 }
 
 var feedbackLanguages = map[string]feedbackTexts{
@@ -123,6 +118,8 @@ var feedbackLanguages = map[string]feedbackTexts{
 		ThanksLow:    "We have your answer, and we are sorry we let you down. A real person will read it and get back to you.",
 		InvalidTitle: "This link is not valid",
 		Invalid:      "The link is damaged or incomplete, so nothing was recorded. Try the link from the newest message.",
+		ExpiredTitle: "This survey has closed",
+		Expired:      "We ask for answers within 90 days of sending the message, so nothing was recorded. Thank you for wanting to tell us.",
 		PickScore:    "Please choose a score from 0 to 10.", BadForm: "The form could not be read. Please try again.",
 		TryAgain: "We could not record your answer just now. Please press Send again in a minute.",
 	},
@@ -134,6 +131,8 @@ var feedbackLanguages = map[string]feedbackTexts{
 		ThanksLow:    "Ваш ответ у нас, и нам очень жаль, что мы вас огорчили. Его прочтёт живой человек и обязательно ответит вам.",
 		InvalidTitle: "Ссылка недействительна",
 		Invalid:      "Ссылка повреждена или неполная, поэтому ничего не записано. Попробуйте ссылку из последнего письма.",
+		ExpiredTitle: "Опрос закрыт",
+		Expired:      "Мы принимаем ответы в течение 90 дней после письма, поэтому ничего не записано. Спасибо, что хотели ответить.",
 		PickScore:    "Пожалуйста, выберите оценку от 0 до 10.", BadForm: "Не удалось прочитать форму. Попробуйте ещё раз.",
 		TryAgain: "Не получилось сохранить ответ. Пожалуйста, нажмите «Отправить» ещё раз через минуту.",
 	},
@@ -150,10 +149,10 @@ func textsFor(locale string) feedbackTexts {
 }
 
 type feedbackPage struct {
-	T                     feedbackTexts
-	Form, Thanks, Invalid bool
-	Score                 int // -1: none chosen
-	Nonce, Comment, Error string
+	T                              feedbackTexts
+	Form, Thanks, Invalid, Expired bool
+	Score                          int // -1: none chosen
+	Comment, Error                 string
 }
 
 // Scores lists 0..10 for the page's buttons.
@@ -163,7 +162,7 @@ var feedbackTmpl = template.Must(template.New("feedback").Parse(`<!DOCTYPE html>
 <html lang="{{ .T.Lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>{{ if .Invalid }}{{ .T.InvalidTitle }}{{ else if .Thanks }}{{ .T.ThanksTitle }}{{ else }}{{ .T.Title }}{{ end }}</title>
+<title>{{ if .Invalid }}{{ .T.InvalidTitle }}{{ else if .Expired }}{{ .T.ExpiredTitle }}{{ else if .Thanks }}{{ .T.ThanksTitle }}{{ else }}{{ .T.Title }}{{ end }}</title>
 <style>
 body{font-family:Georgia,serif;max-width:34rem;margin:0 auto;padding:2rem 1rem;color:#2b2b2b;line-height:1.5;background:#f6f3ee}
 main{background:#fff;padding:1.5rem;border-radius:8px}
@@ -185,6 +184,9 @@ button{margin-top:1rem;font:inherit;font-size:1.1rem;padding:.7rem 1.5rem;border
 {{- if .Invalid }}
 <h1>{{ .T.InvalidTitle }}</h1>
 <p>{{ .T.Invalid }}</p>
+{{- else if .Expired }}
+<h1>{{ .T.ExpiredTitle }}</h1>
+<p>{{ .T.Expired }}</p>
 {{- else if .Thanks }}
 <h1>{{ .T.ThanksTitle }}</h1>
 <p id="thanks">{{ if le .Score 6 }}{{ .T.ThanksLow }}{{ else }}{{ .T.Thanks }}{{ end }}</p>
@@ -203,7 +205,6 @@ button{margin-top:1rem;font:inherit;font-size:1.1rem;padding:.7rem 1.5rem;border
 </fieldset>
 <label for="comment">{{ .T.CommentLabel }}</label>
 <textarea id="comment" name="comment" maxlength="2000">{{ .Comment }}</textarea>
-<input type="hidden" name="nonce" value="{{ .Nonce }}">
 <button type="submit">{{ .T.Send }}</button>
 </form>
 {{- end }}

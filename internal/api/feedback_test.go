@@ -5,15 +5,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/api"
-	"github.com/rapporthq/rapport/internal/feedback"
+	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/stats"
-	"github.com/rapporthq/rapport/internal/unsubscribe"
 )
 
 const feedbackSecret = "a-feedback-secret-of-length"
@@ -42,7 +41,22 @@ func page(t *testing.T, method, u string, form url.Values) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-var nonceRE = regexp.MustCompile(`name="nonce" value="([0-9a-f]+)"`)
+// feedbackKeys sign the links of these tests; feedbackLinks verifies them.
+var (
+	feedbackKeys  = signing.NewKeys(feedbackSecret)
+	feedbackLinks = signing.NewLinks(feedbackKeys, "https://r.example")
+)
+
+// feedbackToken signs a feedback link of customer cid in locale, sent at sent.
+func feedbackToken(t *testing.T, keys *signing.Keys, cid, locale string, sent time.Time) string {
+	t.Helper()
+	tok, err := keys.Sign(signing.Link{Purpose: signing.Feedback, CustomerID: cid, MessageID: "m-" + cid,
+		Locale: locale, IssuedAt: sent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
 
 // queuedEvents returns the pending events.
 func (e *env) queuedEvents(t *testing.T) []event.Event {
@@ -65,10 +79,9 @@ func (e *env) queuedEvents(t *testing.T) []event.Event {
 	return out
 }
 
-func TestTheFeedbackPageRecordsOneAnswerOnlyWhenPosted(t *testing.T) {
-	signer := feedback.NewSigner(feedbackSecret, "https://r.example")
-	e := setup(t, api.Options{Feedback: signer.Verify})
-	link := e.srv.URL + "/feedback/" + signer.Token("c-42", "en")
+func TestAFeedbackLinkRecordsOneAnswerOnlyWhenPosted(t *testing.T) {
+	e := setup(t, api.Options{Feedback: feedbackLinks.VerifyFeedback})
+	link := e.srv.URL + "/feedback/" + feedbackToken(t, feedbackKeys, "c-42", "en", time.Now().Add(-24*time.Hour))
 
 	// A link scanner, or the customer, opens the link from the email: nothing recorded.
 	status, body := page(t, "GET", link+"?score=3", nil)
@@ -82,21 +95,24 @@ func TestTheFeedbackPageRecordsOneAnswerOnlyWhenPosted(t *testing.T) {
 		t.Fatalf("GET queued %d events, want none", n)
 	}
 
-	// The customer picks 2 instead, writes a comment and double-clicks Send.
-	m := nonceRE.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("no nonce in the form:\n%s", body)
+	// The customer picks 2 instead, writes a comment and double-clicks Send; then someone
+	// posts to the link again and again with other answers. Each sees the thank-you page.
+	forms := []url.Values{
+		{"score": {"2"}, "comment": {"  It broke after a week.  "}},
+		{"score": {"2"}, "comment": {"  It broke after a week.  "}},
+		{"score": {"0"}, "comment": {"again"}},
+		{"score": {"0"}},
+		{"score": {"10"}, "comment": {"changed my mind"}},
 	}
-	form := url.Values{"score": {"2"}, "comment": {"  It broke after a week.  "}, "nonce": {m[1]}}
-	for i := 0; i < 2; i++ {
+	for i, form := range forms {
 		status, body = page(t, "POST", link, form)
-		if status != 200 || !strings.Contains(body, `id="thanks"`) || !strings.Contains(body, "real person") {
+		if status != 200 || !strings.Contains(body, `id="thanks"`) {
 			t.Fatalf("POST %d: %d\n%s", i+1, status, body)
 		}
 	}
 	evs := e.queuedEvents(t)
 	if len(evs) != 1 {
-		t.Fatalf("a double click queued %d events, want 1: %+v", len(evs), evs)
+		t.Fatalf("5 POSTs on one link queued %d events, want 1: %+v", len(evs), evs)
 	}
 	ev := evs[0]
 	if ev.Type != "nps.submitted" || ev.CustomerID != "c-42" || ev.Data["score"] != 2.0 ||
@@ -104,24 +120,20 @@ func TestTheFeedbackPageRecordsOneAnswerOnlyWhenPosted(t *testing.T) {
 		t.Errorf("queued event = %+v", ev)
 	}
 
-	// Opening the link again and answering anew is a new answer.
-	_, body = page(t, "GET", link, nil)
-	if strings.Contains(body, " checked>") {
-		t.Error("a link without ?score has a score chosen")
-	}
-	m2 := nonceRE.FindStringSubmatch(body)
-	page(t, "POST", link, url.Values{"score": {"8"}, "nonce": {m2[1]}})
+	// Another message's link is another answer.
+	other := e.srv.URL + "/feedback/" + feedbackToken(t, feedbackKeys, "c-42", "en", time.Now().Add(-time.Hour))
+	page(t, "POST", other+"x", url.Values{"score": {"8"}}) // altered: nothing
+	page(t, "POST", other, url.Values{"score": {"8"}})
 	if n := e.queued(t); n != 2 {
-		t.Errorf("a second answer from a new page: %d events queued, want 2", n)
+		t.Errorf("the link of a second message: %d events queued, want 2", n)
 	}
 }
 
 func TestAFeedbackPostWithoutAScoreAsksForOne(t *testing.T) {
-	signer := feedback.NewSigner(feedbackSecret, "https://r.example")
-	e := setup(t, api.Options{Feedback: signer.Verify})
-	link := e.srv.URL + "/feedback/" + signer.Token("c-1", "en")
+	e := setup(t, api.Options{Feedback: feedbackLinks.VerifyFeedback})
+	link := e.srv.URL + "/feedback/" + feedbackToken(t, feedbackKeys, "c-1", "en", time.Now())
 	for _, score := range []string{"", "11", "-1", "seven", "7.5"} {
-		status, body := page(t, "POST", link, url.Values{"score": {score}, "comment": {"kept"}, "nonce": {"n1"}})
+		status, body := page(t, "POST", link, url.Values{"score": {score}, "comment": {"kept"}})
 		if status != 400 || !strings.Contains(body, "choose a score") || !strings.Contains(body, ">kept</textarea>") {
 			t.Errorf("score %q: %d\n%s", score, status, body)
 		}
@@ -131,51 +143,58 @@ func TestAFeedbackPostWithoutAScoreAsksForOne(t *testing.T) {
 	}
 }
 
-func TestAForgedFeedbackTokenChangesNothing(t *testing.T) {
-	signer := feedback.NewSigner(feedbackSecret, "https://r.example")
-	e := setup(t, api.Options{Feedback: signer.Verify})
-	good := signer.Token("c-42", "en")
-	for name, tok := range map[string]string{
-		"signed with another secret": feedback.NewSigner("another-secret-entirely!", "").Token("c-42", "en"),
-		"an unsubscribe token":       unsubscribe.NewSigner(feedbackSecret, "").Token("c-42", "email"),
-		"altered":                    strings.Replace(good, good[:4], "AAAA", 1),
-		"garbage":                    "not-a-token",
+func TestAForgedOrExpiredFeedbackTokenChangesNothing(t *testing.T) {
+	e := setup(t, api.Options{Feedback: feedbackLinks.VerifyFeedback})
+	good := feedbackToken(t, feedbackKeys, "c-42", "en", time.Now())
+	unsub, err := feedbackKeys.Sign(signing.Link{Purpose: signing.Unsubscribe, CustomerID: "c-42", Channel: "email"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, token string
+		status      int
+		text        string
+	}{
+		{"signed with another secret", feedbackToken(t, signing.NewKeys("another-secret-entirely!"), "c-42", "en", time.Now()), 400, "not valid"},
+		{"an unsubscribe token", unsub, 400, "not valid"},
+		{"altered", "AAAA" + good[4:], 400, "not valid"},
+		{"garbage", "not-a-token", 400, "not valid"},
+		{"sent 90 days ago", feedbackToken(t, feedbackKeys, "c-42", "en", time.Now().Add(-90*24*time.Hour-time.Minute)), 410, "closed"},
+		{"sent 90 days ago, in ru", feedbackToken(t, feedbackKeys, "c-42", "ru", time.Now().Add(-91*24*time.Hour)), 410, "Опрос закрыт"},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(c.name, func(t *testing.T) {
 			for _, method := range []string{"GET", "POST"} {
-				status, body := page(t, method, e.srv.URL+"/feedback/"+url.PathEscape(tok)+"?score=9",
-					url.Values{"score": {"9"}, "nonce": {"x"}})
-				if status != 400 || !strings.Contains(body, "not valid") || strings.Contains(body, "<form") {
+				status, body := page(t, method, e.srv.URL+"/feedback/"+url.PathEscape(c.token)+"?score=9",
+					url.Values{"score": {"9"}})
+				if status != c.status || !strings.Contains(body, c.text) || strings.Contains(body, "<form") {
 					t.Errorf("%s: %d\n%s", method, status, body)
 				}
 			}
 		})
 	}
 	if n := e.queued(t); n != 0 {
-		t.Errorf("forged tokens queued %d events", n)
+		t.Errorf("forged and expired tokens queued %d events", n)
 	}
 }
 
 func TestTheFeedbackPageSpeaksTheCustomersLanguage(t *testing.T) {
-	signer := feedback.NewSigner(feedbackSecret, "https://r.example")
-	e := setup(t, api.Options{Feedback: signer.Verify})
-	link := e.srv.URL + "/feedback/" + signer.Token("c-7", "ru-RU")
+	e := setup(t, api.Options{Feedback: feedbackLinks.VerifyFeedback})
+	link := e.srv.URL + "/feedback/" + feedbackToken(t, feedbackKeys, "c-7", "ru-RU", time.Now())
 	_, body := page(t, "GET", link+"?score=10", nil)
 	if !strings.Contains(body, `lang="ru"`) || !strings.Contains(body, "порекомендуете") || !strings.Contains(body, "Отправить") {
 		t.Errorf("GET in ru:\n%s", body)
 	}
-	_, body = page(t, "POST", link, url.Values{"score": {"10"}, "nonce": {"n"}})
+	_, body = page(t, "POST", link, url.Values{"score": {"10"}})
 	if !strings.Contains(body, "Спасибо") {
 		t.Errorf("POST in ru:\n%s", body)
 	}
 }
 
 func TestFeedbackIsRefusedWhileRedisIsDown(t *testing.T) {
-	signer := feedback.NewSigner(feedbackSecret, "https://r.example")
-	e := setup(t, api.Options{Feedback: signer.Verify})
+	e := setup(t, api.Options{Feedback: feedbackLinks.VerifyFeedback})
 	e.redis.Kill()
-	status, body := page(t, "POST", e.srv.URL+"/feedback/"+signer.Token("c-1", "en"),
-		url.Values{"score": {"4"}, "comment": {"slow delivery"}, "nonce": {"n"}})
+	status, body := page(t, "POST", e.srv.URL+"/feedback/"+feedbackToken(t, feedbackKeys, "c-1", "en", time.Now()),
+		url.Values{"score": {"4"}, "comment": {"slow delivery"}})
 	if status != 503 || !strings.Contains(body, "again") || !strings.Contains(body, "slow delivery") {
 		t.Errorf("POST with Redis down: %d\n%s", status, body)
 	}

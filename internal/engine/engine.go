@@ -12,6 +12,7 @@ import (
 
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -93,9 +94,10 @@ type Config struct {
 	// UnsubscribeURL returns the signed one-click unsubscribe URL for a customer on a
 	// channel; nil means messages carry none.
 	UnsubscribeURL func(customerID, channel string) string
-	// FeedbackURL returns the signed feedback page of a customer whose messages are in
-	// locale, for .feedback_url; nil means templates get an empty one.
-	FeedbackURL func(customerID, locale string) string
+	// FeedbackURL returns the signed feedback page of the message a link names
+	// (CustomerID, Channel, MessageID, Locale, IssuedAt: the send time), for
+	// .feedback_url; nil means templates get an empty one.
+	FeedbackURL func(l signing.Link) string
 	// Stats, when set, counts each event once its profile change is recorded; an error
 	// retries the event.
 	Stats Stats

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/internal/duration"
+	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -336,7 +337,8 @@ func (e *Engine) render(d *Delivery) error {
 		UnsubscribeURL: unsub,
 	}
 	if e.cfg.FeedbackURL != nil {
-		data.FeedbackURL = e.cfg.FeedbackURL(d.CustomerID, locale)
+		data.FeedbackURL = e.cfg.FeedbackURL(signing.Link{CustomerID: d.CustomerID, Channel: d.Channel.Name,
+			MessageID: d.MessageID, Locale: locale, IssuedAt: d.Now})
 	}
 	r, err := d.snap.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
 	if err != nil {

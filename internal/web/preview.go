@@ -9,6 +9,7 @@ import (
 
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/internal/duration"
+	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -135,7 +136,8 @@ func (p *preview) messages(set Renderer, j *workflows.Journey, s workflows.Step)
 				data.UnsubscribeURL = p.opts.UnsubscribeURL("c-sample", "email")
 			}
 			if p.opts.FeedbackURL != nil {
-				data.FeedbackURL = p.opts.FeedbackURL("c-sample", loc)
+				data.FeedbackURL = p.opts.FeedbackURL(signing.Link{CustomerID: "c-sample", MessageID: "preview",
+					Locale: loc, IssuedAt: data.Now})
 			}
 			m := messageView{Locale: loc, Kind: string(kind), Label: label + ", " + kindName(kind)}
 			r, err := set.Render(s.Send.Template, kind, loc, data)

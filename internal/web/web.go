@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -39,7 +40,7 @@ type Options struct {
 	// UnsubscribeURL, when set, gives the sample customer's unsubscribe link.
 	UnsubscribeURL func(customerID, channel string) string
 	// FeedbackURL, when set, gives the sample customer's feedback link.
-	FeedbackURL func(customerID, locale string) string
+	FeedbackURL func(l signing.Link) string
 	// Stats, when set, serves the relationship figures at /stats/.
 	Stats StatsReporter
 	// Now is the clock; nil is time.Now.

@@ -17,6 +17,7 @@ import (
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/redistest"
+	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/sim"
 	"github.com/rapporthq/rapport/templates"
@@ -81,7 +82,7 @@ func New(t testing.TB, cfg Config) *Harness {
 			"chat":  {Name: "rec", Kind: channels.KindMsg, AddressKey: "chat_id"},
 		},
 		UnsubscribeURL: func(cid, ch string) string { return "https://r.example/unsubscribe/" + ch + "/" + cid },
-		FeedbackURL:    func(cid, locale string) string { return "https://r.example/feedback/" + locale + "/" + cid },
+		FeedbackURL:    func(l signing.Link) string { return "https://r.example/feedback/" + l.Locale + "/" + l.CustomerID },
 	}
 	if cfg.Policies != nil {
 		setup.Policies = func(st *store.Store) ([]engine.Policy, error) { return cfg.Policies(st), nil }
