@@ -10,6 +10,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/smtptest"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // TestSlowRecipientsDoNotStarveTheRest is the probe's case: a relay that takes 20 s to
@@ -33,7 +34,7 @@ func TestSlowRecipientsDoNotStarveTheRest(t *testing.T) {
 			s.Send(context.Background(), message(fmt.Sprintf("slow%d@example.com", i)))
 		}()
 	}
-	waitFor(t, func() bool { return srv.Connections() >= 8 }) // the slow ones are in
+	testutil.WaitFor(t, 5*time.Second, "the slow sends to hold their connections", func() bool { return srv.Connections() >= 8 })
 
 	normal := make(chan string)
 	var fast sync.WaitGroup

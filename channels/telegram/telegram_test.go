@@ -15,6 +15,7 @@ import (
 	"github.com/rapporthq/rapport/channels/telegram"
 	"github.com/rapporthq/rapport/channels/telegram/telegramtest"
 	"github.com/rapporthq/rapport/internal/duration"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 func newChannel(t testing.TB, url string) *telegram.Telegram {
@@ -196,10 +197,7 @@ func TestNoAnswerAfterTheRequestLeftIsUncertainAndNoConnectionIsTemporary(t *tes
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := tg.Send(ctx, msg("42", "hello")); done <- err }()
-	deadline := time.Now().Add(5 * time.Second)
-	for got.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, "the second request to reach the server", func() bool { return got.Load() >= 2 })
 	cancel()
 	if err := <-done; !errors.As(err, &unc) {
 		t.Fatalf("cancelled while awaiting the answer: %v, want uncertain", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/rapporthq/rapport/channels/whatsapp/whatsapptest"
 	"github.com/rapporthq/rapport/internal/redistest"
 	"github.com/rapporthq/rapport/internal/smtptest"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 func TestValidatePassesOnTheExampleConfigWithEveryChannelType(t *testing.T) {
@@ -60,7 +61,7 @@ func TestAnOrderReachesThePreferredTelegramOrFallsBackToEmail(t *testing.T) {
 	if emails[0].To[0] != "boris@example.com" {
 		t.Fatalf("email to %v, want boris, whose bot is blocked", emails[0].To)
 	}
-	waitFor(t, 15*time.Second, "anna's thank-you on telegram", func() bool { return len(bot.Messages()) == 1 })
+	testutil.WaitFor(t, 15*time.Second, "anna's thank-you on telegram", func() bool { return len(bot.Messages()) == 1 })
 	if m := bot.Messages()[0]; m.ChatID != "42" || !strings.Contains(m.Text, "A-1") {
 		t.Fatalf("telegram got %+v", m)
 	}

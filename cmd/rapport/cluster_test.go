@@ -15,6 +15,7 @@ import (
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/redistest"
 	"github.com/rapporthq/rapport/internal/smtptest"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // newClusterSetup is newSetup on a real three-node Redis Cluster.
@@ -88,7 +89,7 @@ func TestOnARedisClusterJourneysRunAsOnOneRedis(t *testing.T) {
 	}
 
 	s.smtp.WaitFor(t, n, 20*time.Second) // the immediate thank-yous
-	waitFor(t, 10*time.Second, "the other signed-up customers' steps to be scheduled and the goal's cancelled", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the other signed-up customers' steps to be scheduled and the goal's cancelled", func() bool {
 		scheduled, _ := stepTasks(t, insp)
 		return scheduled == n-1
 	})
@@ -109,14 +110,14 @@ func TestOnARedisClusterJourneysRunAsOnOneRedis(t *testing.T) {
 
 	// The journey counters reach Redis within a second of counting: once they are there,
 	// killing the worker loses none of them.
-	waitFor(t, 10*time.Second, "the first worker's journey counts in Redis", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the first worker's journey counts in Redis", func() bool {
 		got := s.journeyStats(t)["later"]
 		return got["entered"] == n && got["exited"] == 1
 	})
 	worker.kill()
 	s.start(t, "worker")
 	msgs := s.smtp.WaitFor(t, 2*n-1, 30*time.Second)
-	waitFor(t, 10*time.Second, "no step left", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "no step left", func() bool {
 		_, waiting := stepTasks(t, insp)
 		return waiting == 0
 	})
@@ -141,7 +142,7 @@ func TestOnARedisClusterJourneysRunAsOnOneRedis(t *testing.T) {
 	}
 	want := map[string]int64{"entered": n, "active": 0, "completed": n - 1, "exited": 1, "sent": n - 1, "capped": 0, "failed": 0}
 	var got map[string]int64
-	waitFor(t, 10*time.Second, "the journey's stats", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the journey's stats", func() bool {
 		got = s.journeyStats(t)["later"]
 		return maps.Equal(got, want)
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/redistest"
 	"github.com/rapporthq/rapport/internal/smtptest"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // These tests drive the real binary: built once, started with a config that points at a
@@ -100,7 +101,7 @@ func (s *setup) start(t testing.TB, command string) *proc {
 		}
 	})
 	if command != "worker" {
-		waitFor(t, 10*time.Second, "rapport to answer /healthz", func() bool {
+		testutil.WaitFor(t, 10*time.Second, "rapport to answer /healthz", func() bool {
 			select {
 			case <-p.done:
 				t.Fatalf("rapport %s exited:\n%s", command, p.out.String())
@@ -197,11 +198,14 @@ func TestAStepWaitsAndAGoalEventCancelsIt(t *testing.T) {
 	s := newSetup(t, dir, "")
 	s.start(t, "serve")
 
-	start := time.Now()
+	// The step is due 2s after the worker took the cart in, which is after the moment the
+	// event says it occurred: the history line of the reminder must not be earlier.
+	occurred := time.Now().UTC()
 	for _, cid := range []string{"waits", "orders"} {
-		body := fmt.Sprintf(`{"type": "cart.abandoned", "customer_id": %q,
+		body := fmt.Sprintf(`{"type": "cart.abandoned", "customer_id": %q, "occurred_at": %q,
 		  "customer": {"email": "%s@example.com", "first_name": "Kim"},
-		  "data": {"total": 30, "cart_url": "https://shop.example/cart", "items": [{"name": "Kenya AA", "price": 30}]}}`, cid, cid)
+		  "data": {"total": 30, "cart_url": "https://shop.example/cart", "items": [{"name": "Kenya AA", "price": 30}]}}`,
+			cid, occurred.Format(time.RFC3339Nano), cid)
 		if code, resp := s.post(t, "/v1/events", body); code != 202 {
 			t.Fatalf("cart.abandoned for %s = %d %v", cid, code, resp)
 		}
@@ -211,15 +215,31 @@ func TestAStepWaitsAndAGoalEventCancelsIt(t *testing.T) {
 	}
 
 	msgs := s.smtp.WaitFor(t, 1, 15*time.Second)
-	if took := time.Since(start); took < 2*time.Second {
-		t.Errorf("the reminder came after %v, before its 2s wait", took)
-	}
 	if msgs[0].To[0] != "waits@example.com" {
 		t.Fatalf("the reminder went to %v", msgs[0].To)
 	}
+	var sent string
+	testutil.WaitFor(t, 10*time.Second, "the reminder in the history", func() bool {
+		h, _ := s.customer(t, "waits")["history"].([]any)
+		for _, r := range h {
+			if r, _ := r.(map[string]any); r["step"] == "reminder" && r["outcome"] == "sent" {
+				sent, _ = r["at"].(string)
+				return true
+			}
+		}
+		return false
+	})
+	at, err := time.Parse(time.RFC3339Nano, sent)
+	if err != nil {
+		t.Fatalf("the reminder's history line: %v", err)
+	}
+	if at.Before(occurred.Add(2 * time.Second)) {
+		t.Errorf("the reminder went out at %s, before its 2s wait after the cart (%s)",
+			at.Format(time.StampMilli), occurred.Format(time.StampMilli))
+	}
 	// The other customer's step was due at the same time; its task must be gone.
 	insp := asynq.NewInspectorFromRedisClient(s.redis.Client(t))
-	waitFor(t, 10*time.Second, "no step left scheduled or pending", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "no step left scheduled or pending", func() bool {
 		q, err := insp.GetQueueInfo(queue.Steps)
 		return err == nil && q.Scheduled == 0 && q.Pending == 0 && q.Active == 0 && q.Retry == 0
 	})
@@ -243,7 +263,7 @@ func TestPendingStepsSurviveAWorkerKilledMidway(t *testing.T) {
 		}
 	}
 	insp := asynq.NewInspectorFromRedisClient(s.redis.Client(t))
-	waitFor(t, 15*time.Second, "every step to be scheduled", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "every step to be scheduled", func() bool {
 		q, err := insp.GetQueueInfo(queue.Steps)
 		return err == nil && q.Scheduled == n
 	})
@@ -312,17 +332,6 @@ func countTo(msgs []smtptest.Message, addr string) int {
 		}
 	}
 	return n
-}
-
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func freeAddr(t testing.TB) string {
@@ -394,7 +403,7 @@ func TestOneClickUnsubscribeStopsTheEmails(t *testing.T) {
 	}
 
 	order("o-2")
-	waitFor(t, 15*time.Second, "the second thank-you to be recorded unreachable", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the second thank-you to be recorded unreachable", func() bool {
 		for _, h := range s.customer(t, "u-1")["history"].([]any) {
 			r := h.(map[string]any)
 			if r["journey"] == "thank-you" && r["outcome"] == "unreachable" {
@@ -427,12 +436,12 @@ func TestCustomersCanBeReadUpdatedAndErased(t *testing.T) {
 	if code := put(`{"email": "p@example.com", "birthday": "1990-06-01", "first_name": "Pia"}`); code != 202 {
 		t.Fatalf("PUT: %d, want 202", code)
 	}
-	waitFor(t, 10*time.Second, "the profile to be stored", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the profile to be stored", func() bool {
 		p, _ := s.customer(t, "p-1")["profile"].(map[string]any)
 		return p["first_name"] == "Pia"
 	})
 	insp := asynq.NewInspectorFromRedisClient(s.redis.Client(t))
-	waitFor(t, 10*time.Second, "the birthday timer", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the birthday timer", func() bool {
 		q, err := insp.GetQueueInfo(queue.Steps)
 		return err == nil && q.Scheduled == 1
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // TestErasureLeavesNothingBehindButTheOptOut drives the binary: a customer orders,
@@ -43,7 +44,7 @@ func TestErasureLeavesNothingBehindButTheOptOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	waitFor(t, 15*time.Second, "the bad event in the archive", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the bad event in the archive", func() bool {
 		info, err := insp.GetTaskInfo(event.Queue, event.TaskID("evt-bad"))
 		return err == nil && info.State == asynq.TaskStateArchived
 	})
@@ -59,7 +60,7 @@ func TestErasureLeavesNothingBehindButTheOptOut(t *testing.T) {
 		t.Fatalf("customer after erasing: %v, want 404", v)
 	}
 
-	waitFor(t, 10*time.Second, "no key in Redis to hold the email or the name (the retained event task did)", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "no key in Redis to hold the email or the name (the retained event task did)", func() bool {
 		keys, err := rdb.Keys(ctx, "*").Result()
 		if err != nil {
 			t.Fatal(err)
@@ -87,7 +88,7 @@ func TestErasureLeavesNothingBehindButTheOptOut(t *testing.T) {
 		}
 	}
 	msgs = s.smtp.WaitFor(t, 2, 15*time.Second)
-	waitFor(t, 10*time.Second, "the returning customer's thank-you to be recorded", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the returning customer's thank-you to be recorded", func() bool {
 		h, _ := s.customer(t, "e-1")["history"].([]any)
 		return len(h) > 0
 	})

@@ -29,6 +29,7 @@ import (
 	"github.com/rapporthq/rapport/internal/redistest"
 	"github.com/rapporthq/rapport/internal/smtptest"
 	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // faultSetup is a rapport under test whose journeys, SMTP settings and Redis are the
@@ -263,7 +264,7 @@ func TestFaultWorkerKilled(t *testing.T) {
 			s.send(t, cs)
 			inFlight := map[string]bool{}
 			for _, at := range []int{150, 450, 750} {
-				waitFor(t, 90*time.Second, fmt.Sprintf("%d messages before a kill", at), func() bool { return s.smtp.Count() >= at })
+				testutil.WaitFor(t, 90*time.Second, fmt.Sprintf("%d messages before a kill", at), func() bool { return s.smtp.Count() >= at })
 				worker.kill()
 				h := s.handed(t, inFlight)
 				t.Logf("killed at %d messages with %d in the channel's hands", s.smtp.Count(), h)
@@ -293,7 +294,7 @@ func TestFaultRedisRestart(t *testing.T) {
 	s.start(t, "serve")
 	cs := customers("r", 300, 300)
 	s.send(t, cs)
-	waitFor(t, 60*time.Second, "sends under way", func() bool { return s.smtp.Count() >= 150 })
+	testutil.WaitFor(t, 60*time.Second, "sends under way", func() bool { return s.smtp.Count() >= 150 })
 	s.redis.Kill()
 	time.Sleep(2 * time.Second)
 	if err := s.redis.Resume(); err != nil {
@@ -331,7 +332,7 @@ func TestFaultRedisFailover(t *testing.T) {
 	s.start(t, "serve")
 	cs := customers("fo", 300, 300)
 	s.send(t, cs)
-	waitFor(t, 60*time.Second, "sends under way", func() bool { return s.smtp.Count() >= 150 })
+	testutil.WaitFor(t, 60*time.Second, "sends under way", func() bool { return s.smtp.Count() >= 150 })
 	fo.Promote(t, 30*time.Second)
 	// Wait until the queues are empty and nothing moved for 15 s, or 4 minutes pass: a
 	// task whose state the old master took with it is run again once its lease ran out.
@@ -394,11 +395,11 @@ func TestFaultSlowRecipients(t *testing.T) {
 	}))
 	s.start(t, "serve")
 	s.send(t, customers("slow", 10, 0))
-	waitFor(t, 10*time.Second, "the slow sends to hold the pool", func() bool { return s.smtp.Connections() >= 8 })
+	testutil.WaitFor(t, 10*time.Second, "the slow sends to hold the pool", func() bool { return s.smtp.Connections() >= 8 })
 	normal := customers("fast", 200, 0)
 	start := time.Now()
 	s.send(t, normal)
-	waitFor(t, 10*time.Second, "200 normal emails while 10 are slow", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "200 normal emails while 10 are slow", func() bool {
 		n := 0
 		for _, m := range s.smtp.Messages() {
 			if strings.HasPrefix(m.To[0], "fast") {

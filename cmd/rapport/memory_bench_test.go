@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapporthq/rapport/internal/queue"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // BenchmarkRedisMemory measures what Rapport keeps in Redis: b.N customers sign up with a
@@ -44,7 +45,7 @@ func BenchmarkRedisMemory(b *testing.B) {
 			b.Fatalf("batch = %d %v", code, body)
 		}
 	}
-	waitFor(b, 5*time.Minute, "every step to be scheduled", func() bool {
+	testutil.WaitFor(b, 5*time.Minute, "every step to be scheduled", func() bool {
 		q, err := insp.GetQueueInfo(queue.Steps)
 		return err == nil && q.Scheduled == b.N
 	})

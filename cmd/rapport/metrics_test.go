@@ -18,6 +18,7 @@ import (
 
 	"github.com/rapporthq/rapport/channels/webhook"
 	"github.com/rapporthq/rapport/internal/signing"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 func (s *setup) stats(t testing.TB, days int) map[string]any {
@@ -113,7 +114,7 @@ func TestStatsCountOrdersAndAnUnhappyAnswerReachesAPerson(t *testing.T) {
 		}
 	}
 	var st map[string]any
-	waitFor(t, 15*time.Second, "the orders in /v1/stats", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the orders in /v1/stats", func() bool {
 		st = s.stats(t, 90)
 		return st["buyers"] == 2.0 && st["repeat_buyers"] == 1.0 && st["customers"] == 3.0
 	})
@@ -167,20 +168,20 @@ func TestStatsCountOrdersAndAnUnhappyAnswerReachesAPerson(t *testing.T) {
 			t.Fatalf("POST feedback = %d", resp.StatusCode)
 		}
 	}
-	waitFor(t, 15*time.Second, "the answer in /v1/stats", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the answer in /v1/stats", func() bool {
 		n := s.stats(t, 90)["nps"].(map[string]any)
 		return n["responses"] == 1.0 && n["detractors"] == 1.0 && n["score"] == -100.0
 	})
 	// The task for a person and the apology, then a sentinel: an order of d, whose
 	// thank-you comes after anything a second answer would have sent.
-	waitFor(t, 15*time.Second, "the task and the apology", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the task and the apology", func() bool {
 		tasks, _ := desk.received()
 		return len(tasks) >= 1 && countTo(s.smtp.Messages(), "c@example.com") >= 1
 	})
 	if code, _ := s.post(t, "/v1/events", `{"id": "d1", "type": "order.placed", "customer_id": "d", "customer": {"email": "d@example.com"}}`); code != 202 {
 		t.Fatal("sentinel order refused")
 	}
-	waitFor(t, 15*time.Second, "the sentinel", func() bool { return countTo(s.smtp.Messages(), "d@example.com") >= 1 })
+	testutil.WaitFor(t, 15*time.Second, "the sentinel", func() bool { return countTo(s.smtp.Messages(), "d@example.com") >= 1 })
 	tasks, bad := desk.received()
 	if len(tasks) != 1 || bad != 0 {
 		t.Fatalf("the help desk got %d tasks (and %d badly signed), want 1: %+v", len(tasks), bad, tasks)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // get fetches a path of the running rapport with optional basic auth password.
@@ -47,12 +49,12 @@ func TestServeHasMetricsAndTheDashboard(t *testing.T) {
 	s.smtp.WaitFor(t, 1, 15*time.Second)
 
 	var metrics string
-	waitFor(t, 10*time.Second, "the event and task series", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the event and task series", func() bool {
 		code, body := s.get(t, "/metrics", "")
 		metrics = body
 		return code == 200 && strings.Contains(body, `rapport_task_duration_seconds_count{result="ok",type="rapport:event"} 1`)
 	})
-	waitFor(t, 10*time.Second, "the sent message in the series", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the sent message in the series", func() bool {
 		_, body := s.get(t, "/metrics", "")
 		metrics = body
 		return strings.Contains(body, `rapport_messages_total{channel="email",journey="thank-you",outcome="sent",step="thank-you"} 1`)
@@ -79,7 +81,7 @@ func TestServeHasMetricsAndTheDashboard(t *testing.T) {
 	// The only step ran: entered and completed, sent once, no longer active.
 	want := map[string]int64{"entered": 1, "active": 0, "completed": 1, "exited": 0, "sent": 1, "capped": 0, "failed": 0}
 	var got map[string]int64
-	waitFor(t, 10*time.Second, "thank-you's stats in GET /v1/journeys", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "thank-you's stats in GET /v1/journeys", func() bool {
 		got = s.journeyStats(t)["thank-you"]
 		return maps.Equal(got, want)
 	})
@@ -89,7 +91,7 @@ func TestServeHasMetricsAndTheDashboard(t *testing.T) {
 		t.Fatal("cart.abandoned refused")
 	}
 	var tasks string
-	waitFor(t, 10*time.Second, "the cart reminder in the dashboard", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the cart reminder in the dashboard", func() bool {
 		_, tasks = s.get(t, "/monitoring/api/queues/steps/scheduled_tasks", token)
 		return strings.Contains(tasks, "journey=abandoned-cart customer=c-42")
 	})
@@ -142,7 +144,7 @@ func TestAWorkerAloneServesItsMetrics(t *testing.T) {
 	}
 	s.smtp.WaitFor(t, 1, 15*time.Second)
 	worker := &setup{addr: metricsAddr}
-	waitFor(t, 10*time.Second, "the worker's own /metrics to count the sent message", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the worker's own /metrics to count the sent message", func() bool {
 		code, body := worker.get(t, "/metrics", "")
 		return code == 200 && strings.Contains(body, `rapport_messages_total{channel="email",journey="thank-you",outcome="sent",step="thank-you"} 1`)
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/internal/smtptest"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // reloadSetup is a rapport whose journeys and templates live in folders the test edits.
@@ -55,7 +56,7 @@ func template(name string) string {
 // waitLog waits until the process has logged what at least n times.
 func waitLog(t *testing.T, p *proc, what string, n int) {
 	t.Helper()
-	waitFor(t, 10*time.Second, fmt.Sprintf("%d log lines with %q", n, what), func() bool {
+	testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("%d log lines with %q", n, what), func() bool {
 		return strings.Count(p.out.String(), what) >= n
 	})
 }
@@ -159,7 +160,7 @@ steps:
 		}
 	}
 	signup("waiting") // waits 4s for the tip
-	waitFor(t, 10*time.Second, "the waiting customer's step to be scheduled", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the waiting customer's step to be scheduled", func() bool {
 		ens, _ := r.customer(t, "waiting")["enrolments"].([]any)
 		for _, e := range ens {
 			if en, _ := e.(map[string]any); en["next_step"] == "tip" {

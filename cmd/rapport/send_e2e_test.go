@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 func TestCapsHoldAcrossThreeProcesses(t *testing.T) {
@@ -28,7 +30,7 @@ func capsHold(t *testing.T, commands ...string) {
 		t.Fatalf("event refused: %d", code)
 	}
 	outcomes := map[string]int{}
-	waitFor(t, 20*time.Second, "ten outcomes in the history", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "ten outcomes in the history", func() bool {
 		h, _ := s.customer(t, "c-1")["history"].([]any)
 		clear(outcomes)
 		for _, r := range h {

@@ -17,6 +17,7 @@ import (
 	"github.com/rapporthq/rapport/internal/backfill"
 	"github.com/rapporthq/rapport/internal/engine/enginetest"
 	"github.com/rapporthq/rapport/internal/redistest"
+	"github.com/rapporthq/rapport/internal/testutil"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -233,17 +234,10 @@ func TestOnlyJourneysAddedAfterTheFirstLoadAreBackfilled(t *testing.T) {
 	r := backfill.New(rdb, arm, nil, 0)
 	waitDone := func(journey string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		testutil.WaitFor(t, 5*time.Second, "the backfill of "+journey+" to finish", func() bool {
 			keys, err := rdb.Keys(ctx, "rapport:backfill:"+journey+":*").Result()
-			if err == nil && len(keys) > 0 && rdb.HExists(ctx, keys[0], "done").Val() {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the backfill of %s did not finish", journey)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return err == nil && len(keys) > 0 && rdb.HExists(ctx, keys[0], "done").Val()
+		})
 	}
 	r.Start(ctx, load(t, winBack)) // the first load: win-back was there all along
 	waitDone("win-back")

@@ -23,6 +23,7 @@ import (
 	"github.com/rapporthq/rapport/internal/redistest"
 	"github.com/rapporthq/rapport/internal/smtptest"
 	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // These tests run journeys through the real worker (asynq on a private redis-server) to
@@ -93,7 +94,7 @@ func TestATelegram5xxIsRetriedThenDeliveredOnce(t *testing.T) {
 	m := startMessenger(t, thanks)
 	m.bot.Script("42", telegramtest.BadGateway, telegramtest.Internal)
 	m.event(t, "o-1", "order.placed", "anna", anna)
-	eventually(t, 15*time.Second, "the thank-you recorded", func() bool { return len(m.history("anna")) > 0 })
+	testutil.WaitFor(t, 15*time.Second, "the thank-you recorded", func() bool { return len(m.history("anna")) > 0 })
 	h := m.history("anna")
 	if len(h) != 1 || h[0].Outcome != "sent" || h[0].Channel != "telegram" {
 		t.Fatalf("history %+v, want one sent by telegram", h)
@@ -125,7 +126,7 @@ steps:
 `)
 			m.bot.Script("42", telegramtest.TooManyRequests(1), telegramtest.TooManyRequests(2))
 			m.event(t, "o-1", "order.placed", "anna", anna)
-			eventually(t, 15*time.Second, "the thank-you delivered", func() bool { return len(m.bot.Messages()) == 1 })
+			testutil.WaitFor(t, 15*time.Second, "the thank-you delivered", func() bool { return len(m.bot.Messages()) == 1 })
 			log := m.bot.Log()
 			if len(log) != 3 {
 				t.Fatalf("requests %+v, want 429, 429, 200", log)
@@ -136,7 +137,7 @@ steps:
 				}
 			}
 			// The history is written once the channel has answered: wait for it.
-			eventually(t, 10*time.Second, "the thank-you recorded", func() bool { return len(m.history("anna")) > 0 })
+			testutil.WaitFor(t, 10*time.Second, "the thank-you recorded", func() bool { return len(m.history("anna")) > 0 })
 			if h := m.history("anna"); len(h) != 1 || h[0].Outcome != "sent" {
 				t.Fatalf("history %+v", h)
 			}
@@ -195,7 +196,7 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "the CRM to keep the message", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the CRM to keep the message", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(kept) == 1

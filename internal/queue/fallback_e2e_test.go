@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/channels/telegram/telegramtest"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 func TestABlockedBotMakesThisStepAndLaterOnesGoByEmail(t *testing.T) {
@@ -27,7 +28,7 @@ steps:
 			t.Fatalf("email to %v", e.To)
 		}
 	}
-	eventually(t, 5*time.Second, "both steps recorded", func() bool { return len(m.history("anna")) >= 2 })
+	testutil.WaitFor(t, 5*time.Second, "both steps recorded", func() bool { return len(m.history("anna")) >= 2 })
 	h := m.history("anna") // newest first
 	if len(h) != 2 {
 		t.Fatalf("history %+v, want two records", h)

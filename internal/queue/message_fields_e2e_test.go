@@ -20,6 +20,7 @@ import (
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/redistest"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // The whatsapp channel sends the approved template the .msg.txt names, its params
@@ -48,7 +49,7 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the message at the Cloud API", func() bool { return len(api.Messages()) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the message at the Cloud API", func() bool { return len(api.Messages()) == 1 })
 	m := api.Messages()[0]
 	if m.Type != "template" || m.Template != "order_thanks" || m.Language != "en" || !slices.Equal(m.Params, []string{"Anna", "A-1001"}) {
 		t.Fatalf("the Cloud API got %+v", m)

@@ -14,6 +14,7 @@ import (
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/redistest"
 	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // TestProcessedEventsKeepTheirIDNotTheirData sends 1 200 events carrying an email and a
@@ -44,7 +45,7 @@ steps:
 		}
 	}
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	eventually(t, 30*time.Second, "every event processed", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "every event processed", func() bool {
 		q, err := insp.GetQueueInfo(event.Queue)
 		return err == nil && q.Completed == n
 	})
@@ -61,7 +62,7 @@ steps:
 		}
 		return left
 	}
-	eventually(t, 15*time.Second, "no retained event holding an email or a name", func() bool { return leftover() == 0 })
+	testutil.WaitFor(t, 15*time.Second, "no retained event holding an email or a name", func() bool { return leftover() == 0 })
 
 	p, err := store.New(rdb).Profile(ctx, "c7")
 	if err != nil || p["email"] != "anna.7@example.com" {

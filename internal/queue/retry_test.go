@@ -17,6 +17,7 @@ import (
 	"github.com/rapporthq/rapport/internal/redistest"
 	"github.com/rapporthq/rapport/internal/smtptest"
 	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // TestSMTPFailuresAreRetriedOrRecordedThroughAsynq runs a step against a real SMTP server
@@ -66,7 +67,7 @@ steps:
 		}
 		return h[0].Outcome
 	}
-	eventually(t, 15*time.Second, "both outcomes recorded", func() bool { return outcome("busy") == "sent" && outcome("gone") == "failed" })
+	testutil.WaitFor(t, 15*time.Second, "both outcomes recorded", func() bool { return outcome("busy") == "sent" && outcome("gone") == "failed" })
 	if n := len(sink.Messages()); n != 1 || sink.Messages()[0].To[0] != "busy@example.com" {
 		t.Fatalf("%d messages delivered, want busy's only", n)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/redistest"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // TestNoStepStartsBeforeItIsDue spreads twenty steps over one second. asynq scores due
@@ -44,7 +45,7 @@ steps:
 	}
 	clock.set(time.Time{})
 	startWorker(t, eng, rdb)
-	eventually(t, 10*time.Second, "twenty messages", func() bool { return sends.n.Load() == 20 })
+	testutil.WaitFor(t, 10*time.Second, "twenty messages", func() bool { return sends.n.Load() == 20 })
 	for addr, at := range sends.times() {
 		if at.Before(due[addr]) {
 			t.Errorf("%s: sent %v before its due time %s", addr, due[addr].Sub(at), due[addr].Format("15:04:05.000"))

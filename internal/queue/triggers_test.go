@@ -14,6 +14,8 @@ import (
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/redistest"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // These tests run the triggers on a real redis-server and a real asynq worker, with waits
@@ -27,15 +29,28 @@ func startWorker(t *testing.T, eng *engine.Engine, rdb *redis.Client) {
 	t.Cleanup(w.Shutdown)
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+// drained waits until every step and timer task due by until has run: none is pending,
+// running or waiting for a retry, and none is scheduled for until or earlier. After it,
+// nothing due by until will be sent any more.
+func drained(t *testing.T, rdb *redis.Client, until time.Time) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	testutil.WaitFor(t, 20*time.Second, "every step and timer due by "+until.Format(time.StampMilli)+" to have run", func() bool {
+		q, err := insp.GetQueueInfo(queue.Steps)
+		if err != nil || q.Pending+q.Active+q.Retry != 0 {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		scheduled, err := insp.ListScheduledTasks(queue.Steps)
+		if err != nil {
+			return false
+		}
+		for _, task := range scheduled {
+			if !task.NextProcessAt.After(until) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func TestASecondOrderRestartsTheInactivityClock(t *testing.T) {
@@ -49,24 +64,36 @@ steps:
 `)
 	startWorker(t, eng, rdb)
 	ctx := context.Background()
-	order := func(id string) {
-		err := eng.HandleEvent(ctx, event.Event{ID: id, Type: "order.placed", CustomerID: "w", OccurredAt: time.Now(),
+	order := func(id string, at time.Time) {
+		err := eng.HandleEvent(ctx, event.Event{ID: id, Type: "order.placed", CustomerID: "w", OccurredAt: at,
 			Customer: map[string]any{"email": "w@x.example"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	start := time.Now()
-	order("o1")
-	time.Sleep(1500 * time.Millisecond) // the customer orders again half-way through
-	order("o2")
-	eventually(t, 10*time.Second, "the win-back message", func() bool { return sent.to("w@x.example") == 1 })
-	if took := time.Since(start); took < 4500*time.Millisecond {
-		t.Fatalf("the nudge came %v after the first order: the second order did not restart the clock", took)
+	// The customer orders again half-way through: the clock runs from the second order,
+	// to the whole second (timers keep whole seconds and never fire early).
+	first := time.Now().Truncate(time.Second)
+	second := first.Add(1500 * time.Millisecond)
+	order("o1", first)
+	order("o2", second)
+	due := first.Add(5 * time.Second)
+	st := store.New(rdb)
+	if at, err := st.Timer(ctx, "win-back", "w"); err != nil || !at.Equal(due) {
+		t.Fatalf("timer = %v, %v; want %v, 3s after the second order", at, err, due)
 	}
-	time.Sleep(time.Second)
+	testutil.WaitFor(t, 20*time.Second, "the win-back message", func() bool { return sent.to("w@x.example") == 1 })
+	drained(t, rdb, due.Add(time.Minute))
 	if n := sent.to("w@x.example"); n != 1 {
-		t.Fatalf("%d nudges, want 1", n)
+		t.Fatalf("%d nudges, want 1: the first order's timer fired too", n)
+	}
+	h, err := st.History(ctx, "w")
+	if err != nil || len(h) != 1 || h[0].Journey != "win-back" {
+		t.Fatalf("history = %+v, %v; want the one nudge", h, err)
+	}
+	if h[0].At.Before(due) {
+		t.Fatalf("the nudge went out at %s, before the clock the second order restarted ran out at %s",
+			h[0].At.Format(time.StampMilli), due.Format(time.StampMilli))
 	}
 }
 
@@ -98,8 +125,8 @@ steps:
 	profile("moved-out", today)
 	profile("moved-out", tomorrow) // no longer today
 
-	eventually(t, 20*time.Second, "the greeting", func() bool { return sent.to("moved-in@x.example") == 1 })
-	time.Sleep(time.Second)
+	testutil.WaitFor(t, 20*time.Second, "the greeting", func() bool { return sent.to("moved-in@x.example") == 1 })
+	drained(t, rdb, fire.Add(time.Minute)) // the moved-out greeting would be due at fire
 	if n := sent.to("moved-out@x.example"); n != 0 {
 		t.Fatalf("the customer whose birthday moved away was greeted %d times", n)
 	}
@@ -124,7 +151,7 @@ steps:
 	}
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	var info *asynq.TaskInfo
-	eventually(t, 10*time.Second, "the event to be processed", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the event to be processed", func() bool {
 		var err error
 		info, err = insp.GetTaskInfo(event.Queue, event.TaskID("evt-7"))
 		return err == nil && info.State == asynq.TaskStateCompleted

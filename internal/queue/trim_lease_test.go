@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/internal/redistest"
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // Of several workers, one trims; a holder's round renews its lease, and another takes
@@ -37,13 +38,7 @@ func TestOneTrimmerAtATime(t *testing.T) {
 	if err := rdb.PExpire(ctx, leaseKey, time.Millisecond).Err(); err != nil { // a stopped: it runs out
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !holds(b) {
-		if time.Now().After(deadline) {
-			t.Fatal("the lease of a stopped trimmer never passed on")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, "the lease of a stopped trimmer to pass on", func() bool { return holds(b) })
 	if holds(a) {
 		t.Fatal("the old holder took the lease back from the new one")
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // Server is a running redis-server owned by one test.
@@ -138,17 +140,11 @@ func (s *Server) Kill() {
 func (s *Server) waitReady(d time.Duration) bool {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
 	defer c.Close()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	return testutil.Poll(d, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+		defer cancel()
+		return c.Ping(ctx).Err() == nil
+	})
 }
 
 func freePort() (int, error) {

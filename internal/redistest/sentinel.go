@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/internal/testutil"
 )
 
 // Sentinel is a Redis Sentinel watching one master, both owned by one test.
@@ -77,17 +79,12 @@ func startSentinel(tb testing.TB, master *Server, name, extra string, ready func
 func (s *Sentinel) waitMaster(addr string, d time.Duration) bool {
 	sc := redis.NewSentinelClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer sc.Close()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	return testutil.Poll(d, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
 		got, err := sc.GetMasterAddrByName(ctx, s.MasterName).Result()
-		cancel()
-		if err == nil && len(got) == 2 && got[0]+":"+got[1] == s.Master.Addr {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+		return err == nil && len(got) == 2 && got[0]+":"+got[1] == s.Master.Addr
+	})
 }
 
 // ReplicaOf makes the server a replica of master.
@@ -116,7 +113,7 @@ func StartReplicated(tb testing.TB, opts ...Option) (master, replica *Server) {
 	master = Start(tb, append(slices.Clip(opts), noDelay)...)
 	replica = Start(tb, append(slices.Clip(opts), ReplicaOf(master))...)
 	rc := replica.Client(tb)
-	if !poll(10*time.Second, func() bool {
+	if !testutil.Poll(10*time.Second, func() bool {
 		info, err := rc.Info(context.Background(), "replication").Result()
 		return err == nil && strings.Contains(info, "master_link_status:up")
 	}) {
@@ -135,7 +132,7 @@ func StartFailover(tb testing.TB, opts ...Option) *Failover {
 	f.Addr = startSentinel(tb, master, f.MasterName, extra, func(addr string) bool {
 		sc := redis.NewSentinelClient(&redis.Options{Addr: addr, MaxRetries: -1})
 		defer sc.Close()
-		return poll(15*time.Second, func() bool {
+		return testutil.Poll(15*time.Second, func() bool {
 			rs, err := sc.Replicas(context.Background(), f.MasterName).Result()
 			return err == nil && len(rs) == 1
 		})
@@ -153,21 +150,10 @@ func (f *Failover) Promote(tb testing.TB, d time.Duration) {
 	if err := sc.Failover(ctx, f.MasterName).Err(); err != nil {
 		tb.Fatalf("SENTINEL FAILOVER: %v", err)
 	}
-	if !poll(d, func() bool {
+	if !testutil.Poll(d, func() bool {
 		got, err := sc.GetMasterAddrByName(ctx, f.MasterName).Result()
 		return err == nil && len(got) == 2 && got[0]+":"+got[1] == f.Replica.Addr
 	}) {
 		tb.Fatalf("the Sentinel did not promote the replica within %v", d)
 	}
-}
-
-func poll(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
 }
