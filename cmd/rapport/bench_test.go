@@ -10,8 +10,8 @@ import (
 )
 
 // TestBenchRunsTinyAndReportsEveryFigure runs `rapport bench --json` at a size CI can
-// afford, on a redis-server the test owns, and checks that every figure the README's
-// Measured table and the issue's "done" list read is there and positive.
+// afford, on a redis-server the test owns, and checks that every figure the table of
+// docs/benchmarks.md and the issue's "done" list read is there and positive.
 func TestBenchRunsTinyAndReportsEveryFigure(t *testing.T) {
 	rs := redistest.Start(t)
 	var stdout, stderr bytes.Buffer

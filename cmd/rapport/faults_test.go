@@ -6,7 +6,7 @@ package main
 // on command. They take minutes, not seconds (asynq takes a killed worker's tasks back
 // after their lease has run out), so they are kept out of `make test` by the faults build
 // tag: `make faults` runs them, and CI calls it. Each prints its figures as a line
-// starting "FAULT", the source of the README's Guarantees table.
+// starting "FAULT", the source of the table in docs/guarantees-and-faults.md.
 
 import (
 	"bytes"
