@@ -6,10 +6,7 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/channels"
-	_ "github.com/rapporthq/rapport/channels/email"    // registers the smtp and outbox types
-	_ "github.com/rapporthq/rapport/channels/telegram" // registers the telegram type
-	_ "github.com/rapporthq/rapport/channels/webhook"  // registers the webhook type
-	_ "github.com/rapporthq/rapport/channels/whatsapp" // registers the whatsapp type
+	_ "github.com/rapporthq/rapport/channels/all" // registers every channel type
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/policy"

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -27,7 +27,8 @@ private redis-server and an SMTP server in process, and prints a table (or --jso
 `
 
 // runBench is `rapport bench`.
-func runBench(args []string, stdout, stderr io.Writer) int {
+func runBench(c *cli, args []string) int {
+	stdout, stderr := c.stdout, c.stderr
 	fs := flag.NewFlagSet("rapport bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
@@ -56,9 +57,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Progress = stderr
 	cfg.Instrument = func(rdb redis.UniversalClient, st *store.Store) bench.Instruments {
-		in := newInstruments(rdb, st, slog.New(slog.DiscardHandler))
-		in.start() // counts until the process ends
-		return bench.Instruments{Stats: in.stats, Observer: in.observer(), Middleware: in.middleware()}
+		in := app.NewInstruments(rdb, st, slog.New(slog.DiscardHandler))
+		in.Start() // counts until the process ends
+		return bench.Instruments{Stats: in.Stats, Observer: in.Observer(), Middleware: in.Middleware()}
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

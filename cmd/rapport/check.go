@@ -17,6 +17,7 @@ import (
 
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/config"
+	"github.com/rapporthq/rapport/internal/app"
 )
 
 // checkTimeout bounds each part of `rapport check`.
@@ -26,14 +27,14 @@ const checkTimeout = 15 * time.Second
 // (channels.Checker) whether it works, printing one line per part. It returns 1 when
 // anything is wrong.
 func check(ctx context.Context, path string, stdout, stderr io.Writer) int {
-	l, err := load(path)
+	l, err := app.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	defer l.channels.Close()
+	defer l.Channels.Close()
 	// go-redis reports each failed dial on its own; the check says it once, in words.
-	redis.SetLogger(newRedisLogger(slog.New(slog.DiscardHandler), time.Hour))
+	redis.SetLogger(app.NewRedisLogger(slog.New(slog.DiscardHandler), time.Hour))
 	problems := 0
 	report := func(part string, err error) {
 		if err != nil {
@@ -45,16 +46,16 @@ func check(ctx context.Context, path string, stdout, stderr io.Writer) int {
 	}
 
 	rctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	report("redis "+describeRedis(l.cfg.Redis), checkRedis(rctx, l.cfg.Redis))
+	report("redis "+describeRedis(l.Config.Redis), checkRedis(rctx, l.Config.Redis))
 	cancel()
 
-	names := make([]string, 0, len(l.channels))
-	for name := range l.channels {
+	names := make([]string, 0, len(l.Channels))
+	for name := range l.Channels {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		ch := l.channels[name]
+		ch := l.Channels[name]
 		part := fmt.Sprintf("channel %s (%s)", name, ch.Type.Name)
 		c, ok := ch.Channel.(channels.Checker)
 		if !ok {
@@ -70,10 +71,10 @@ func check(ctx context.Context, path string, stdout, stderr io.Writer) int {
 		report(part, err)
 	}
 	if problems > 0 {
-		fmt.Fprintf(stdout, "%s wrong in %s\n", count(problems, "thing"), l.cfg.File)
+		fmt.Fprintf(stdout, "%s wrong in %s\n", count(problems, "thing"), l.Config.File)
 		return 1
 	}
-	fmt.Fprintf(stdout, "all good: %s\n", l.cfg.File)
+	fmt.Fprintf(stdout, "all good: %s\n", l.Config.File)
 	return 0
 }
 
@@ -108,7 +109,7 @@ func checkRedis(ctx context.Context, r config.Redis) error {
 			return err
 		}
 	}
-	dial, err := dialer(r)
+	dial, err := app.Dialer(r)
 	if err != nil {
 		return err
 	}

@@ -14,16 +14,18 @@ import (
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/templates"
 )
 
 // preview renders one template for a sample (or given) customer and event: the subject
 // and text to stdout, the HTML to a file or stdout. It needs no Redis.
-func preview(args []string, stdout, stderr io.Writer) int {
+func preview(c *cli, args []string) int {
+	stdout, stderr := c.stdout, c.stderr
 	fs := flag.NewFlagSet("rapport preview", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "config/rapport.yaml", "the config file")
+	configPath := fs.String("config", c.config, "the config file")
 	customerFile := fs.String("customer", "", "a JSON `FILE` of profile attributes (default: a sample customer)")
 	eventFile := fs.String("event", "", "a JSON `FILE` with an event as POST /v1/events takes it (default: a sample order)")
 	locale := fs.String("locale", "", "the customer's locale, e.g. ru (default: the customer's, else the config default)")
@@ -35,7 +37,7 @@ func preview(args []string, stdout, stderr io.Writer) int {
 	}
 	rest, err := parseFlags(fs, args)
 	if err != nil {
-		return 2
+		return parseStatus(err)
 	}
 	if len(rest) != 1 {
 		fs.Usage()
@@ -100,7 +102,7 @@ func preview(args []string, stdout, stderr io.Writer) int {
 	if cid == "" {
 		cid = "c-sample"
 	}
-	links := newLinks(cfg)
+	links := app.NewLinks(cfg)
 	data.UnsubscribeURL = links.UnsubscribeURL(cid, string(kind))
 	if kind == channels.KindMsg {
 		data.UnsubscribeURL = ""

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,31 +16,6 @@ import (
 	"github.com/rapporthq/rapport/sim"
 	"github.com/rapporthq/rapport/sim/scenario"
 )
-
-// tools are the commands for marketers that need no Redis and parse their own flags:
-// preview, simulate and test.
-var tools = map[string]func(args []string, stdout, stderr io.Writer) int{
-	"preview":  preview,
-	"simulate": simulate,
-	"test":     testScenarios,
-}
-
-// parseFlags parses flags wherever they stand among the arguments (`rapport simulate
-// a.test.yaml --config x.yaml`) and returns the other arguments.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var rest []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return rest, nil
-		}
-		rest = append(rest, args[0])
-		args = args[1:]
-	}
-}
 
 // setups loads each config a scenario runs with once.
 type setups struct {
@@ -68,17 +42,19 @@ func (s *setups) get(sc *scenario.Scenario) (*sim.Setup, error) {
 	return setup, nil
 }
 
-func simulate(args []string, stdout, stderr io.Writer) int {
+// simulate is `rapport simulate`.
+func simulate(c *cli, args []string) int {
+	stdout, stderr := c.stdout, c.stderr
 	fs := flag.NewFlagSet("rapport simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "config/rapport.yaml", "the config file")
+	configPath := fs.String("config", c.config, "the config file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: rapport simulate SCENARIO.test.yaml ... [--config FILE]")
 		fs.PrintDefaults()
 	}
 	files, err := parseFlags(fs, args)
 	if err != nil {
-		return 2
+		return parseStatus(err)
 	}
 	if len(files) == 0 {
 		fs.Usage()
@@ -114,10 +90,12 @@ func simulate(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func testScenarios(args []string, stdout, stderr io.Writer) int {
+// testScenarios is `rapport test`.
+func testScenarios(c *cli, args []string) int {
+	stdout, stderr := c.stdout, c.stderr
 	fs := flag.NewFlagSet("rapport test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "config/rapport.yaml", "the config file")
+	configPath := fs.String("config", c.config, "the config file")
 	verbose := fs.Bool("v", false, "print every scenario's timeline, not only failing ones")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: rapport test [--config FILE] [-v]\n\nruns every *.test.yaml under the journeys folder's tests/")
@@ -125,7 +103,7 @@ func testScenarios(args []string, stdout, stderr io.Writer) int {
 	}
 	rest, err := parseFlags(fs, args)
 	if err != nil {
-		return 2
+		return parseStatus(err)
 	}
 	if len(rest) > 0 {
 		fs.Usage()

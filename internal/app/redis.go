@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -21,12 +21,12 @@ import (
 type redisConn struct {
 	rdb   redis.UniversalClient
 	dial  func() redis.UniversalClient
-	close func()
+	close func() error
 }
 
-// dialer returns a function that opens a client for the configured topology: one server
+// Dialer returns a function that opens a client for the configured topology: one server
 // (url), a Redis Cluster, or a Sentinel-managed master. The config is validated already.
-func dialer(r config.Redis) (func() redis.UniversalClient, error) {
+func Dialer(r config.Redis) (func() redis.UniversalClient, error) {
 	switch {
 	case len(r.Cluster) > 0:
 		opt := &redis.ClusterOptions{Addrs: r.Cluster, Username: r.Username, Password: r.Password}
@@ -46,16 +46,16 @@ func dialer(r config.Redis) (func() redis.UniversalClient, error) {
 
 // connectRedis connects to the configured Redis, or starts the embedded in-process one
 // when none is configured.
-func connectRedis(r config.Redis, roles roles, log *slog.Logger) (*redisConn, error) {
+func connectRedis(r config.Redis, roles Roles, log *slog.Logger) (*redisConn, error) {
 	if !r.Embedded() {
-		dial, err := dialer(r)
+		dial, err := Dialer(r)
 		if err != nil {
 			return nil, err
 		}
 		rdb := dial()
-		return &redisConn{rdb: rdb, dial: dial, close: func() { rdb.Close() }}, nil
+		return &redisConn{rdb: rdb, dial: dial, close: rdb.Close}, nil
 	}
-	if !(roles.worker && roles.api) {
+	if !(roles.Worker && roles.API) {
 		return nil, errors.New("the embedded Redis lives inside one process: `worker` and `api` alone need redis.url (or cluster or sentinel); use `serve`")
 	}
 	m := miniredis.NewMiniRedis()
@@ -79,7 +79,12 @@ func connectRedis(r config.Redis, roles roles, log *slog.Logger) (*redisConn, er
 	}()
 	dial := func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: m.Addr()}) }
 	rdb := dial()
-	return &redisConn{rdb: rdb, dial: dial, close: func() { close(stop); rdb.Close(); m.Close() }}, nil
+	return &redisConn{rdb: rdb, dial: dial, close: func() error {
+		close(stop)
+		err := rdb.Close()
+		m.Close()
+		return err
+	}}, nil
 }
 
 // redisLogger sends go-redis's own log lines (pool and reconnection trouble) through slog
@@ -94,7 +99,9 @@ type redisLogger struct {
 	suppressed int
 }
 
-func newRedisLogger(log *slog.Logger, every time.Duration) *redisLogger {
+// NewRedisLogger returns a go-redis logger (redis.SetLogger) that writes through log at
+// most one line every so often.
+func NewRedisLogger(log *slog.Logger, every time.Duration) *redisLogger {
 	return &redisLogger{log: log, limit: rate.NewLimiter(rate.Every(every), 1)}
 }
 

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type reloader struct {
 	path     string
 	eng      *engine.Engine
 	backfill *backfill.Runner // nil in the api role
-	running  *loaded          // the config in force, to say what a reload cannot change
+	running  *Loaded          // the config in force, to say what a reload cannot change
 	log      *slog.Logger
 	ctx      context.Context
 }
@@ -37,7 +37,7 @@ func (rl *reloader) watch(ctx context.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	context.AfterFunc(ctx, func() { signal.Stop(hup) })
-	cfg := rl.running.cfg
+	cfg := rl.running.Config
 	w := &reload.Watcher{Dirs: []string{cfg.Workflows, cfg.Templates}, Files: []string{rl.path},
 		Signals: hup, Reload: rl.reload, Logger: rl.log}
 	_, err := w.Start(ctx)
@@ -46,7 +46,7 @@ func (rl *reloader) watch(ctx context.Context) error {
 
 // reload loads everything again and swaps it in.
 func (rl *reloader) reload(reason string) {
-	l, err := load(rl.path)
+	l, err := Load(rl.path)
 	if err != nil {
 		var problems yamlx.Errors
 		if !errors.As(err, &problems) {
@@ -57,20 +57,20 @@ func (rl *reloader) reload(reason string) {
 		}
 		return
 	}
-	old := rl.eng.Swap(&engine.Snapshot{Journeys: l.journeys, Templates: l.templates, Channels: l.channels})
+	old := rl.eng.Swap(&engine.Snapshot{Journeys: l.Journeys, Templates: l.Templates, Channels: l.Channels})
 	time.AfterFunc(retireAfter, func() {
 		if err := old.Channels.Close(); err != nil {
 			rl.log.Warn("the channels a reload replaced did not close cleanly", "err", err)
 		}
 	})
-	if !reflect.DeepEqual(l.cfg.Redis, rl.running.cfg.Redis) || !reflect.DeepEqual(l.cfg.HTTP, rl.running.cfg.HTTP) ||
-		!reflect.DeepEqual(l.cfg.Worker, rl.running.cfg.Worker) || !reflect.DeepEqual(l.cfg.Caps, rl.running.cfg.Caps) ||
-		!reflect.DeepEqual(l.cfg.QuietHours, rl.running.cfg.QuietHours) {
+	if !reflect.DeepEqual(l.Config.Redis, rl.running.Config.Redis) || !reflect.DeepEqual(l.Config.HTTP, rl.running.Config.HTTP) ||
+		!reflect.DeepEqual(l.Config.Worker, rl.running.Config.Worker) || !reflect.DeepEqual(l.Config.Caps, rl.running.Config.Caps) ||
+		!reflect.DeepEqual(l.Config.QuietHours, rl.running.Config.QuietHours) {
 		rl.log.Warn("redis, http, worker, caps and quiet_hours changes take effect at the next restart; channels, journeys and templates are in force now")
 	}
-	rl.log.Info("reloaded", "reason", reason, "journeys", len(l.journeys.All()),
-		"templates", len(l.templates.Names()), "channels", len(l.channels))
+	rl.log.Info("reloaded", "reason", reason, "journeys", len(l.Journeys.All()),
+		"templates", len(l.Templates.Names()), "channels", len(l.Channels))
 	if rl.backfill != nil {
-		rl.backfill.Start(rl.ctx, l.journeys)
+		rl.backfill.Start(rl.ctx, l.Journeys)
 	}
 }

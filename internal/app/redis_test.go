@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 
 func TestRedisLogLinesAreStructuredAndThinnedOut(t *testing.T) {
 	var buf bytes.Buffer
-	l := newRedisLogger(slog.New(slog.NewTextHandler(&buf, nil)), time.Hour)
+	l := NewRedisLogger(slog.New(slog.NewTextHandler(&buf, nil)), time.Hour)
 	for i := 0; i < 20; i++ {
 		l.Printf(context.Background(), "redis: connection pool: failed to dial after %d attempts: %s", i, "dial tcp 127.0.0.1:1: connect: connection refused")
 	}
