@@ -19,20 +19,25 @@ import (
 	"github.com/rapporthq/rapport/templates"
 )
 
+// previewFlags are the flags of `rapport preview`.
+type previewFlags struct {
+	config, customer, event, locale, channel, html string
+}
+
 // preview renders one template for a sample (or given) customer and event: the subject
 // and text to stdout, the HTML to a file or stdout. It needs no Redis.
 func preview(c *cli, args []string) int {
-	stdout, stderr := c.stdout, c.stderr
+	var f previewFlags
 	fs := flag.NewFlagSet("rapport preview", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", c.config, "the config file")
-	customerFile := fs.String("customer", "", "a JSON `FILE` of profile attributes (default: a sample customer)")
-	eventFile := fs.String("event", "", "a JSON `FILE` with an event as POST /v1/events takes it (default: a sample order)")
-	locale := fs.String("locale", "", "the customer's locale, e.g. ru (default: the customer's, else the config default)")
-	channel := fs.String("channel", "", "a channel name from the config, or a kind: email or msg (default: email when the template has one)")
-	htmlOut := fs.String("html", "", "write the HTML to `FILE`, or - for stdout (default: a file in the temp folder)")
+	fs.SetOutput(c.stderr)
+	fs.StringVar(&f.config, "config", c.config, "the config file")
+	fs.StringVar(&f.customer, "customer", "", "a JSON `FILE` of profile attributes (default: a sample customer)")
+	fs.StringVar(&f.event, "event", "", "a JSON `FILE` with an event as POST /v1/events takes it (default: a sample order)")
+	fs.StringVar(&f.locale, "locale", "", "the customer's locale, e.g. ru (default: the customer's, else the config default)")
+	fs.StringVar(&f.channel, "channel", "", "a channel name from the config, or a kind: email or msg (default: email when the template has one)")
+	fs.StringVar(&f.html, "html", "", "write the HTML to `FILE`, or - for stdout (default: a file in the temp folder)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rapport preview TEMPLATE [--customer FILE.json] [--event FILE.json] [--locale ru] [--channel email] [--html FILE|-] [--config FILE]")
+		fmt.Fprintln(c.stderr, "usage: rapport preview TEMPLATE [--customer FILE.json] [--event FILE.json] [--locale ru] [--channel email] [--html FILE|-] [--config FILE]")
 		fs.PrintDefaults()
 	}
 	rest, err := parseFlags(fs, args)
@@ -43,54 +48,60 @@ func preview(c *cli, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	name := rest[0]
-	cfg, err := config.Load(*configPath)
+	if err := f.run(rest[0], c.stdout, c.stderr); err != nil {
+		fmt.Fprintln(c.stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// run renders the template name and writes it out.
+func (f previewFlags) run(name string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(f.config)
 	if err != nil {
 		if cfg == nil {
-			fmt.Fprintln(stderr, err)
-			return 1
+			return err
 		}
 		fmt.Fprintf(stderr, "warning: the config has problems (rapport validate lists them); previewing anyway\n")
 	}
 	set, err := templates.Load(cfg.Templates)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+		return err
 	}
-	kind, err := previewKind(cfg, set, name, *channel)
+	kind, err := previewKind(cfg, set, name, f.channel)
 	if err != nil {
-		fmt.Fprintf(stderr, "rapport preview: %v\n", err)
-		return 1
+		return fmt.Errorf("rapport preview: %w", err)
 	}
+	data, loc, err := f.data(cfg, kind)
+	if err != nil {
+		return fmt.Errorf("rapport preview: %w", err)
+	}
+	r, err := set.Render(name, kind, loc, data)
+	if err != nil {
+		return fmt.Errorf("rapport preview: %w", err)
+	}
+	return f.write(stdout, name, loc, kind, r)
+}
 
+// data is the sample data, with the customer and event of --customer and --event, and
+// the locale to render in.
+func (f previewFlags) data(cfg *config.Config, kind channels.Kind) (templates.Data, string, error) {
 	data := templates.Sample(cfg.Defaults.Locale, time.Now().UTC())
-	if *customerFile != "" {
+	if f.customer != "" {
 		var attrs map[string]any
-		if err := readJSONFile(*customerFile, &attrs); err != nil {
-			fmt.Fprintf(stderr, "rapport preview: --customer: %v\n", err)
-			return 1
+		if err := readJSONFile(f.customer, &attrs); err != nil {
+			return data, "", fmt.Errorf("--customer: %w", err)
 		}
 		data.Customer = attrs
 	}
-	if *eventFile != "" {
+	if f.event != "" {
 		var ev event.Event
-		if err := readJSONFile(*eventFile, &ev); err != nil {
-			fmt.Fprintf(stderr, "rapport preview: --event: %v\n", err)
-			return 1
+		if err := readJSONFile(f.event, &ev); err != nil {
+			return data, "", fmt.Errorf("--event: %w", err)
 		}
-		if ev.OccurredAt.IsZero() {
-			ev.OccurredAt = data.Now
-		}
-		if ev.Data == nil {
-			ev.Data = map[string]any{}
-		}
-		for k, v := range ev.Customer { // as the intake would upsert them
-			data.Customer[k] = v
-		}
-		data.Event = map[string]any{"id": ev.ID, "type": ev.Type, "customer_id": ev.CustomerID,
-			"occurred_at": ev.OccurredAt, "data": ev.Data}
+		withEvent(&data, ev)
 	}
-	loc := *locale
+	loc := f.locale
 	if loc == "" {
 		loc, _ = data.Customer["locale"].(string)
 	}
@@ -108,12 +119,27 @@ func preview(c *cli, args []string) int {
 		data.UnsubscribeURL = ""
 	}
 	data.FeedbackURL = links.FeedbackURL(signing.Link{CustomerID: cid, MessageID: "preview", Locale: loc, IssuedAt: data.Now})
+	return data, loc, nil
+}
 
-	r, err := set.Render(name, kind, loc, data)
-	if err != nil {
-		fmt.Fprintf(stderr, "rapport preview: %v\n", err)
-		return 1
+// withEvent puts ev into data as the event, its customer attributes upserted as the
+// intake would.
+func withEvent(data *templates.Data, ev event.Event) {
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = data.Now
 	}
+	if ev.Data == nil {
+		ev.Data = map[string]any{}
+	}
+	for k, v := range ev.Customer {
+		data.Customer[k] = v
+	}
+	data.Event = map[string]any{"id": ev.ID, "type": ev.Type, "customer_id": ev.CustomerID,
+		"occurred_at": ev.OccurredAt, "data": ev.Data}
+}
+
+// write prints the subject, preheader and text, and writes the HTML where --html says.
+func (f previewFlags) write(stdout io.Writer, name, loc string, kind channels.Kind, r templates.Rendered) error {
 	if kind == channels.KindEmail {
 		fmt.Fprintf(stdout, "Subject: %s\n", r.Subject)
 		if r.Preheader != "" {
@@ -123,22 +149,21 @@ func preview(c *cli, args []string) int {
 	}
 	fmt.Fprintln(stdout, strings.TrimRight(r.Text, "\n"))
 	if kind != channels.KindEmail {
-		return 0
+		return nil
 	}
-	switch *htmlOut {
+	switch f.html {
 	case "-":
 		fmt.Fprintln(stdout, "\n--- HTML ---")
-		io.WriteString(stdout, r.HTML)
-		return 0
+		_, err := io.WriteString(stdout, r.HTML)
+		return err
 	case "":
-		*htmlOut = filepath.Join(os.TempDir(), "rapport-preview-"+name+"."+loc+".html")
+		f.html = filepath.Join(os.TempDir(), "rapport-preview-"+name+"."+loc+".html")
 	}
-	if err := os.WriteFile(*htmlOut, []byte(r.HTML), 0o644); err != nil {
-		fmt.Fprintf(stderr, "rapport preview: --html: %v\n", err)
-		return 1
+	if err := os.WriteFile(f.html, []byte(r.HTML), 0o644); err != nil {
+		return fmt.Errorf("rapport preview: --html: %w", err)
 	}
-	fmt.Fprintf(stdout, "\nHTML written to %s (open it in a browser)\n", *htmlOut)
-	return 0
+	fmt.Fprintf(stdout, "\nHTML written to %s (open it in a browser)\n", f.html)
+	return nil
 }
 
 // previewKind picks the template kind from --channel: a configured channel's kind, or a

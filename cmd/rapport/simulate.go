@@ -109,22 +109,11 @@ func testScenarios(c *cli, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	cfg, err := config.Load(*configPath)
+	files, err := scenarioFiles(*configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	dir := filepath.Join(cfg.Workflows, "tests")
-	files, err := filepath.Glob(filepath.Join(dir, "*.test.yaml"))
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	if len(files) == 0 {
-		fmt.Fprintf(stderr, "rapport test: no scenarios (*.test.yaml) in %s\n", dir)
-		return 1
-	}
-	sort.Strings(files)
 	s := &setups{defaultPath: *configPath}
 	passed, failed := 0, 0
 	for _, f := range files {
@@ -155,6 +144,25 @@ func testScenarios(c *cli, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// scenarioFiles lists the *.test.yaml files under the tests/ folder of the config's
+// journeys folder, sorted; none is an error.
+func scenarioFiles(configPath string) ([]string, error) {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(cfg.Workflows, "tests")
+	files, err := filepath.Glob(filepath.Join(dir, "*.test.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("rapport test: no scenarios (*.test.yaml) in %s", dir)
+	}
+	sort.Strings(files)
+	return files, nil
 }
 
 func runScenario(s *setups, file string) (*scenario.Result, error) {
