@@ -41,6 +41,8 @@ type Config struct {
 	Worker Worker `yaml:"worker"`
 
 	loc *time.Location
+	// sections are the top-level blocks by key, for Section.
+	sections map[string]*yaml.Node
 	// unset lists, per line, the variables without default that were unset or empty.
 	unset map[int][]string
 }
@@ -150,7 +152,9 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		return nil, errs.Err()
 	}
 	c := &Config{File: file}
-	errs.Add(file, yamlx.Decode(file, root, c))
+	own, sections := splitSections(root)
+	c.sections = sections
+	errs.Add(file, yamlx.Decode(file, own, c))
 	for name, ch := range c.Channels {
 		ch.File = file
 		c.Channels[name] = ch

@@ -15,7 +15,6 @@ import (
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/backfill"
 	"github.com/rapporthq/rapport/internal/engine"
-	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/store"
@@ -121,10 +120,6 @@ func stepQueues(cfg *config.Config) int {
 
 func (a *App) newEngine() (*engine.Engine, error) {
 	cfg, l := a.files.Config, a.files
-	policies, err := policy.FromConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
 	return engine.New(engine.Config{
 		Store:          a.store,
 		Scheduler:      queue.NewScheduler(a.conn.rdb, queue.Shards(stepQueues(cfg))),
@@ -137,7 +132,7 @@ func (a *App) newEngine() (*engine.Engine, error) {
 		FeedbackURL:    a.links.FeedbackURL,
 		Stats:          a.in.Stats,
 		Observer:       a.in.Observer(),
-		Policies:       policies,
+		Policies:       l.Policies,
 		Logger:         a.log,
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/rapporthq/rapport/channels"
 	_ "github.com/rapporthq/rapport/channels/all" // registers every channel type
 	"github.com/rapporthq/rapport/config"
+	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/yamlx"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -17,6 +19,8 @@ type Loaded struct {
 	Templates *templates.Set
 	Channels  channels.Set
 	Journeys  *workflows.Set
+	// Policies are the checks every message passes, built from the config's policy keys.
+	Policies []engine.Policy
 }
 
 // Load reads the config and what it points to, collecting every problem of every file in
@@ -32,6 +36,9 @@ func Load(path string) (*Loaded, error) {
 	errs.Add(path, err)
 	l := &Loaded{Config: cfg}
 	if l.Channels, err = cfg.BuildChannels(); err != nil {
+		errs.Add(cfg.File, err)
+	}
+	if l.Policies, err = policy.FromConfig(cfg); err != nil {
 		errs.Add(cfg.File, err)
 	}
 	l.Templates, l.Journeys, err = cfg.LoadFiles()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/backfill"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/reload"
 	"github.com/rapporthq/rapport/internal/yamlx"
 )
@@ -63,10 +64,11 @@ func (rl *reloader) reload(reason string) {
 			rl.log.Warn("the channels a reload replaced did not close cleanly", "err", err)
 		}
 	})
-	if !reflect.DeepEqual(l.Config.Redis, rl.running.Config.Redis) || !reflect.DeepEqual(l.Config.HTTP, rl.running.Config.HTTP) ||
-		!reflect.DeepEqual(l.Config.Worker, rl.running.Config.Worker) || !reflect.DeepEqual(l.Config.Caps, rl.running.Config.Caps) ||
-		!reflect.DeepEqual(l.Config.QuietHours, rl.running.Config.QuietHours) {
-		rl.log.Warn("redis, http, worker, caps and quiet_hours changes take effect at the next restart; channels, journeys and templates are in force now")
+	was := rl.running.Config
+	if !reflect.DeepEqual(l.Config.Redis, was.Redis) || !reflect.DeepEqual(l.Config.HTTP, was.HTTP) ||
+		!reflect.DeepEqual(l.Config.Worker, was.Worker) || len(policy.Changed(was, l.Config)) > 0 {
+		rl.log.Warn("redis, http, worker and policy (caps, quiet_hours, ...) changes take effect at the next restart; channels, journeys and templates are in force now",
+			"policies", policy.Changed(was, l.Config))
 	}
 	rl.log.Info("reloaded", "reason", reason, "journeys", len(l.Journeys.All()),
 		"templates", len(l.Templates.Names()), "channels", len(l.Channels))
