@@ -1,6 +1,7 @@
 // Package metrics exposes Rapport's Prometheus metrics: the engine's outcomes through its
 // Observer seam, the event intake's results, task timings through asynq middleware, and
-// asynq's own queue metrics. Every series of Rapport's own is prefixed rapport_.
+// asynq's own queue metrics. Every series of Rapport's own is prefixed rapport_. A new
+// metric is one file that calls Register (see docs/extending.md).
 package metrics
 
 import (
@@ -36,12 +37,13 @@ type Metrics struct {
 	sendSeconds *prometheus.HistogramVec
 	lateness    prometheus.Histogram
 	tasks       *prometheus.HistogramVec
+	registered  []Metric // those of Register
 }
 
 var _ engine.Observer = (*Metrics)(nil)
 
-// New returns Metrics with Rapport's series and the Go runtime and process collectors
-// registered.
+// New returns Metrics with Rapport's series, those of Register, and the Go runtime and
+// process collectors registered.
 func New() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
@@ -75,6 +77,10 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(m.events, m.messages, m.enrolments, m.sendSeconds, m.lateness, m.tasks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, x := range newRegistered() {
+		m.reg.MustRegister(x)
+		m.registered = append(m.registered, x)
+	}
 	return m
 }
 
@@ -105,7 +111,8 @@ func (m *Metrics) Event(result string) { m.events.WithLabelValues(result).Inc() 
 
 // Outcome counts a step's recorded outcome, how long the channel took, and how late the
 // step ran.
-func (m *Metrics) Outcome(_ context.Context, o engine.Observation) {
+func (m *Metrics) Outcome(ctx context.Context, o engine.Observation) {
+	m.observeRegistered(ctx, o)
 	m.messages.WithLabelValues(o.Journey, o.Step, o.Channel, string(o.Outcome)).Inc()
 	if o.SendDuration > 0 {
 		m.sendSeconds.WithLabelValues(o.Channel).Observe(o.SendDuration.Seconds())
@@ -116,7 +123,8 @@ func (m *Metrics) Outcome(_ context.Context, o engine.Observation) {
 }
 
 // Enrolment counts an enrolment starting or ending.
-func (m *Metrics) Enrolment(_ context.Context, c engine.EnrolmentChange) {
+func (m *Metrics) Enrolment(ctx context.Context, c engine.EnrolmentChange) {
+	m.enrolRegistered(ctx, c)
 	m.enrolments.WithLabelValues(c.Journey, string(c.Change)).Inc()
 }
 
