@@ -14,13 +14,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/channels/httpchan"
 	"github.com/rapporthq/rapport/internal/duration"
 )
 
@@ -35,32 +34,33 @@ func init() {
 type Config struct {
 	// URL is the incoming webhook's address.
 	URL string `yaml:"url"`
-	// Timeout bounds one request, like 5s; default 10s.
+	// Timeout bounds one request, like 5s; default httpchan.DefaultTimeout.
 	Timeout duration.Duration `yaml:"timeout"`
 }
 
 // Channel posts messages to the webhook.
 type Channel struct {
 	url    string
-	client *http.Client
+	client *httpchan.Client
 }
 
-// New checks the config and returns the channel. A plain error is reported at the
-// channel's line in the config.
+// New checks the config and returns the channel. Its error names every problem; a plain
+// error like this one is reported at the channel's line in the config.
 func New(cfg Config) (*Channel, error) {
-	if cfg.URL == "" {
-		return nil, errors.New("url is required")
+	var problems httpchan.Problems
+	problems.Check(httpchan.CheckURL("url", cfg.URL, "https://chat.example/hooks/T0K3N"))
+	problems.Check(httpchan.CheckTimeout(cfg.Timeout))
+	if err := problems.Err(); err != nil {
+		return nil, err
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = duration.Duration(10 * time.Second)
-	}
-	return &Channel{url: cfg.URL, client: &http.Client{Timeout: time.Duration(cfg.Timeout)}}, nil
+	return &Channel{url: cfg.URL, client: httpchan.New(time.Duration(cfg.Timeout))}, nil
 }
 
-// Send posts the message's text to the customer's chat user. A 429 or a 5xx is
-// temporary (retried, after the Retry-After the app asked for); a 404 means the user is
-// gone (unreachable: the step falls back to its next channel); anything else is
-// permanent.
+// Send posts the message's text to the customer's chat user. httpchan hands the message
+// over first and tells a request that never went (temporary) from one that went
+// unanswered (uncertain). Of the answers, a 429 or a 5xx is temporary (retried, after the
+// Retry-After the app asked for); a 404 means the user is gone (unreachable: the step
+// falls back to its next channel); anything else but a 2xx is permanent.
 func (c *Channel) Send(ctx context.Context, msg channels.Message) (channels.Receipt, error) {
 	body, err := json.Marshal(map[string]string{"user": msg.To, "text": msg.Text})
 	if err != nil {
@@ -72,22 +72,18 @@ func (c *Channel) Send(ctx context.Context, msg channels.Message) (channels.Rece
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", msg.ID) // the app drops a message it has seen
-	resp, err := c.client.Do(req)
+	resp, err := c.client.Send(ctx, "example post", req)
 	if err != nil {
-		return channels.Receipt{}, channels.Temporary(err)
+		return channels.Receipt{}, err
 	}
-	defer resp.Body.Close()
+	e := fmt.Errorf("chat app answered %d: %s", resp.Status, httpchan.Snippet(resp.Body))
 	switch {
-	case resp.StatusCode < 300:
+	case resp.OK():
 		return channels.Receipt{ProviderID: resp.Header.Get("X-Message-Id")}, nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		var wait time.Duration // absent or unreadable: the engine's backoff
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-			wait = time.Duration(secs) * time.Second
-		}
-		return channels.Receipt{}, &channels.TemporaryError{Err: fmt.Errorf("chat app answered %s", resp.Status), RetryAfter: wait}
-	case resp.StatusCode == http.StatusNotFound:
-		return channels.Receipt{}, channels.Unreachable(fmt.Errorf("no chat user %q", msg.To))
+	case resp.Status == http.StatusTooManyRequests || resp.Status >= 500:
+		return channels.Receipt{}, &channels.TemporaryError{Err: e, RetryAfter: httpchan.RetryAfter(resp.Header, time.Now())}
+	case resp.Status == http.StatusNotFound:
+		return channels.Receipt{}, channels.Unreachable(e)
 	}
-	return channels.Receipt{}, fmt.Errorf("chat app answered %s", resp.Status)
+	return channels.Receipt{}, e
 }

@@ -92,7 +92,7 @@ func TestTheExampleChannelsConfigProblemsHaveLines(t *testing.T) {
 		line        int
 		msg         string
 	}{
-		{"no url", "    type: example\n", 5, "channels.team: url is required"},
+		{"no url", "    type: example\n", 5, `channels.team: url "" must be an http(s) URL`},
 		{"an unknown key", "    type: example\n    url: http://x\n    urls: [a]\n", 7, `unknown key "urls"`},
 	}
 	for _, c := range cases {
