@@ -35,10 +35,12 @@ func Load(path string) (*Loaded, error) {
 	}
 	errs.Add(path, err)
 	l := &Loaded{Config: cfg}
-	if l.Channels, err = cfg.BuildChannels(); err != nil {
-		errs.Add(cfg.File, err)
+	if err == nil { // a config with problems may have half-read policy blocks, reported already
+		if l.Policies, err = policy.FromConfig(cfg); err != nil {
+			errs.Add(cfg.File, err)
+		}
 	}
-	if l.Policies, err = policy.FromConfig(cfg); err != nil {
+	if l.Channels, err = cfg.BuildChannels(); err != nil {
 		errs.Add(cfg.File, err)
 	}
 	l.Templates, l.Journeys, err = cfg.LoadFiles()
