@@ -105,9 +105,7 @@ func New(setup *Setup, opts Options) (*Sim, error) {
 			s.Close()
 			return nil, fmt.Errorf("sim: policies: %w", err)
 		}
-		for _, p := range ps {
-			policies = append(policies, holdRecorder{Policy: p, sim: s})
-		}
+		policies = ps
 	}
 	chans := channels.Set{}
 	for name, t := range setup.Channels {

@@ -96,44 +96,39 @@ func (s *Sim) add(e Entry) {
 }
 
 // observer turns what the engine reports through its Observer seam into timeline
-// entries: every recorded outcome of a step's message, and enrolments entering and
-// ending (completions are left out: the last message says as much).
-type observer struct{ sim *Sim }
+// entries: every recorded outcome of a step's message, every hold, and enrolments
+// entering and ending (completions are left out: the last message says as much).
+type observer struct {
+	engine.NopObserver
+	sim *Sim
+}
 
-// Outcome adds the message outcome, with what was sent when a recording channel sent it,
-// and the channels passed over on the way from the history record the engine just wrote.
-func (o observer) Outcome(ctx context.Context, ob engine.Observation) {
-	s := o.sim
+// Outcome adds the message outcome, with the channels passed over on the way and, when
+// a recording channel sent it, what was sent.
+func (o observer) Outcome(_ context.Context, ob engine.Observation) {
 	e := Entry{At: ob.Ran, Kind: KindMessage, Customer: ob.CustomerID, Journey: ob.Journey, Step: ob.Step,
-		Channel: ob.Channel, Outcome: string(ob.Outcome), Reason: ob.Reason}
-	if hist, err := s.st.History(ctx, ob.CustomerID); err == nil {
-		for _, r := range hist {
-			if r.Journey == ob.Journey && r.Step == ob.Step && r.At.Equal(ob.Ran) {
-				for _, p := range r.Passed {
-					if p.Channel != workflows.Preferred { // a customer without a preferred channel is no news
-						e.Passed = append(e.Passed, Pass{Channel: p.Channel, Reason: p.Reason})
-					}
-				}
-				break
-			}
+		Template: ob.Template, Channel: ob.Channel, Outcome: string(ob.Outcome), Reason: ob.Reason}
+	for _, p := range ob.Passed {
+		if p.Channel != workflows.Preferred { // a customer without a preferred channel is no news
+			e.Passed = append(e.Passed, Pass{Channel: p.Channel, Reason: p.Reason})
 		}
 	}
-	if j, ok := s.setup.Journeys.Get(ob.Journey); ok {
-		for _, st := range j.Steps {
-			if st.ID == ob.Step {
-				e.Template = st.Send.Template
-			}
-		}
+	if _, given := o.sim.opts.Channels[ob.Channel]; !given && ob.Outcome == engine.OutcomeSent {
+		m := ob.Message
+		e.MessageID, e.To, e.Subject, e.Text, e.HTML = m.ID, m.To, m.Subject, m.Text, m.HTML
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n, ok := strings.CutPrefix(ob.ProviderID, providerPrefix); ok && ob.Outcome == engine.OutcomeSent {
-		if i, err := strconv.Atoi(n); err == nil && i > 0 && i <= len(s.sent) {
-			m := s.sent[i-1]
-			e.MessageID, e.To, e.Subject, e.Text, e.HTML = m.ID, m.To, m.Subject, m.Text, m.HTML
-		}
+	o.sim.add(e)
+}
+
+// Held adds a step a policy held back.
+func (o observer) Held(_ context.Context, ob engine.Observation) {
+	reason := ob.Reason
+	if reason == "" {
+		reason = "held back by a policy"
 	}
-	s.timeline = append(s.timeline, e)
+	o.sim.add(Entry{At: ob.Ran, Kind: KindHeld, Customer: ob.CustomerID, Journey: ob.Journey, Step: ob.Step,
+		Template: ob.Template, Channel: ob.Channel, Outcome: OutcomeHeld, Reason: reason, Until: ob.Until,
+		MessageID: ob.MessageID})
 }
 
 // Enrolment adds an enrolment entering or ending, but not completing.
@@ -144,10 +139,6 @@ func (o observer) Enrolment(_ context.Context, c engine.EnrolmentChange) {
 	o.sim.add(Entry{At: o.sim.Now(), Kind: KindEnrolment, Customer: c.CustomerID, Journey: c.Journey, Outcome: string(c.Change)})
 }
 
-// providerPrefix starts the provider ids the recording channels give, "sim-N" for the
-// Nth message sent.
-const providerPrefix = "sim-"
-
 // recorder is the channel every configured channel is replaced with: it keeps what it is
 // asked to send. Like a real channel it calls channels.HandOver before "sending".
 type recorder struct {
@@ -155,7 +146,8 @@ type recorder struct {
 	sim  *Sim
 }
 
-// Send records m, or fails as the simulation's Fail function says.
+// Send records m, or fails as the simulation's Fail function says. Its receipt's
+// provider id, "sim-N" for the Nth message sent, is only for the history to show.
 func (r recorder) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
 	s := r.sim
 	s.mu.Lock()
@@ -172,29 +164,7 @@ func (r recorder) Send(ctx context.Context, m channels.Message) (channels.Receip
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sent = append(s.sent, Sent{Channel: r.name, At: s.Now(), Message: m})
-	return channels.Receipt{ProviderID: providerPrefix + strconv.Itoa(len(s.sent))}, nil
-}
-
-// holdRecorder passes a policy's verdicts through unchanged and notes the holds in the
-// timeline.
-type holdRecorder struct {
-	engine.Policy
-	sim *Sim
-}
-
-// Check runs the policy and records a hold.
-func (h holdRecorder) Check(ctx context.Context, d *engine.Delivery) (engine.Verdict, error) {
-	v, err := h.Policy.Check(ctx, d)
-	if err == nil && v.Until.After(d.Now) {
-		reason := v.Reason
-		if reason == "" {
-			reason = "held back by a policy"
-		}
-		h.sim.add(Entry{At: d.Now, Kind: KindHeld, Customer: d.CustomerID, Journey: d.Journey.ID, Step: d.Step.ID,
-			Template: d.Step.Send.Template, Channel: d.Channel.Name, Outcome: OutcomeHeld, Reason: reason,
-			Until: v.Until, MessageID: d.MessageID})
-	}
-	return v, err
+	return channels.Receipt{ProviderID: "sim-" + strconv.Itoa(len(s.sent))}, nil
 }
 
 // Offset formats the time from start to t the way scenarios write offsets, in days and

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rapporthq/rapport/client"
 	"github.com/rapporthq/rapport/event"
+	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/journeystats"
 	"github.com/rapporthq/rapport/internal/tokenauth"
 )
@@ -70,9 +71,9 @@ type Options struct {
 	// Monitoring, when set, serves the queue dashboard under /monitoring/, to requests
 	// with an API token as a bearer token or as the password of HTTP basic auth.
 	Monitoring http.Handler
-	// EventResult, when set, is told the result of every event posted: "accepted",
-	// "duplicate", "rejected" (400, 413) or "unavailable" (503).
-	EventResult func(result string)
+	// Observer, when set, hears the result of every event posted through its Intake:
+	// accepted, duplicate, rejected (400, 413) or unavailable (503).
+	Observer engine.Observer
 }
 
 const (
@@ -228,18 +229,18 @@ const unavailableMsg = "the event was not accepted: the queue is unavailable; se
 func (s *server) postEvent(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(w, r)
 	if err != nil {
-		s.tally(client.Result{}, err)
+		s.tally(r.Context(), client.Result{}, err)
 		s.fail(w, r, err)
 		return
 	}
 	ev, err := parseEvent(body, "")
 	if err != nil {
-		s.tally(client.Result{}, err)
+		s.tally(r.Context(), client.Result{}, err)
 		s.fail(w, r, err)
 		return
 	}
 	res, err := s.send(r.Context(), ev, "")
-	s.tally(res, err)
+	s.tally(r.Context(), res, err)
 	switch {
 	case err != nil:
 		s.fail(w, r, err)
@@ -292,20 +293,20 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"journeys": js})
 }
 
-// tally reports one event's result to Options.EventResult.
-func (s *server) tally(res client.Result, err error) {
-	if s.EventResult == nil {
+// tally reports one event's result to Options.Observer.
+func (s *server) tally(ctx context.Context, res client.Result, err error) {
+	if s.Observer == nil {
 		return
 	}
 	switch {
 	case err == nil && res.Duplicate:
-		s.EventResult("duplicate")
+		s.Observer.Intake(ctx, engine.IntakeDuplicate)
 	case err == nil:
-		s.EventResult("accepted")
+		s.Observer.Intake(ctx, engine.IntakeAccepted)
 	case statusOf(err) >= 500:
-		s.EventResult("unavailable")
+		s.Observer.Intake(ctx, engine.IntakeUnavailable)
 	default:
-		s.EventResult("rejected")
+		s.Observer.Intake(ctx, engine.IntakeRejected)
 	}
 }
 
@@ -346,7 +347,7 @@ func (s *server) postBatch(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			res, err = s.send(r.Context(), ev, prefix)
 		}
-		s.tally(res, err)
+		s.tally(r.Context(), res, err)
 		switch {
 		case err == nil:
 			results[i].ID, results[i].Duplicate = res.ID, res.Duplicate

@@ -539,8 +539,8 @@ func TestReadyNeedsLoadedJourneys(t *testing.T) {
 
 func TestEveryPostedEventIsTalliedOnce(t *testing.T) {
 	var mu sync.Mutex
-	got := map[string]int{}
-	e := setup(t, api.Options{EventResult: func(r string) { mu.Lock(); got[r]++; mu.Unlock() }})
+	got := map[engine.IntakeResult]int{}
+	e := setup(t, api.Options{Observer: intakes{mu: &mu, got: got}})
 	e.post(t, "/v1/events", `{"id": "t-1", "type": "x", "customer_id": "c"}`)
 	e.post(t, "/v1/events", `{"id": "t-1", "type": "x", "customer_id": "c"}`)
 	e.post(t, "/v1/events", `{"id": "t-2", "customer_id": "c"}`)
@@ -550,10 +550,24 @@ func TestEveryPostedEventIsTalliedOnce(t *testing.T) {
 	e.post(t, "/v1/events", `{"id": "t-4", "type": "x", "customer_id": "c"}`)
 	mu.Lock()
 	defer mu.Unlock()
-	want := map[string]int{"accepted": 2, "duplicate": 2, "rejected": 3, "unavailable": 1}
+	want := map[engine.IntakeResult]int{engine.IntakeAccepted: 2, engine.IntakeDuplicate: 2, engine.IntakeRejected: 3,
+		engine.IntakeUnavailable: 1}
 	if !maps.Equal(got, want) {
 		t.Fatalf("tallies = %v, want %v", got, want)
 	}
+}
+
+// intakes counts the intake's results it hears of.
+type intakes struct {
+	engine.NopObserver
+	mu  *sync.Mutex
+	got map[engine.IntakeResult]int
+}
+
+func (i intakes) Intake(_ context.Context, r engine.IntakeResult) {
+	i.mu.Lock()
+	i.got[r]++
+	i.mu.Unlock()
 }
 
 func TestJourneysCarryTheirStats(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/journeystats"
 	"github.com/rapporthq/rapport/internal/metrics"
+	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/stats"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -38,7 +39,7 @@ func (in Instruments) Observer() engine.Observer {
 
 // Middleware wraps every task the worker runs.
 func (in Instruments) Middleware() []asynq.MiddlewareFunc {
-	return []asynq.MiddlewareFunc{in.Metrics.TaskTimer}
+	return []asynq.MiddlewareFunc{queue.Observed(in.Observer())}
 }
 
 // Start writes the counts the instruments add up in the process (journey counters,

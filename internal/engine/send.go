@@ -68,6 +68,7 @@ type Delivery struct {
 	sent    channels.Receipt  // the channel's receipt
 	took    time.Duration     // how long the channel took
 	resent  string            // why this is a second send, if it is
+	err     error             // the error behind a failed or uncertain outcome
 	snap    *Snapshot         // the journeys, templates and channels the step runs with
 	mode    workflows.UncertainMode
 }
@@ -98,23 +99,42 @@ type PolicyFunc func(ctx context.Context, d *Delivery) (Verdict, error)
 // Check calls f(ctx, d).
 func (f PolicyFunc) Check(ctx context.Context, d *Delivery) (Verdict, error) { return f(ctx, d) }
 
+// passOver is the error kind of a channel that cannot reach the customer: the pipeline
+// notes the channel passed over, and why, and tries the step's next channel.
+type passOver struct{ channel, reason string }
+
+func (p *passOver) Error() string { return "channel " + p.channel + " passed over: " + p.reason }
+
+// held is the error kind of a step a policy holds back, like river's JobSnooze: it is
+// rescheduled to run the whole pipeline again at until.
+type held struct {
+	until  time.Time
+	reason string
+}
+
+func (h *held) Error() string {
+	return "held back until " + h.until.Format(time.RFC3339) + ": " + h.reason
+}
+
 // deliver runs the send pipeline for d on the step's channels in order, falling back to
-// the next one when a channel cannot reach the customer. It returns a time when a policy
-// holds the step back until then, and an error only to ask for a retry.
-func (e *Engine) deliver(ctx context.Context, d *Delivery) (time.Time, error) {
+// the next one when a channel cannot reach the customer. It returns a *held when a
+// policy holds the step back, and any other error only to ask for a retry.
+func (e *Engine) deliver(ctx context.Context, d *Delivery) error {
 	d.token = newToken()
 	d.mode = d.Step.OnUncertain
 	if d.mode == "" {
 		d.mode = workflows.UncertainSkip
 	}
 	for _, name := range e.candidates(d) {
-		until, done, err := e.try(ctx, d, name)
-		if done || err != nil {
-			return until, err
+		err := e.try(ctx, d, name)
+		var p *passOver
+		if !errors.As(err, &p) {
+			return err
 		}
+		d.pass(p.channel, p.reason)
 	}
 	d.Channel, d.Address = channels.Named{}, ""
-	return time.Time{}, e.record(ctx, d, OutcomeUnreachable, fmt.Sprintf("no channel of %v can reach the customer", d.Step.Send.Channels))
+	return e.record(ctx, d, OutcomeUnreachable, fmt.Sprintf("no channel of %v can reach the customer", d.Step.Send.Channels))
 }
 
 // candidates lists the step's channel names in order, preferred resolved and each once.
@@ -149,29 +169,36 @@ func (d *Delivery) pass(channel, reason string) {
 	d.Passed = append(d.Passed, store.Passed{Channel: channel, Reason: reason})
 }
 
-// usable says why the customer cannot be reached on the channel, or "" when they can:
-// the channel is configured, the customer did not unsubscribe from it, the profile has an
-// address for its type that it is not blocked at, and the template has a version for its
-// kind. Consent is assumed until the customer opts out (the soft opt-in of existing
-// customers).
-func (e *Engine) usable(d *Delivery, name string) (channels.Named, string, string) {
+// route is a channel that can reach the customer, and their address on it.
+type route struct {
+	channel channels.Named
+	address string
+}
+
+// usable returns the route to the customer on the channel, or a *passOver saying why
+// there is none: the channel is configured, the customer did not unsubscribe from it,
+// the profile has an address for its type that it is not blocked at, and the template
+// has a version for its kind. Consent is assumed until the customer opts out (the soft
+// opt-in of existing customers).
+func (e *Engine) usable(d *Delivery, name string) (route, error) {
 	ch, ok := d.snap.Channels.Get(name)
+	why := func(reason string) (route, error) { return route{}, &passOver{channel: name, reason: reason} }
 	if !ok {
-		return ch, "", "unknown channel"
+		return why("unknown channel")
 	}
 	if subscribed, recorded := d.Consent[name]; recorded && !subscribed {
-		return ch, "", "unsubscribed"
+		return why("unsubscribed")
 	}
 	addr := address(ch.Type.AddressKey, d)
 	switch {
 	case addr == "":
-		return ch, "", "no address"
+		return why("no address")
 	case d.blocked[name] != "" && d.blocked[name] == store.AddressDigest(addr):
-		return ch, "", "blocked"
+		return why("blocked")
 	case !d.snap.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
-		return ch, "", "no template"
+		return why("no template")
 	}
-	return ch, addr, ""
+	return route{channel: ch, address: addr}, nil
 }
 
 func address(key string, d *Delivery) string {
@@ -187,64 +214,64 @@ func address(key string, d *Delivery) string {
 	return ""
 }
 
-// try runs the pipeline on one channel. done is false when the channel cannot reach the
-// customer and the next one should be tried.
-func (e *Engine) try(ctx context.Context, d *Delivery, name string) (until time.Time, done bool, err error) {
-	ch, addr, why := e.usable(d, name)
-	if why != "" {
-		d.pass(name, why)
-		return time.Time{}, false, nil
+// try runs the pipeline on one channel. It returns nil once the message's outcome is
+// recorded, a *passOver when the channel cannot reach the customer and the next one
+// should be tried, a *held when a policy holds the step back, and any other error to
+// ask for a retry.
+func (e *Engine) try(ctx context.Context, d *Delivery, name string) error {
+	r, err := e.usable(d, name)
+	if err != nil {
+		return err
 	}
-	d.Channel, d.Address, d.windows = ch, addr, nil
+	d.Channel, d.Address, d.windows = r.channel, r.address, nil
 	for _, p := range e.cfg.Policies {
 		v, err := p.Check(ctx, d)
 		if err != nil {
-			return time.Time{}, true, err
+			return err
 		}
 		if v.Until.After(d.Now) {
-			return v.Until, true, nil
+			return &held{until: v.Until, reason: v.Reason}
 		}
 		if v.Outcome != "" {
-			return time.Time{}, true, e.record(ctx, d, v.Outcome, v.Reason)
+			return e.record(ctx, d, v.Outcome, v.Reason)
 		}
 		d.windows = append(d.windows, v.Caps...)
 	}
 	if err := e.render(d); err != nil {
-		return time.Time{}, true, e.record(ctx, d, OutcomeFailed, err.Error())
+		d.err = err
+		return e.record(ctx, d, OutcomeFailed, err.Error())
 	}
 	res, err := e.cfg.Store.Reserve(ctx, store.Reservation{CustomerID: d.CustomerID, MessageID: d.MessageID,
-		Token: d.token, Channel: name, Address: addr, At: d.Now, Lease: e.cfg.SendLease, Windows: d.windows,
+		Token: d.token, Channel: name, Address: r.address, At: d.Now, Lease: e.cfg.SendLease, Windows: d.windows,
 		Resend: d.mode == workflows.UncertainResend})
 	if err != nil {
-		return time.Time{}, true, err
+		return err
 	}
 	switch res.Status {
 	case store.ReserveOK:
 	case store.ReserveCapped:
 		w := res.Full
-		return time.Time{}, true, e.record(ctx, d, OutcomeCapped,
-			fmt.Sprintf("cap %s: %d per %s reached", w.Counter, w.Limit, duration.Format(w.Per)))
+		return e.record(ctx, d, OutcomeCapped, fmt.Sprintf("cap %s: %d per %s reached", w.Counter, w.Limit, duration.Format(w.Per)))
 	case store.ReserveDone:
-		return time.Time{}, true, e.moveOn(ctx, d)
+		return e.moveOn(ctx, d)
 	case store.ReserveBusy:
 		// Leases are wall-clock time (they time out processes, not journeys), so the
 		// wait is too, whatever clock the engine runs on.
 		wait := time.Until(res.Found.Lease) + time.Second
 		e.log.Debug("another attempt is sending the message", "journey", d.Journey.ID, "step", d.Step.ID,
 			"customer", d.CustomerID, "retry_in", wait)
-		return time.Time{}, true, &channels.TemporaryError{RetryAfter: wait,
+		return &channels.TemporaryError{RetryAfter: wait,
 			Err: fmt.Errorf("message %s is being sent by another attempt", d.MessageID)}
 	case store.ReserveUnsubscribed, store.ReserveBlocked:
-		d.pass(name, string(res.Status))
-		return time.Time{}, false, nil
+		return &passOver{channel: name, reason: string(res.Status)}
 	case store.ReserveHanded:
 		if c, ok := d.snap.Channels.Get(res.Found.Channel); ok {
 			d.Channel = c
 		}
-		return time.Time{}, true, e.settle(ctx, d, OutcomeUncertain,
+		return e.settle(ctx, d, OutcomeUncertain,
 			"an earlier attempt handed the message to its channel and died before the answer; not resent (on_uncertain: skip)")
 	default:
-		return time.Time{}, true, fmt.Errorf("reserve message %s: unexpected answer %q", d.MessageID, res.Status)
+		return fmt.Errorf("reserve message %s: unexpected answer %q", d.MessageID, res.Status)
 	}
 	switch {
 	case res.Found.State == store.ClaimHanded:
@@ -256,7 +283,8 @@ func (e *Engine) try(ctx context.Context, d *Delivery, name string) (until time.
 }
 
 // send hands the reserved message to its channel and settles the claim by the result.
-func (e *Engine) send(ctx context.Context, d *Delivery) (time.Time, bool, error) {
+// It returns what try does, never a *held.
+func (e *Engine) send(ctx context.Context, d *Delivery) error {
 	st := e.cfg.Store
 	hctx := channels.WithHandOver(ctx, func(ctx context.Context) error {
 		return st.HandOver(ctx, d.CustomerID, d.MessageID, d.token, e.cfg.SendLease)
@@ -269,38 +297,41 @@ func (e *Engine) send(ctx context.Context, d *Delivery) (time.Time, bool, error)
 	switch {
 	case sendErr == nil:
 		d.sent = receipt
-		return time.Time{}, true, e.settle(ctx, d, OutcomeSent, d.resent)
+		return e.settle(ctx, d, OutcomeSent, d.resent)
 	case errors.As(sendErr, &unreachable):
 		// Nothing was delivered, and this address will not do: close the channel for
 		// the customer at it and fall back to the next channel of the step at once.
 		if err := e.release(ctx, d, "", true); err != nil {
-			return time.Time{}, true, err
+			return err
 		}
 		d.blocked[d.Channel.Name] = store.AddressDigest(d.Address)
-		d.pass(d.Channel.Name, sendErr.Error())
 		e.log.Info("channel cannot reach the customer; falling back", "journey", d.Journey.ID, "step", d.Step.ID,
 			"customer", d.CustomerID, "channel", d.Channel.Name, "err", sendErr)
-		return time.Time{}, false, nil
+		return &passOver{channel: d.Channel.Name, reason: sendErr.Error()}
 	case errors.As(sendErr, &uncertain) && d.mode == workflows.UncertainResend && !d.Attempt.Last():
 		if err := e.release(ctx, d, "resent (on_uncertain: resend) after an uncertain attempt: "+sendErr.Error(), false); err != nil {
-			return time.Time{}, true, err
+			return err
 		}
 		e.log.Warn("send uncertain, will send again", "journey", d.Journey.ID, "step", d.Step.ID,
 			"customer", d.CustomerID, "channel", d.Channel.Name, "err", sendErr)
-		return time.Time{}, true, channels.Temporary(sendErr)
+		return channels.Temporary(sendErr)
 	case errors.As(sendErr, &uncertain):
-		return time.Time{}, true, e.settle(ctx, d, OutcomeUncertain, sendErr.Error())
+		d.err = sendErr
+		return e.settle(ctx, d, OutcomeUncertain, sendErr.Error())
 	case channels.IsTemporary(sendErr) && !d.Attempt.Last():
 		if err := e.release(ctx, d, "", false); err != nil {
-			return time.Time{}, true, errors.Join(sendErr, err)
+			return errors.Join(sendErr, err)
 		}
 		e.log.Warn("send failed, will retry", "journey", d.Journey.ID, "step", d.Step.ID,
 			"customer", d.CustomerID, "channel", d.Channel.Name, "attempt", d.Attempt.Retry, "err", sendErr)
-		return time.Time{}, true, sendErr
-	case channels.IsTemporary(sendErr):
-		return time.Time{}, true, e.settle(ctx, d, OutcomeFailed, fmt.Sprintf("gave up after %d retries: %v", d.Attempt.Retry, sendErr))
+		return sendErr
 	default:
-		return time.Time{}, true, e.settle(ctx, d, OutcomeFailed, sendErr.Error())
+		d.err = sendErr
+		reason := sendErr.Error()
+		if channels.IsTemporary(sendErr) {
+			reason = fmt.Sprintf("gave up after %d retries: %v", d.Attempt.Retry, sendErr)
+		}
+		return e.settle(ctx, d, OutcomeFailed, reason)
 	}
 }
 
@@ -403,13 +434,20 @@ func (e *Engine) write(ctx context.Context, d *Delivery, o Outcome, reason, toke
 	}
 	level("step "+string(o), "journey", d.Journey.ID, "step", d.Step.ID, "customer", d.CustomerID,
 		"channel", d.Channel.Name, "reason", reason)
-	ob := Observation{Journey: d.Journey.ID, Step: d.Step.ID, CustomerID: d.CustomerID, Channel: d.Channel.Name,
-		Outcome: o, Reason: reason, Due: d.due, Ran: d.Now, ProviderID: d.sent.ProviderID}
+	ob := d.observation()
+	ob.Outcome, ob.Reason, ob.Err, ob.ProviderID = o, reason, d.err, d.sent.ProviderID
 	if token != "" {
-		ob.SendDuration = d.took
+		ob.SendDuration, ob.Message = d.took, d.Message
 	}
 	e.cfg.Observer.Outcome(ctx, ob)
 	return e.moved(ctx, d.move, res.Move, d.event)
+}
+
+// observation is what an Observer learns of d as it stands.
+func (d *Delivery) observation() Observation {
+	return Observation{MessageID: d.MessageID, Journey: d.Journey.ID, Step: d.Step.ID, CustomerID: d.CustomerID,
+		Template: d.Step.Send.Template, Channel: d.Channel.Name, Passed: append([]store.Passed(nil), d.Passed...),
+		Due: d.due, Ran: d.Now}
 }
 
 // moveOn moves the enrolment past a message an earlier attempt recorded.

@@ -351,6 +351,7 @@ func TestARetryStaysOnItsChannel(t *testing.T) {
 
 // counter is an observer that counts what it hears.
 type counter struct {
+	engine.NopObserver
 	mu       sync.Mutex
 	outcomes map[string]int
 	changes  map[engine.Change]int

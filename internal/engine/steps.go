@@ -155,14 +155,12 @@ func (e *Engine) runPending(ctx context.Context, p stepPayload, state store.Step
 	}
 	d.Step = &j.Steps[i]
 	d.move = nextMove(j, en, p, i+1)
-	until, err := e.runStep(ctx, d)
-	if err != nil {
-		return err
+	err := e.runStep(ctx, d)
+	var h *held
+	if errors.As(err, &h) {
+		return e.hold(ctx, d, en, p, h)
 	}
-	if !until.IsZero() {
-		return e.hold(ctx, en, p, until)
-	}
-	return nil
+	return err
 }
 
 // nextMove is the move of en past step p to the journey's step at index next, due its
@@ -176,35 +174,39 @@ func nextMove(j *workflows.Journey, en *store.Enrolment, p stepPayload, next int
 	return m
 }
 
-// hold reschedules the step of p to run again at until, under a new task ID (the running
-// task still holds the old one).
-func (e *Engine) hold(ctx context.Context, en *store.Enrolment, p stepPayload, until time.Time) error {
-	task := stepTaskID(en.ID, p.Step) + "@" + strconv.FormatInt(until.Unix(), 10)
+// hold reschedules the step of p to run again when h says, under a new task ID (the
+// running task still holds the old one), and tells the observer.
+func (e *Engine) hold(ctx context.Context, d *Delivery, en *store.Enrolment, p stepPayload, h *held) error {
+	task := stepTaskID(en.ID, p.Step) + "@" + strconv.FormatInt(h.until.Unix(), 10)
 	m := store.Move{Journey: en.Journey, CustomerID: en.CustomerID, Enrolment: en.ID, From: p.Step, To: p.Step,
-		Index: p.Index, Due: until, Task: task}
+		Index: p.Index, Due: h.until, Task: task}
 	r, err := e.cfg.Store.Advance(ctx, m)
 	if err != nil || r != store.Advanced {
 		return err
 	}
-	e.log.Debug("step held back", "journey", en.Journey, "customer", en.CustomerID, "step", p.Step, "until", until)
+	e.log.Debug("step held back", "journey", en.Journey, "customer", en.CustomerID, "step", p.Step, "until", h.until)
+	ob := d.observation()
+	ob.Reason, ob.Until = h.reason, h.until
+	e.cfg.Observer.Held(ctx, ob)
 	return e.moved(ctx, m, r, en.Event)
 }
 
-// runStep checks the step's condition and sends. It returns a time when the step is held
-// back until then, and an error only to ask for a retry.
-func (e *Engine) runStep(ctx context.Context, d *Delivery) (time.Time, error) {
+// runStep checks the step's condition and sends. It returns a *held when the step is
+// held back, and any other error only to ask for a retry.
+func (e *Engine) runStep(ctx context.Context, d *Delivery) error {
 	if d.claim.State == store.ClaimDone {
 		// An earlier attempt recorded this message: an enrolling event replayed after
 		// its enrolment ended made the same enrolment again. Never twice.
-		return time.Time{}, e.moveOn(ctx, d)
+		return e.moveOn(ctx, d)
 	}
 	env := workflows.Env{Event: d.Event, Customer: d.Customer, Now: d.Now}
 	ok, err := d.Step.If.Eval(env)
 	if err != nil {
-		return time.Time{}, e.record(ctx, d, OutcomeFailed, "condition: "+err.Error())
+		d.err = err
+		return e.record(ctx, d, OutcomeFailed, "condition: "+err.Error())
 	}
 	if !ok {
-		return time.Time{}, e.record(ctx, d, OutcomeSkipped, "condition is false")
+		return e.record(ctx, d, OutcomeSkipped, "condition is false")
 	}
 	return e.deliver(ctx, d)
 }

@@ -33,8 +33,9 @@ type Stats struct {
 // Counters updates and reads the counters. It implements engine.Observer; Run writes
 // what it counted to Redis.
 type Counters struct {
-	rdb   redis.UniversalClient
-	tally *tally.Tally
+	engine.NopObserver // only outcomes and enrolments are counted
+	rdb                redis.UniversalClient
+	tally              *tally.Tally
 }
 
 var _ engine.Observer = (*Counters)(nil)

@@ -16,7 +16,8 @@ import (
 
 // reached counts the messages sent, by journey and channel: rapport_example_reached_total{journey="welcome",channel="email"}.
 type reached struct {
-	sent *prometheus.CounterVec
+	engine.NopObserver // the events it does not count
+	sent               *prometheus.CounterVec
 }
 
 // The one registration line: every Metrics that metrics.New makes has this one too.
@@ -33,15 +34,13 @@ func newReached() metrics.Metric {
 func (r *reached) Describe(ch chan<- *prometheus.Desc) { r.sent.Describe(ch) }
 func (r *reached) Collect(ch chan<- prometheus.Metric) { r.sent.Collect(ch) }
 
-// Outcome and Enrolment make it an engine.Observer: the engine calls them once per
-// outcome and per enrolment change.
+// Outcome, with the NopObserver's other methods, makes it an engine.Observer: the engine
+// calls it once per outcome.
 func (r *reached) Outcome(_ context.Context, o engine.Observation) {
 	if o.Outcome == engine.OutcomeSent {
 		r.sent.WithLabelValues(o.Journey, o.Channel).Inc()
 	}
 }
-
-func (r *reached) Enrolment(context.Context, engine.EnrolmentChange) {}
 
 // TestARegisteredMetricIsServedAndObserves runs the example metric through Metrics as
 // the engine and a scrape use it.

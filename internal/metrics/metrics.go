@@ -1,13 +1,12 @@
-// Package metrics exposes Rapport's Prometheus metrics: the engine's outcomes through its
-// Observer seam, the event intake's results, task timings through asynq middleware, and
-// asynq's own queue metrics. Every series of Rapport's own is prefixed rapport_. A new
-// metric is one file that calls Register (see docs/extending.md).
+// Package metrics exposes Rapport's Prometheus metrics: the engine's outcomes, the event
+// intake's results and the worker's task timings, all through the engine's Observer
+// seam, and asynq's own queue metrics. Every series of Rapport's own is prefixed rapport_.
+// A new metric is one file that calls Register (see docs/extending.md).
 package metrics
 
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/hibiken/asynq"
 	asynqmetrics "github.com/hibiken/asynq/x/metrics"
@@ -17,14 +16,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapporthq/rapport/internal/engine"
-)
-
-// The results an event intake counts in rapport_events_total.
-const (
-	Accepted    = "accepted"    // durably queued
-	Duplicate   = "duplicate"   // its id was seen before; nothing changed
-	Rejected    = "rejected"    // refused as invalid (400, 413)
-	Unavailable = "unavailable" // not accepted because Redis could not be reached (503)
 )
 
 // Metrics holds Rapport's series in a registry of its own. It implements
@@ -37,7 +28,7 @@ type Metrics struct {
 	sendSeconds *prometheus.HistogramVec
 	lateness    prometheus.Histogram
 	tasks       *prometheus.HistogramVec
-	registered  []Metric // those of Register
+	registered  engine.Observers // the metrics of Register, told of everything the engine tells
 }
 
 var _ engine.Observer = (*Metrics)(nil)
@@ -105,14 +96,16 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Event counts one event the intake answered, by result (Accepted, Duplicate, Rejected
-// or Unavailable).
-func (m *Metrics) Event(result string) { m.events.WithLabelValues(result).Inc() }
+// Intake counts one event the intake answered, by result.
+func (m *Metrics) Intake(ctx context.Context, r engine.IntakeResult) {
+	m.registered.Intake(ctx, r)
+	m.events.WithLabelValues(string(r)).Inc()
+}
 
 // Outcome counts a step's recorded outcome, how long the channel took, and how late the
 // step ran.
 func (m *Metrics) Outcome(ctx context.Context, o engine.Observation) {
-	m.observeRegistered(ctx, o)
+	m.registered.Outcome(ctx, o)
 	m.messages.WithLabelValues(o.Journey, o.Step, o.Channel, string(o.Outcome)).Inc()
 	if o.SendDuration > 0 {
 		m.sendSeconds.WithLabelValues(o.Channel).Observe(o.SendDuration.Seconds())
@@ -122,22 +115,21 @@ func (m *Metrics) Outcome(ctx context.Context, o engine.Observation) {
 	}
 }
 
+// Held counts nothing of its own; it tells the registered metrics of a held step.
+func (m *Metrics) Held(ctx context.Context, o engine.Observation) { m.registered.Held(ctx, o) }
+
 // Enrolment counts an enrolment starting or ending.
 func (m *Metrics) Enrolment(ctx context.Context, c engine.EnrolmentChange) {
-	m.enrolRegistered(ctx, c)
+	m.registered.Enrolment(ctx, c)
 	m.enrolments.WithLabelValues(c.Journey, string(c.Change)).Inc()
 }
 
-// TaskTimer is asynq middleware that times every task the worker runs.
-func (m *Metrics) TaskTimer(next asynq.Handler) asynq.Handler {
-	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		start := time.Now()
-		err := next.ProcessTask(ctx, t)
-		result := "ok"
-		if err != nil {
-			result = "error"
-		}
-		m.tasks.WithLabelValues(t.Type(), result).Observe(time.Since(start).Seconds())
-		return err
-	})
+// Task times one task the worker ran, by type and result (ok or error).
+func (m *Metrics) Task(ctx context.Context, t engine.TaskRun) {
+	m.registered.Task(ctx, t)
+	result := "ok"
+	if t.Err != nil {
+		result = "error"
+	}
+	m.tasks.WithLabelValues(t.Type, result).Observe(t.Took.Seconds())
 }

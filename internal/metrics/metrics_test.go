@@ -15,6 +15,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/metrics"
+	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/redistest"
 )
 
@@ -27,9 +28,9 @@ func TestTheSeriesMoveWithWhatTheEngineObserves(t *testing.T) {
 	m.Outcome(ctx, engine.Observation{Journey: "welcome", Step: "hello", CustomerID: "c-2", Channel: "email",
 		Outcome: engine.OutcomeCapped, Due: due, Ran: due})
 	m.Enrolment(ctx, engine.EnrolmentChange{Journey: "welcome", CustomerID: "c-1", Change: engine.Entered})
-	m.Event(metrics.Accepted)
-	m.Event(metrics.Accepted)
-	m.Event(metrics.Duplicate)
+	m.Intake(ctx, engine.IntakeAccepted)
+	m.Intake(ctx, engine.IntakeAccepted)
+	m.Intake(ctx, engine.IntakeDuplicate)
 
 	cases := []struct {
 		name, series string
@@ -55,10 +56,10 @@ func TestTheSeriesMoveWithWhatTheEngineObserves(t *testing.T) {
 	}
 }
 
-func TestTaskTimerTimesEachTaskByTypeAndResult(t *testing.T) {
+func TestTheWorkersMiddlewareTimesEachTaskByTypeAndResult(t *testing.T) {
 	m := metrics.New()
-	ok := m.TaskTimer(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }))
-	failing := m.TaskTimer(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return errors.New("boom") }))
+	ok := queue.Observed(m)(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }))
+	failing := queue.Observed(m)(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return errors.New("boom") }))
 	ctx := context.Background()
 	ok.ProcessTask(ctx, asynq.NewTask("rapport:step", nil))
 	ok.ProcessTask(ctx, asynq.NewTask("rapport:step", nil))

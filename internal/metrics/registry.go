@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"context"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,18 +41,4 @@ func newRegistered() []Metric {
 		out = append(out, newMetric())
 	}
 	return out
-}
-
-// observeRegistered tells the registered metrics of an outcome.
-func (m *Metrics) observeRegistered(ctx context.Context, o engine.Observation) {
-	for _, x := range m.registered {
-		x.Outcome(ctx, o)
-	}
-}
-
-// enrolRegistered tells the registered metrics of an enrolment change.
-func (m *Metrics) enrolRegistered(ctx context.Context, c engine.EnrolmentChange) {
-	for _, x := range m.registered {
-		x.Enrolment(ctx, c)
-	}
 }

@@ -282,6 +282,19 @@ func retryDelay(base time.Duration) asynq.RetryDelayFunc {
 	}
 }
 
+// Observed is worker middleware that tells obs of every task it runs: its type, how long
+// it took and its error.
+func Observed(obs engine.Observer) asynq.MiddlewareFunc {
+	return func(next asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+			start := time.Now()
+			err := next.ProcessTask(ctx, t)
+			obs.Task(ctx, engine.TaskRun{Type: t.Type(), Took: time.Since(start), Err: err})
+			return err
+		})
+	}
+}
+
 // Fenced is worker middleware that runs fence after every task that succeeded and fails
 // the task when fence does: asynq marks a task done only once fence passed (see
 // store.Fence, which waits for the replicas to have the task's writes).

@@ -50,11 +50,12 @@ type Facts interface {
 // Recorder counts events and enrolment changes, and reports the counters. It is the
 // engine's Stats and one of its Observers. It is safe for concurrent use.
 type Recorder struct {
-	rdb    redis.UniversalClient
-	facts  Facts
-	prefix string
-	now    func() time.Time
-	log    *slog.Logger
+	engine.NopObserver // only enrolments are counted
+	rdb                redis.UniversalClient
+	facts              Facts
+	prefix             string
+	now                func() time.Time
+	log                *slog.Logger
 	// enrolments adds up enrolment counts until Run writes them (see Enrolment).
 	enrolments *tally.Tally
 }
@@ -296,9 +297,6 @@ func (r *Recorder) answer(ctx context.Context, b *batch, ev event.Event) error {
 	}
 	return nil
 }
-
-// Outcome is part of engine.Observer; message outcomes are not counted here.
-func (r *Recorder) Outcome(context.Context, engine.Observation) {}
 
 // Enrolment counts an enrolment entering a journey, or converting: ended by a goal event,
 // with the goal event's data.total as the journey's revenue. Both are dated by their
