@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/app"
-	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/templates"
 )
 
@@ -86,56 +86,71 @@ func (f previewFlags) run(name string, stdout, stderr io.Writer) error {
 // data is the sample data, with the customer and event of --customer and --event, and
 // the locale to render in.
 func (f previewFlags) data(cfg *config.Config, kind channels.Kind) (templates.Data, string, error) {
-	data := templates.Sample(cfg.Defaults.Locale, time.Now().UTC())
+	in := templates.Sample(cfg.Defaults.Locale, time.Now().UTC())
 	if f.customer != "" {
 		var attrs map[string]any
 		if err := readJSONFile(f.customer, &attrs); err != nil {
-			return data, "", fmt.Errorf("--customer: %w", err)
+			return templates.Data{}, "", fmt.Errorf("--customer: %w", err)
 		}
-		data.Customer = attrs
+		in.Customer = attrs
 	}
 	if f.event != "" {
 		var ev event.Event
 		if err := readJSONFile(f.event, &ev); err != nil {
-			return data, "", fmt.Errorf("--event: %w", err)
+			return templates.Data{}, "", fmt.Errorf("--event: %w", err)
 		}
-		withEvent(&data, ev)
+		withEvent(&in, ev)
 	}
 	loc := f.locale
 	if loc == "" {
-		loc, _ = data.Customer["locale"].(string)
+		loc, _ = in.Customer["locale"].(string)
 	}
 	if loc == "" {
 		loc = cfg.Defaults.Locale
 	}
-	data.Customer["locale"] = loc
-	cid, _ := data.Event["customer_id"].(string)
-	if cid == "" {
-		cid = "c-sample"
-	}
+	in.Customer["locale"], in.Locale = loc, loc
+	in.Channel = previewChannel(cfg, kind, f.channel)
 	links := app.NewLinks(cfg)
-	data.UnsubscribeURL = links.UnsubscribeURL(cid, string(kind))
-	if kind == channels.KindMsg {
-		data.UnsubscribeURL = ""
-	}
-	data.FeedbackURL = links.FeedbackURL(signing.Link{CustomerID: cid, MessageID: "preview", Locale: loc, IssuedAt: data.Now})
-	return data, loc, nil
+	in.UnsubscribeURL, in.FeedbackURL = links.UnsubscribeURL, links.FeedbackURL
+	return templates.NewData(in), loc, nil
 }
 
-// withEvent puts ev into data as the event, its customer attributes upserted as the
+// withEvent puts ev into in as the event, its customer attributes upserted as the
 // intake would.
-func withEvent(data *templates.Data, ev event.Event) {
+func withEvent(in *templates.Input, ev event.Event) {
 	if ev.OccurredAt.IsZero() {
-		ev.OccurredAt = data.Now
+		ev.OccurredAt = in.Now
 	}
 	if ev.Data == nil {
 		ev.Data = map[string]any{}
 	}
 	for k, v := range ev.Customer {
-		data.Customer[k] = v
+		in.Customer[k] = v
 	}
-	data.Event = map[string]any{"id": ev.ID, "type": ev.Type, "customer_id": ev.CustomerID,
-		"occurred_at": ev.OccurredAt, "data": ev.Data}
+	in.Event = templates.Event{ID: ev.ID, Type: ev.Type, CustomerID: ev.CustomerID, OccurredAt: ev.OccurredAt, Data: ev.Data}
+	if ev.CustomerID != "" {
+		in.CustomerID = ev.CustomerID
+	}
+}
+
+// previewChannel is the channel the preview's unsubscribe link is signed for, as a send
+// on it would be: the channel --channel names, else the first configured channel (by
+// name) of the kind; "" when there is none.
+func previewChannel(cfg *config.Config, kind channels.Kind, channel string) string {
+	if _, ok := cfg.Channels[channel]; ok {
+		return channel
+	}
+	names := make([]string, 0, len(cfg.Channels))
+	for name := range cfg.Channels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if t, ok := channels.Lookup(cfg.Channels[name].Type); ok && t.Kind == kind {
+			return name
+		}
+	}
+	return ""
 }
 
 // write prints the subject, preheader and text, and writes the HTML where --html says.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/backfill"
 	"github.com/rapporthq/rapport/internal/engine"
@@ -238,17 +239,22 @@ func (a *App) stopWorker(ctx context.Context) error {
 	}
 }
 
+// inForce is the set of channels in force: those loaded, or what a live reload put in
+// force since.
+func (a *App) inForce() channels.Set {
+	if a.eng != nil {
+		return a.eng.Snapshot().Channels
+	}
+	return a.files.Channels
+}
+
 // close releases the dashboard, the channels in force and Redis.
 func (a *App) close() error {
 	var errs []error
 	if a.dash != nil {
 		errs = append(errs, a.dash.Close())
 	}
-	set := a.files.Channels
-	if a.eng != nil {
-		set = a.eng.Snapshot().Channels // what a live reload put in force
-	}
-	errs = append(errs, set.Close())
+	errs = append(errs, a.inForce().Close())
 	if a.conn != nil {
 		errs = append(errs, a.conn.close())
 	}

@@ -78,7 +78,7 @@ func (a *App) pageOptions() web.Options {
 		}
 		return snap.Journeys, a.files.Templates
 	}, Locale: cfg.Defaults.Locale, UnsubscribeURL: a.links.UnsubscribeURL, Logger: a.log,
-		FeedbackURL: a.links.FeedbackURL, Stats: a.in.Stats}
+		FeedbackURL: a.links.FeedbackURL, Stats: a.in.Stats, Channels: a.inForce}
 }
 
 // announce logs where the server listens, and with the embedded Redis how to try it.

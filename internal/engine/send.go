@@ -11,7 +11,6 @@ import (
 
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/internal/duration"
-	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -355,22 +354,11 @@ func (e *Engine) render(d *Delivery) error {
 	if locale == "" {
 		locale = e.cfg.Locale
 	}
-	unsub := ""
-	if e.cfg.UnsubscribeURL != nil {
-		unsub = e.cfg.UnsubscribeURL(d.CustomerID, d.Channel.Name)
-	}
-	data := templates.Data{
-		Customer: d.Customer,
-		Event: map[string]any{"id": d.Event.ID, "type": d.Event.Type, "customer_id": d.Event.CustomerID,
-			"occurred_at": d.Event.OccurredAt, "data": d.Event.Data},
-		Journey:        templates.Journey{ID: d.Journey.ID, Name: d.Journey.Name},
-		Now:            d.Now,
-		UnsubscribeURL: unsub,
-	}
-	if e.cfg.FeedbackURL != nil {
-		data.FeedbackURL = e.cfg.FeedbackURL(signing.Link{CustomerID: d.CustomerID, Channel: d.Channel.Name,
-			MessageID: d.MessageID, Locale: locale, IssuedAt: d.Now})
-	}
+	data := templates.NewData(templates.Input{CustomerID: d.CustomerID, Customer: d.Customer,
+		Event: templates.Event{ID: d.Event.ID, Type: d.Event.Type, CustomerID: d.Event.CustomerID,
+			OccurredAt: d.Event.OccurredAt, Data: d.Event.Data},
+		Journey: templates.Journey{ID: d.Journey.ID, Name: d.Journey.Name}, Channel: d.Channel.Name,
+		MessageID: d.MessageID, Locale: locale, Now: d.Now, UnsubscribeURL: e.cfg.UnsubscribeURL, FeedbackURL: e.cfg.FeedbackURL})
 	r, err := d.snap.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", d.Step.Send.Template, err)
@@ -379,7 +367,7 @@ func (e *Engine) render(d *Delivery) error {
 		ID: d.MessageID, To: d.Address, CustomerID: d.CustomerID,
 		Channel: d.Channel.Name, Customer: d.Customer,
 		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text, WhatsApp: r.WhatsApp,
-		UnsubscribeURL: unsub,
+		UnsubscribeURL: data.UnsubscribeURL,
 		Meta:           map[string]string{"journey": d.Journey.ID, "step": d.Step.ID, "template": d.Step.Send.Template},
 	}
 	return nil

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/rapporthq/rapport/channels"
 	"github.com/rapporthq/rapport/internal/duration"
-	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -126,21 +126,16 @@ func (p *preview) messages(set Renderer, j *workflows.Journey, s workflows.Step)
 			if !set.Has(s.Send.Template, kind) {
 				continue
 			}
-			data := templates.Sample(loc, p.opts.Now().UTC())
-			data.Journey = templates.Journey{ID: j.ID, Name: j.Name}
+			in := templates.Sample(loc, p.opts.Now().UTC())
+			in.Journey = templates.Journey{ID: j.ID, Name: j.Name}
 			if j.Trigger.Kind != workflows.TriggerEvent {
-				data.Event = map[string]any{"id": "timer", "type": string(j.Trigger.Kind), "customer_id": "c-sample",
-					"occurred_at": data.Now, "data": map[string]any{}}
+				in.Event = templates.Event{ID: "timer", Type: string(j.Trigger.Kind), CustomerID: in.CustomerID,
+					OccurredAt: in.Now, Data: map[string]any{}}
 			}
-			if p.opts.UnsubscribeURL != nil && kind == channels.KindEmail {
-				data.UnsubscribeURL = p.opts.UnsubscribeURL("c-sample", "email")
-			}
-			if p.opts.FeedbackURL != nil {
-				data.FeedbackURL = p.opts.FeedbackURL(signing.Link{CustomerID: "c-sample", MessageID: "preview",
-					Locale: loc, IssuedAt: data.Now})
-			}
+			in.Channel = p.channel(s, kind)
+			in.UnsubscribeURL, in.FeedbackURL = p.opts.UnsubscribeURL, p.opts.FeedbackURL
 			m := messageView{Locale: loc, Kind: string(kind), Label: label + ", " + kindName(kind)}
-			r, err := set.Render(s.Send.Template, kind, loc, data)
+			r, err := set.Render(s.Send.Template, kind, loc, templates.NewData(in))
 			if err != nil {
 				m.Err = err.Error()
 			} else {
@@ -150,6 +145,32 @@ func (p *preview) messages(set Renderer, j *workflows.Journey, s workflows.Step)
 		}
 	}
 	return out
+}
+
+// channel is the channel the sample's unsubscribe link is signed for, as a send of step
+// s on a channel of kind would be: the step's first channel of the kind, else the first
+// configured one (by name); "" when none is known.
+func (p *preview) channel(s workflows.Step, kind channels.Kind) string {
+	if p.opts.Channels == nil {
+		return ""
+	}
+	set := p.opts.Channels()
+	for _, name := range s.Send.Channels {
+		if c, ok := set.Get(name); ok && c.Type.Kind == kind {
+			return name
+		}
+	}
+	names := make([]string, 0, len(set))
+	for name := range set {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if set[name].Type.Kind == kind {
+			return name
+		}
+	}
+	return ""
 }
 
 func kindName(k channels.Kind) string {

@@ -39,6 +39,9 @@ type Options struct {
 	Locale string
 	// UnsubscribeURL, when set, gives the sample customer's unsubscribe link.
 	UnsubscribeURL func(customerID, channel string) string
+	// Channels, when set, gives the configured channels: the sample's unsubscribe link
+	// is signed for the channel a send would go out on. nil: the sample has none.
+	Channels func() channels.Set
 	// FeedbackURL, when set, gives the sample customer's feedback link.
 	FeedbackURL func(l signing.Link) string
 	// Stats, when set, serves the relationship figures at /stats/.
