@@ -10,8 +10,12 @@
 // Policy values. The reserve, hand-over, commit and release of the message's claim are the
 // send transaction of package store: caps hold exactly under any number of workers, and a
 // message whose fate is unknown is recorded uncertain rather than sent twice, unless its
-// step says on_uncertain: resend. Every outcome is written in one place (write), which
-// also tells the Observer.
+// step says on_uncertain: resend. A stage of the pipeline says what comes next by its
+// error kind: nil once the outcome is recorded, a passOver to try the step's next
+// channel, a held (like river's JobSnooze) to run the step again later, anything else to
+// retry the task. Every outcome is written in one place (write), which also tells the
+// Observer; the metrics, the journey counters and the simulator's timeline hear every
+// fact there, and the intake and the worker report to the same Observer.
 //
 // The engine reads time only from its Clock and schedules only through its Scheduler, so
 // the same engine runs on asynq in production (internal/queue) and on a virtual clock in
