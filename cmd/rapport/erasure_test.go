@@ -59,6 +59,18 @@ func TestErasureLeavesNothingBehindButTheOptOut(t *testing.T) {
 	if v := s.customer(t, "e-1"); len(v) != 0 {
 		t.Fatalf("customer after erasing: %v, want 404", v)
 	}
+	// Nothing that names the customer is left but the erasure's marker (api.md).
+	var named []string
+	iter := rdb.Scan(ctx, 0, "*e-1*", 100).Iterator()
+	for iter.Next(ctx) {
+		named = append(named, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(named) != 1 || named[0] != "rapport:{e-1}:erased" {
+		t.Fatalf("keys naming the customer after the erasure: %v, want only rapport:{e-1}:erased", named)
+	}
 
 	testutil.WaitFor(t, 10*time.Second, "no key in Redis to hold the email or the name (the retained event task did)", func() bool {
 		keys, err := rdb.Keys(ctx, "*").Result()

@@ -151,7 +151,6 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 		if err := e.cfg.Scheduler.Cancel(ctx, timerTaskID(j, id, due)); err != nil {
 			return err
 		}
-		journeys = append(journeys, j)
 	}
 	// An opt-out outlives the erasure, as a digest of the address on the suppression
 	// list: what the customer said no to, they must not get again if they come back.
@@ -171,11 +170,7 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 			}
 		}
 	}
-	counters := []string{"all"}
-	for name := range e.Snapshot().Channels {
-		counters = append(counters, name)
-	}
-	if err := e.cfg.Store.Forget(ctx, id, e.cfg.Clock.Now(), journeys, counters); err != nil {
+	if err := e.cfg.Store.Forget(ctx, id, e.cfg.Clock.Now()); err != nil {
 		return err
 	}
 	for _, en := range ens {

@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -321,28 +320,17 @@ func TestAnEventQueuedBeforeTheErasureDoesNotBringTheCustomerBack(t *testing.T) 
 
 // TestErasureCancelsTheTimersOfJourneysSinceRemoved: the customer's timers are fields of
 // their hash, so erasure finds and cancels every one, also of a journey the config no
-// longer has; and a timer an earlier version kept in a key of its own, of a journey it has.
+// longer has.
 func TestErasureCancelsTheTimersOfJourneysSinceRemoved(t *testing.T) {
 	h := newHarness(t, t0, twoSteps, birthday)
 	ev := cart("gone", 20)
 	ev.Customer["birthday"] = "06-01"
 	h.Event(ev)
 	reload(t, h, twoSteps)
-	// A timer of a journey the config has, as an earlier version kept it: its task, and
-	// its ID in a key of its own.
 	ctx := t.Context()
 	rdb := h.Redis.Client(t)
-	at := t0.Add(48 * time.Hour)
-	old := engine.Task{Kind: engine.KindTimer, ID: engine.TimerTaskID("cart", "gone", at),
-		Payload: fmt.Appendf(nil, `{"j":"cart","c":"gone","d":%d}`, at.Unix()), At: at}
-	if err := h.Scheduler.Schedule(ctx, old); err != nil {
-		t.Fatal(err)
-	}
-	if err := rdb.Set(ctx, "rapport:{gone}:timer:cart", old.ID, 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if n := h.Scheduler.Len(); n != 3 {
-		t.Fatalf("%d tasks pending, want the first step and two timers", n)
+	if n := h.Scheduler.Len(); n != 2 {
+		t.Fatalf("%d tasks pending, want the first step and the timer", n)
 	}
 	v, err := h.Engine.Customer(ctx, "gone")
 	if err != nil || len(v.Enrolments) != 1 || v.Enrolments[0].NextStep != "first" || !v.Enrolments[0].Due.Equal(t0.Add(time.Hour)) {

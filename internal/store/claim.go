@@ -130,10 +130,10 @@ type ReserveResult struct {
 }
 
 // reserve takes a message's claim and reserves its cap windows.
-// KEYS: claim, consent, blocked, then one sorted set per window.
+// KEYS: claim, consent, blocked, index, then one sorted set per window.
 // ARGV: token, now ms (wall), lease until ms, channel, address digest, at ms, member,
 // claim TTL ms, resend flag, then per window: limit, since ms, trim-before ms, keep ms.
-var reserve = redis.NewScript(`
+var reserve = redis.NewScript(indexLua + `
 local c = redis.call('HMGET', KEYS[1], 'state', 'token', 'channel', 'lease', 'note')
 local state, owner = c[1] or '', c[2] or ''
 local function found(status, full)
@@ -150,24 +150,28 @@ if state == 'handed' and ARGV[9] ~= '1' then
 end
 if redis.call('HGET', KEYS[2], ARGV[4]) == '0' then return found('unsubscribed') end
 if redis.call('HGET', KEYS[3], ARGV[4]) == ARGV[5] then return found('blocked') end
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   redis.call('ZREM', KEYS[i], ARGV[7])
 end
-for i = 4, #KEYS do
-  local a = 10 + 4 * (i - 4)
+for i = 5, #KEYS do
+  local a = 10 + 4 * (i - 5)
   local limit = tonumber(ARGV[a])
   if limit > 0 and redis.call('ZCOUNT', KEYS[i], ARGV[a+1], '+inf') >= limit then
-    return found('capped', i - 3)
+    return found('capped', i - 4)
   end
 end
-for i = 4, #KEYS do
-  local a = 10 + 4 * (i - 4)
+local listed = {ARGV[8], KEYS[1]}
+for i = 5, #KEYS do
+  local a = 10 + 4 * (i - 5)
   redis.call('ZADD', KEYS[i], ARGV[6], ARGV[7])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[a+2])
   redis.call('PEXPIRE', KEYS[i], ARGV[a+3])
+  listed[#listed + 1] = ARGV[a+3]
+  listed[#listed + 1] = KEYS[i]
 end
 redis.call('HSET', KEYS[1], 'state', 'reserved', 'token', ARGV[1], 'channel', ARGV[4], 'lease', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
+index(KEYS[4], unpack(listed))
 return found('ok')
 `)
 
@@ -176,7 +180,8 @@ return found('ok')
 // reserves every cap window, all in one step: of any number of attempts for one customer
 // at once, no more pass a cap than it allows.
 func (s *Store) Reserve(ctx context.Context, r Reservation) (ReserveResult, error) {
-	keys := []string{s.claimKey(r.CustomerID, r.MessageID), s.consentKey(r.CustomerID), s.blockedKey(r.CustomerID)}
+	keys := []string{s.claimKey(r.CustomerID, r.MessageID), s.consentKey(r.CustomerID), s.blockedKey(r.CustomerID),
+		s.indexKey(r.CustomerID)}
 	now := time.Now()
 	at := r.At.UnixMilli()
 	resend := "0"

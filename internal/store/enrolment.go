@@ -72,12 +72,12 @@ const OnceMemory = 90 * 24 * time.Hour
 // enrol creates an enrolment unless the journey's rule forbids it, or a goal event at or
 // after the enrolling event was already seen.
 // KEYS: customer hash, legacy enrolment hash, legacy enrolled hash, legacy set (see
-// enrolLua), entered marker, goal marker, once marker.
+// enrolLua), entered marker, goal marker, once marker, index.
 // ARGV: reenter ms (0: not while active), journey, id, started ms, step, due ms, task,
 // since µs, once value (empty for none), once TTL ms, step index.
 // The entered marker holds the last entry time; its TTL only collects garbage, the
 // comparison uses the caller's clock so that a virtual clock works too.
-var enrol = redis.NewScript(enrolLua + `
+var enrol = redis.NewScript(enrolLua + indexLua + `
 local j = ARGV[2]
 local cur = getEnrol(KEYS[1], KEYS[2], j)
 if cur and cur.id == ARGV[3] then
@@ -106,12 +106,17 @@ local old = ''
 if cur then old = cur.task end
 delEnrol(KEYS[1], KEYS[2], KEYS[3], KEYS[4], j)
 redis.call('HSET', KEYS[1], '` + enrolPrefix + `' .. j, v)
+local listed = {}
 if reenter > 0 then
   redis.call('SET', KEYS[5], ARGV[4], 'PX', reenter)
+  listed = {reenter, KEYS[5]}
 end
 if once ~= '' then
   redis.call('SET', KEYS[7], '1', 'PX', ARGV[10])
+  listed[#listed + 1] = ARGV[10]
+  listed[#listed + 1] = KEYS[7]
 end
+index(KEYS[8], unpack(listed))
 return {1, old}
 `)
 
@@ -128,7 +133,7 @@ func (s *Store) Enrol(ctx context.Context, e Enrolment, r Rule) (EnrolOutcome, s
 		return Refused, "", fmt.Errorf("enrol %s in %s: an enrolment keeps no event; the step's task carries it", e.CustomerID, e.Journey)
 	}
 	keys := append(s.enrolKeys(e.Journey, e.CustomerID), s.enteredKey(e.Journey, e.CustomerID),
-		s.goalKey(e.Journey, e.CustomerID), s.onceKey(e.Journey, e.CustomerID, r.Once))
+		s.goalKey(e.Journey, e.CustomerID), s.onceKey(e.Journey, e.CustomerID, r.Once), s.indexKey(e.CustomerID))
 	res, err := enrol.Run(ctx, s.rdb, keys,
 		r.ReenterAfter.Milliseconds(), e.Journey, e.ID, e.StartedAt.UnixMilli(), e.Step, e.Due.UnixMilli(), e.Task,
 		e.Since.UnixMicro(), r.Once, OnceMemory.Milliseconds(), e.Index,
@@ -384,13 +389,14 @@ func (s *Store) End(ctx context.Context, journey, cid, id string) (string, bool,
 }
 
 // exit records a goal event and ends the enrolment it is a goal of, if that enrolment's
-// event came no later. KEYS: as in enrolLua, then the goal marker. ARGV: goal µs,
+// event came no later. KEYS: as in enrolLua, then the goal marker and the index. ARGV: goal µs,
 // journey, marker TTL ms.
-var exit = redis.NewScript(enrolLua + `
+var exit = redis.NewScript(enrolLua + indexLua + `
 local goal = int(ARGV[1])
 local prev = tonumber(redis.call('GET', KEYS[5]) or '')
 if not prev or prev < goal then
   redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[3])
+  index(KEYS[6], ARGV[3], KEYS[5])
 end
 local e = getEnrol(KEYS[1], KEYS[2], ARGV[2])
 if not e or e.since > goal then
@@ -408,7 +414,7 @@ const GoalMemory = 7 * 24 * time.Hour
 // ends the active enrolment if its enrolling event occurred no later. It returns the
 // pending task to cancel and whether an enrolment ended.
 func (s *Store) Exit(ctx context.Context, journey, cid string, goalAt time.Time) (string, bool, error) {
-	task, err := exit.Run(ctx, s.rdb, append(s.enrolKeys(journey, cid), s.goalKey(journey, cid)),
+	task, err := exit.Run(ctx, s.rdb, append(s.enrolKeys(journey, cid), s.goalKey(journey, cid), s.indexKey(cid)),
 		goalAt.UnixMicro(), journey, GoalMemory.Milliseconds()).Text()
 	if errors.Is(err, redis.Nil) {
 		return "", false, nil

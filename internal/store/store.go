@@ -86,6 +86,43 @@ func (s *Store) claimKey(cid, message string) string { return s.key(cid, "claim:
 func (s *Store) blockedKey(cid string) string        { return s.key(cid, "blocked") }
 func (s *Store) erasedKey(cid string) string         { return s.key(cid, "erased") }
 
+// The layout of a customer's keys, for erasure. Every key of the customer is either one
+// of a fixed few, named by fixedKeys, or has a name that holds an id (a message, an
+// event, a journey, a counter) and then is written only by a script that lists it in the
+// customer's index, rapport:{c-42}:keys, in the same step: a sorted set of key names,
+// each scored by the unix millisecond after which the key has surely expired. Forget
+// erases the fixed keys and every key the index lists, so a new kind of key is erased as
+// soon as it is written through the index (see indexLua); no caller names it.
+func (s *Store) indexKey(cid string) string { return s.key(cid, "keys") }
+
+// fixedKeys are the customer's keys whose names hold nothing but the customer id.
+func (s *Store) fixedKeys(cid string) []string {
+	return []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.blockedKey(cid), s.factsKey(cid),
+		s.legacyEnrolledKey(cid), s.legacyEnrolSetKey(cid), s.indexKey(cid)}
+}
+
+// indexMargin is how long after its expiry a key stays listed in the index.
+const indexMargin = time.Minute
+
+// indexLua lists keys in a customer's index: index(idx, ttl1, key1, ttl2, key2, ...)
+// lists each key until Redis's now + its TTL (ms) + indexMargin, extending an earlier
+// listing, never shortening it, and drops the listings that ran out. The time is Redis's,
+// the clock the keys expire by.
+var indexLua = fmt.Sprintf(`
+local function index(idx, ...)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local a = {...}
+  local z = {'ZADD', idx, 'GT'}
+  for i = 1, #a, 2 do
+    z[#z + 1] = now + tonumber(a[i]) + %d
+    z[#z + 1] = a[i + 1]
+  end
+  if #z > 3 then redis.call(unpack(z)) end
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. now)
+end
+`, indexMargin.Milliseconds())
+
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
@@ -95,11 +132,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 // An event that occurred before the customer was erased changes nothing and returns
 // 'erased': it was queued before the erasure, or sent late, and must not bring the
 // customer back.
-// KEYS: customer hash, applied marker, facts, erasure marker. ARGV: ttl ms, order flag,
+// KEYS: customer hash, applied marker, facts, erasure marker, index. ARGV: ttl ms, order flag,
 // total, occurred_at, event id, occurred_at µs, then attribute/value pairs. Redis does not
 // undo a script that fails half-way, so everything that can fail (the total and the
 // counters it adds to) is checked before the first write.
-var applyEvent = redis.NewScript(`
+var applyEvent = redis.NewScript(indexLua + `
 local function finite(x) return x and x == x and x ~= math.huge and x ~= -math.huge end
 local erased = tonumber(redis.call('GET', KEYS[4]) or '')
 if erased and erased > tonumber(ARGV[6]) then
@@ -125,6 +162,7 @@ for i = 7, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
 end
 if ARGV[2] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  index(KEYS[5], ARGV[1], KEYS[2])
   if redis.call('HINCRBY', KEYS[1], 'orders_count', 1) == 1 then
     redis.call('HSET', KEYS[1], 'first_order_at', ARGV[4])
   end
@@ -247,7 +285,7 @@ func (s *Store) applyArgs(ev event.Event) ([]string, []any, error) {
 		args = append(args, k, string(b))
 	}
 	return []string{s.customerKey(ev.CustomerID), s.appliedKey(ev.CustomerID, ev.ID), s.factsKey(ev.CustomerID),
-		s.erasedKey(ev.CustomerID)}, args, nil
+		s.erasedKey(ev.CustomerID), s.indexKey(ev.CustomerID)}, args, nil
 }
 
 // Profile returns the customer's attributes, empty when the customer is unknown.
@@ -351,37 +389,37 @@ func decodeConsent(h map[string]string) map[string]bool {
 	return c
 }
 
-// Forget erases the customer's profile, consent, history, blocked channels, the claims of
-// the messages in the history, the markers kept per journey (journeys lists the journey
-// ids) and the sent-message counters (counters lists their names). Enrolments and timers
-// are the engine's to end first, since their tasks must be cancelled.
+// forget deletes every key of a customer but the erasure marker: the keys the index
+// lists, the enrolment hashes an earlier version listed (see customer.go), then the
+// fixed keys, the index among them, and sets the marker.
+// KEYS: erasure marker, index, legacy enrolled hash, legacy enrols set, then the fixed
+// keys. ARGV: erased at µs, marker TTL ms, the prefix of the customer's keys.
+var forget = redis.NewScript(`
+local marker, idx, enrolled, enrols = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local erasedAt, markerTTL, prefix = ARGV[1], ARGV[2], ARGV[3]
+local doomed = redis.call('ZRANGE', idx, 0, -1)
+for _, j in ipairs(redis.call('HKEYS', enrolled)) do doomed[#doomed + 1] = prefix .. 'enrol:' .. j end
+for _, j in ipairs(redis.call('SMEMBERS', enrols)) do doomed[#doomed + 1] = prefix .. 'enrol:' .. j end
+for i = 5, #KEYS do doomed[#doomed + 1] = KEYS[i] end
+for i = 1, #doomed, 1000 do
+  redis.call('DEL', unpack(doomed, i, math.min(i + 999, #doomed)))
+end
+redis.call('SET', marker, erasedAt, 'PX', markerTTL)
+return #doomed
+`)
+
+// Forget erases everything the store keeps of the customer: every key their id names,
+// found by the layout of their keys (see indexKey), whatever wrote it. Enrolments and
+// timers go with the customer's hash; their tasks are the engine's to cancel first.
 //
 // What stays is when the customer was erased (at), for ErasedMemory: an event that
 // occurred before it, still queued or sent late, changes nothing (see ApplyEvent). It is
-// the customer id and a time, nothing about the person.
-func (s *Store) Forget(ctx context.Context, cid string, at time.Time, journeys, counters []string) error {
-	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.legacyEnrolledKey(cid), s.legacyEnrolSetKey(cid),
-		s.blockedKey(cid), s.factsKey(cid)}
-	history, err := s.History(ctx, cid)
-	if err != nil {
-		return err
-	}
-	for _, r := range history {
-		if r.MessageID != "" {
-			keys = append(keys, s.claimKey(cid, r.MessageID))
-		}
-	}
-	for _, c := range counters {
-		keys = append(keys, s.sentKey(cid, c))
-	}
-	for _, j := range journeys {
-		keys = append(keys, s.legacyEnrolKey(j, cid), s.enteredKey(j, cid), s.goalKey(j, cid), s.legacyTimerKey(j, cid))
-	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, keys...)
-		p.Set(ctx, s.erasedKey(cid), at.UnixMicro(), ErasedMemory)
-		return nil
-	})
+// the customer id and a time, nothing about the person. The suppression lists keep their
+// digests of the addresses that opted out, which name no customer.
+func (s *Store) Forget(ctx context.Context, cid string, at time.Time) error {
+	keys := append([]string{s.erasedKey(cid), s.indexKey(cid), s.legacyEnrolledKey(cid), s.legacyEnrolSetKey(cid)},
+		s.fixedKeys(cid)...)
+	err := forget.Run(ctx, s.rdb, keys, at.UnixMicro(), ErasedMemory.Milliseconds(), s.key(cid, "")).Err()
 	if err != nil {
 		return fmt.Errorf("erase customer %s: %w", cid, err)
 	}
