@@ -86,6 +86,10 @@ func (a *App) build() error {
 	}
 	a.conn = conn
 	a.store = newStore(conn.rdb, cfg)
+	// A newer layout is not ours to touch; an older one needs `rapport migrate` first.
+	if err := a.store.CheckSchema(context.Background()); err != nil {
+		return err
+	}
 	a.in = NewInstruments(conn.rdb, a.store, a.log)
 	a.in.Metrics.WatchQueues(conn.rdb)
 	a.links = NewLinks(cfg)

@@ -134,16 +134,8 @@ func (e *Engine) Forget(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	var journeys []string
-	for _, en := range ens {
-		journeys = append(journeys, en.Journey) // also journeys since removed from the config
-	}
-	for _, j := range e.Journeys().All() {
-		journeys = append(journeys, j.ID)
-	}
-	// Every timer in the customer's hash, of any journey, and those earlier versions kept
-	// for the journeys named.
-	timers, err := e.cfg.Store.Timers(ctx, id, journeys)
+	// Every timer in the customer's hash, of any journey.
+	timers, err := e.cfg.Store.Timers(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/store"
 )
 
 const birthday = `
@@ -109,10 +110,11 @@ func TestABirthdayArrivesOnceAYearAtLocalTime(t *testing.T) {
 	}
 }
 
-// TestATimerOfAnEarlierVersionFiresAndMovesIntoTheCustomersHash: earlier versions kept a
-// timer's task ID in a key of its own, and its task's payload carried its due time. Such a
-// timer fires as before, and the next year's timer is a field of the customer's hash.
-func TestATimerOfAnEarlierVersionFiresAndMovesIntoTheCustomersHash(t *testing.T) {
+// TestATimerOfAnEarlierVersionFiresAfterTheMigration: earlier versions kept a timer's
+// task ID in a key of its own, and its task's payload carried its due time. Once
+// migrated, such a timer fires as before, and the next year's timer is a field of the
+// customer's hash.
+func TestATimerOfAnEarlierVersionFiresAfterTheMigration(t *testing.T) {
 	h := newHarness(t, t0, birthday)
 	ctx := t.Context()
 	rdb := h.Redis.Client(t)
@@ -126,6 +128,9 @@ func TestATimerOfAnEarlierVersionFiresAndMovesIntoTheCustomersHash(t *testing.T)
 		t.Fatal(err)
 	}
 	if err := rdb.Set(ctx, "rapport:{anna}:timer:birthday", old.ID, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Store.Migrate(ctx, store.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	h.Advance(3 * 24 * time.Hour)

@@ -129,79 +129,117 @@ type ReserveResult struct {
 	Full Window
 }
 
-// reserve takes a message's claim and reserves its cap windows.
-// KEYS: claim, consent, blocked, index, then one sorted set per window.
-// ARGV: token, now ms (wall), lease until ms, channel, address digest, at ms, member,
-// claim TTL ms, resend flag, then per window: limit, since ms, trim-before ms, keep ms.
+// reserve takes a message's claim and reserves its cap windows. It answers the status,
+// then the claim as found (state, token, channel, lease, note), then the number of the
+// full window (1-based; 0 for none).
 var reserve = redis.NewScript(indexLua + `
-local c = redis.call('HMGET', KEYS[1], 'state', 'token', 'channel', 'lease', 'note')
+local claim, consent, blocked, idx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local token, now, leaseUntil, channel, digest, at, member, claimTTL, resend =
+  ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local firstWindow = 5 -- KEYS from here are the windows' sets; ARGV from 10 their limit, since, trim, keep
+local c = redis.call('HMGET', claim, 'state', 'token', 'channel', 'lease', 'note')
 local state, owner = c[1] or '', c[2] or ''
 local function found(status, full)
   return {status, state, owner, c[3] or '', c[4] or '', c[5] or '', tostring(full or 0)}
 end
 if state == 'done' then return found('done') end
-local live = tonumber(c[4] or '0') > tonumber(ARGV[2])
-if (state == 'reserved' or state == 'handed') and owner ~= ARGV[1] and live then
+local live = tonumber(c[4] or '0') > now
+if (state == 'reserved' or state == 'handed') and owner ~= token and live then
   return found('busy')
 end
-if state == 'handed' and ARGV[9] ~= '1' then
-  redis.call('HSET', KEYS[1], 'token', ARGV[1], 'lease', ARGV[3])
+if state == 'handed' and resend ~= '1' then
+  redis.call('HSET', claim, 'token', token, 'lease', leaseUntil)
   return found('handed')
 end
-if redis.call('HGET', KEYS[2], ARGV[4]) == '0' then return found('unsubscribed') end
-if redis.call('HGET', KEYS[3], ARGV[4]) == ARGV[5] then return found('blocked') end
-for i = 5, #KEYS do
-  redis.call('ZREM', KEYS[i], ARGV[7])
+if redis.call('HGET', consent, channel) == '0' then return found('unsubscribed') end
+if redis.call('HGET', blocked, channel) == digest then return found('blocked') end
+for i = firstWindow, #KEYS do
+  redis.call('ZREM', KEYS[i], member)
 end
-for i = 5, #KEYS do
-  local a = 10 + 4 * (i - 5)
+for i = firstWindow, #KEYS do
+  local a = 10 + 4 * (i - firstWindow)
   local limit = tonumber(ARGV[a])
   if limit > 0 and redis.call('ZCOUNT', KEYS[i], ARGV[a+1], '+inf') >= limit then
-    return found('capped', i - 4)
+    return found('capped', i - firstWindow + 1)
   end
 end
-local listed = {ARGV[8], KEYS[1]}
-for i = 5, #KEYS do
-  local a = 10 + 4 * (i - 5)
-  redis.call('ZADD', KEYS[i], ARGV[6], ARGV[7])
+local listed = {claimTTL, claim}
+for i = firstWindow, #KEYS do
+  local a = 10 + 4 * (i - firstWindow)
+  redis.call('ZADD', KEYS[i], at, member)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[a+2])
   redis.call('PEXPIRE', KEYS[i], ARGV[a+3])
   listed[#listed + 1] = ARGV[a+3]
   listed[#listed + 1] = KEYS[i]
 end
-redis.call('HSET', KEYS[1], 'state', 'reserved', 'token', ARGV[1], 'channel', ARGV[4], 'lease', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[8])
-index(KEYS[4], unpack(listed))
+redis.call('HSET', claim, 'state', 'reserved', 'token', token, 'channel', channel, 'lease', leaseUntil)
+redis.call('PEXPIRE', claim, claimTTL)
+index(idx, unpack(listed))
 return found('ok')
 `)
+
+// reserveCall is reserve's arguments: the reservation, the sets of its windows' counters
+// and the wall clock now.
+type reserveCall struct {
+	claim, consent, blocked, index string
+	windows                        []string
+	r                              Reservation
+	now                            time.Time
+}
+
+func (c reserveCall) keys() []string {
+	return append([]string{c.claim, c.consent, c.blocked, c.index}, c.windows...)
+}
+
+func (c reserveCall) argv() []any {
+	r, at := c.r, c.r.At.UnixMilli()
+	resend := "0"
+	if r.Resend {
+		resend = "1"
+	}
+	args := []any{r.Token, c.now.UnixMilli(), c.now.Add(r.Lease).UnixMilli(), r.Channel, AddressDigest(r.Address),
+		at, r.MessageID, ClaimTTL.Milliseconds(), resend}
+	for _, w := range r.Windows {
+		args = append(args, w.Limit, at-w.Per.Milliseconds(), at-w.Per.Milliseconds(), w.Per.Milliseconds())
+	}
+	return args
+}
 
 // Reserve takes the message's claim for r.Token on r.Channel, after checking that the
 // customer did not opt out of the channel and that it is not blocked at r.Address, and
 // reserves every cap window, all in one step: of any number of attempts for one customer
 // at once, no more pass a cap than it allows.
 func (s *Store) Reserve(ctx context.Context, r Reservation) (ReserveResult, error) {
-	keys := []string{s.claimKey(r.CustomerID, r.MessageID), s.consentKey(r.CustomerID), s.blockedKey(r.CustomerID),
-		s.indexKey(r.CustomerID)}
-	now := time.Now()
-	at := r.At.UnixMilli()
-	resend := "0"
-	if r.Resend {
-		resend = "1"
-	}
-	args := []any{r.Token, now.UnixMilli(), now.Add(r.Lease).UnixMilli(), r.Channel, AddressDigest(r.Address),
-		at, r.MessageID, ClaimTTL.Milliseconds(), resend}
+	c := reserveCall{claim: s.claimKey(r.CustomerID, r.MessageID), consent: s.consentKey(r.CustomerID),
+		blocked: s.blockedKey(r.CustomerID), index: s.indexKey(r.CustomerID), r: r, now: time.Now()}
 	for _, w := range r.Windows {
-		keys = append(keys, s.sentKey(r.CustomerID, w.Counter))
-		args = append(args, w.Limit, at-w.Per.Milliseconds(), at-w.Per.Milliseconds(), w.Per.Milliseconds())
+		c.windows = append(c.windows, s.sentKey(r.CustomerID, w.Counter))
 	}
-	res, err := reserve.Run(ctx, s.rdb, keys, args...).StringSlice()
+	res, err := s.run(ctx, reserve, c).Result()
+	var out ReserveResult
+	if err == nil {
+		out, err = decodeReserved(res, r)
+	}
 	if err != nil {
 		return ReserveResult{}, fmt.Errorf("reserve message %s of %s: %w", r.MessageID, r.CustomerID, err)
 	}
+	return out, nil
+}
+
+// decodeReserved reads reserve's answer to r.
+func decodeReserved(v any, r Reservation) (ReserveResult, error) {
+	res, err := replyStrings(v, 7)
+	if err != nil {
+		return ReserveResult{}, err
+	}
 	out := ReserveResult{Status: ReserveStatus(res[0]), Found: Claim{MessageID: r.MessageID,
 		State: ClaimState(res[1]), Token: res[2], Channel: res[3], Lease: millis(res[4]), Note: res[5]}}
-	if i, _ := strconv.Atoi(res[6]); i > 0 && i <= len(r.Windows) {
-		out.Full = r.Windows[i-1]
+	full, err := strconv.Atoi(res[6])
+	if err != nil || full < 0 || full > len(r.Windows) {
+		return ReserveResult{}, fmt.Errorf("script answered full window %q of %d", res[6], len(r.Windows))
+	}
+	if full > 0 {
+		out.Full = r.Windows[full-1]
 	}
 	return out, nil
 }
@@ -210,12 +248,13 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) (ReserveResult, erro
 // took it over after this one's lease ran out. The attempt must not send.
 var ErrClaimLost = errors.New("the message's claim was taken over by another attempt")
 
-// handOver marks a claim handed if the token still owns it. KEYS: claim.
-// ARGV: token, lease until ms.
+// handOver marks a claim handed if the token still owns it: 1, else 0.
 var handOver = redis.NewScript(`
-local c = redis.call('HMGET', KEYS[1], 'state', 'token')
-if c[2] ~= ARGV[1] or (c[1] ~= 'reserved' and c[1] ~= 'handed') then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'handed', 'lease', ARGV[2])
+local claim = KEYS[1]
+local token, leaseUntil = ARGV[1], ARGV[2]
+local c = redis.call('HMGET', claim, 'state', 'token')
+if c[2] ~= token or (c[1] ~= 'reserved' and c[1] ~= 'handed') then return 0 end
+redis.call('HSET', claim, 'state', 'handed', 'lease', leaseUntil)
 return 1
 `)
 
@@ -316,34 +355,52 @@ type Release struct {
 	Channel, Address string
 }
 
-// release frees a claim the token owns. KEYS: claim, blocked, then the window sets.
-// ARGV: token, member, note, channel to block (” for none), address digest.
+// release frees a claim the token owns: 1, else 0. KEYS from the third are the window
+// sets; an empty channel to block blocks none.
 var release = redis.NewScript(`
-local c = redis.call('HMGET', KEYS[1], 'state', 'token')
-if c[2] ~= ARGV[1] or (c[1] ~= 'reserved' and c[1] ~= 'handed') then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'released', 'token', '', 'lease', '0', 'note', ARGV[3])
+local claim, blocked = KEYS[1], KEYS[2]
+local token, member, note, block, digest = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local c = redis.call('HMGET', claim, 'state', 'token')
+if c[2] ~= token or (c[1] ~= 'reserved' and c[1] ~= 'handed') then return 0 end
+redis.call('HSET', claim, 'state', 'released', 'token', '', 'lease', '0', 'note', note)
 for i = 3, #KEYS do
-  redis.call('ZREM', KEYS[i], ARGV[2])
+  redis.call('ZREM', KEYS[i], member)
 end
-if ARGV[4] ~= '' then
-  redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+if block ~= '' then
+  redis.call('HSET', blocked, block, digest)
 end
 return 1
 `)
+
+// releaseCall is release's arguments.
+type releaseCall struct {
+	claim, blocked string
+	windows        []string
+	r              Release
+}
+
+func (c releaseCall) keys() []string { return append([]string{c.claim, c.blocked}, c.windows...) }
+func (c releaseCall) argv() []any {
+	block := ""
+	if c.r.Block {
+		block = c.r.Channel
+	}
+	return []any{c.r.Token, c.r.MessageID, c.r.Note, block, AddressDigest(c.r.Address)}
+}
 
 // Release frees the claim and its cap windows, if r.Token still owns it, so that a retry
 // may send; with r.Block it also closes the channel at that address. It returns
 // ErrClaimLost when another attempt owns the claim, and then changes nothing.
 func (s *Store) Release(ctx context.Context, r Release) error {
-	keys := []string{s.claimKey(r.CustomerID, r.MessageID), s.blockedKey(r.CustomerID)}
+	c := releaseCall{claim: s.claimKey(r.CustomerID, r.MessageID), blocked: s.blockedKey(r.CustomerID), r: r}
 	for _, w := range r.Windows {
-		keys = append(keys, s.sentKey(r.CustomerID, w.Counter))
+		c.windows = append(c.windows, s.sentKey(r.CustomerID, w.Counter))
 	}
-	block := ""
-	if r.Block {
-		block = r.Channel
+	res, err := s.run(ctx, release, c).Result()
+	var n int64
+	if err == nil {
+		n, err = replyInt(res)
 	}
-	n, err := release.Run(ctx, s.rdb, keys, r.Token, r.MessageID, r.Note, block, AddressDigest(r.Address)).Int()
 	if err != nil {
 		return fmt.Errorf("release message %s of %s: %w", r.MessageID, r.CustomerID, err)
 	}
@@ -377,29 +434,48 @@ type CommitResult struct {
 	Move MoveResult
 }
 
-// commit records, settles the claim and moves the enrolment.
-// KEYS: claim, history, the enrolment's four (see enrolLua), then the window sets to free.
-// ARGV: token, record, history length, claim TTL ms, the move (see moveLua), message id.
+// commit records, settles the claim and moves the enrolment. It answers {recorded,
+// move}: recorded -1 when the token lost the claim, 0 when nothing was written.
 var commit = redis.NewScript(moveLua + `
+local claim, history, c = KEYS[1], KEYS[2], KEYS[3]
+local token, record, historyLength, claimTTL, message = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[12]
+local firstWindow = 4 -- KEYS from here are the window sets to free; ARGV 5 to 11 the move
 local moved
-if ARGV[1] ~= '' then
-  local c = redis.call('HMGET', KEYS[1], 'state', 'token', 'moved')
-  if c[2] ~= ARGV[1] then return {-1, 0} end
-  if c[1] == 'done' then return {0, tonumber(c[3] or '0')} end
-  moved = move(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV, 5)
-  redis.call('HSET', KEYS[1], 'state', 'done', 'lease', '0', 'moved', moved)
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  for i = 7, #KEYS do
-    redis.call('ZREM', KEYS[i], ARGV[12])
+if token ~= '' then
+  local cl = redis.call('HMGET', claim, 'state', 'token', 'moved')
+  if cl[2] ~= token then return {-1, 0} end
+  if cl[1] == 'done' then return {0, tonumber(cl[3] or '0')} end
+  moved = move(c, ARGV, 5)
+  redis.call('HSET', claim, 'state', 'done', 'lease', '0', 'moved', moved)
+  redis.call('PEXPIRE', claim, claimTTL)
+  for i = firstWindow, #KEYS do
+    redis.call('ZREM', KEYS[i], message)
   end
 else
-  moved = move(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV, 5)
+  moved = move(c, ARGV, 5)
   if moved == 0 then return {0, 0} end
 end
-redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+redis.call('LPUSH', history, record)
+redis.call('LTRIM', history, 0, historyLength - 1)
 return {1, moved}
 `)
+
+// commitCall is commit's arguments.
+type commitCall struct {
+	claim, history, customer string
+	windows                  []string
+	c                        Commit
+	record                   []byte
+}
+
+func (c commitCall) keys() []string {
+	return append([]string{c.claim, c.history, c.customer}, c.windows...)
+}
+
+func (c commitCall) argv() []any {
+	args := append([]any{c.c.Token, c.record, HistoryLength, ClaimTTL.Milliseconds()}, c.c.Move.argv()...)
+	return append(args, c.c.MessageID)
+}
 
 // Commit writes c.Record to the customer's history, keeping the newest HistoryLength,
 // marks the message's claim done and applies c.Move, in one step. It returns ErrClaimLost,
@@ -410,22 +486,43 @@ func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	if err != nil {
 		return CommitResult{}, err
 	}
-	m := c.Move
-	args := append([]any{c.Token, b, HistoryLength, ClaimTTL.Milliseconds()}, m.args()...)
-	args = append(args, c.MessageID)
-	keys := append([]string{s.claimKey(c.CustomerID, c.MessageID), s.historyKey(c.CustomerID)},
-		s.enrolKeys(m.Journey, c.CustomerID)...)
+	call := commitCall{claim: s.claimKey(c.CustomerID, c.MessageID), history: s.historyKey(c.CustomerID),
+		customer: s.customerKey(c.CustomerID), c: c, record: b}
 	for _, w := range c.Free {
-		keys = append(keys, s.sentKey(c.CustomerID, w.Counter))
+		call.windows = append(call.windows, s.sentKey(c.CustomerID, w.Counter))
 	}
-	res, err := commit.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	res, err := s.run(ctx, commit, call).Result()
+	var out CommitResult
+	if err == nil {
+		out, err = decodeCommitted(res)
+	}
+	if errors.Is(err, ErrClaimLost) {
+		return CommitResult{}, err
+	}
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("record message %s of %s: %w", c.MessageID, c.CustomerID, err)
 	}
-	if res[0] < 0 {
+	return out, nil
+}
+
+// decodeCommitted reads commit's answer.
+func decodeCommitted(v any) (CommitResult, error) {
+	l, err := replyList(v, 2)
+	if err != nil {
+		return CommitResult{}, err
+	}
+	recorded, err := replyInt(l[0])
+	if err != nil {
+		return CommitResult{}, err
+	}
+	if recorded < 0 {
 		return CommitResult{}, ErrClaimLost
 	}
-	return CommitResult{Recorded: res[0] == 1, Move: MoveResult(res[1])}, nil
+	moved, err := decodeMoved(l[1])
+	if err != nil {
+		return CommitResult{}, err
+	}
+	return CommitResult{Recorded: recorded == 1, Move: moved}, nil
 }
 
 // Claim returns the message's claim.

@@ -20,14 +20,16 @@ import (
 // The set of ~e: fields is the customer's list of journeys. A value is kept to 64 bytes
 // or less in the common case, so that the hash stays listpack-encoded on Redis 7.0.
 //
+//	~v:<journey>  the enrolling event (JSON) of an enrolment whose pending task does not
+//	              carry it: one an earlier version made, moved here by Migrate
+//
 // Earlier versions kept an enrolment in a hash of its own (enrol:<journey>, listed in the
 // enrolled hash or, before that, the enrols set) and a timer's task ID in a string
-// (timer:<journey>). Those are still read, and the first write of one (a script, or
-// SetTimer's transaction) moves it here, but for an enrolment that keeps its enrolling
-// event (see enrolLua).
+// (timer:<journey>). Migrate moves those here; nothing else reads them.
 const (
 	enrolPrefix = event.ReservedPrefix + "e:"
 	timerPrefix = event.ReservedPrefix + "t:"
+	eventPrefix = event.ReservedPrefix + "v:"
 )
 
 func enrolField(journey string) string { return enrolPrefix + journey }
@@ -36,9 +38,9 @@ func timerField(journey string) string { return timerPrefix + journey }
 // customerHash is a customer's hash read whole: the profile, and Rapport's own fields.
 type customerHash struct {
 	profile map[string]any
-	// enrolments and timers map a journey to its packed enrolment and its timer's
-	// base-36 due time.
-	enrolments, timers map[string]string
+	// enrolments, timers and events map a journey to its packed enrolment, its timer's
+	// base-36 due time and its enrolment's kept event.
+	enrolments, timers, events map[string]string
 }
 
 // decodeCustomer splits a customer's hash into the profile and Rapport's own fields. It
@@ -60,6 +62,11 @@ func decodeCustomer(h map[string]string) customerHash {
 				c.timers = map[string]string{}
 			}
 			c.timers[j] = v
+		} else if j, ok := strings.CutPrefix(k, eventPrefix); ok {
+			if c.events == nil {
+				c.events = map[string]string{}
+			}
+			c.events[j] = v
 		}
 	}
 	return c
@@ -164,43 +171,31 @@ local function int(s)
 end
 `
 
-// enrolLua reads and writes a journey's enrolment in the scripts. Every script that
-// touches an enrolment takes the same four keys: c the customer's hash, l the enrolment
-// hash of earlier versions, el and ls their enrolled hash and enrols set.
-//
-// getEnrol returns the enrolment of journey j (id, step, idx, since, started, due, task;
-// event and legacy for one in an earlier version's hash), or nil. packEnrol packs one,
-// failing on a number that is not one. putEnrol writes one back, packing it before its
-// first write: into c, which moves an enrolment of an earlier version (l, el and ls lose
-// it). One whose hash keeps its enrolling event, which its tasks do not carry, stays in
-// that hash until it ends. delEnrol deletes the enrolment wherever it is.
+// enrolLua reads and writes a journey's enrolment in the scripts, in the customer's hash
+// c. getEnrol returns the enrolment of journey j (id, step, idx, since, started, due,
+// task), or nil. packEnrol packs one, failing on a number that is not one. putEnrol
+// writes one back, packing it before its first write. delEnrol deletes the enrolment and
+// the event it may keep.
 const enrolLua = numLua + `
 local function stepTask(id, step) return 'step:' .. id .. ':' .. step end
 local function heldTask(e) return stepTask(e.id, e.step) .. '@' .. string.format('%.0f', math.floor(e.due / 1000)) end
-local function getEnrol(c, l, j)
+local function getEnrol(c, j)
   local v = redis.call('HGET', c, '` + enrolPrefix + `' .. j)
-  if v then
-    local p = {}
-    for w in string.gmatch(v .. ' ', '([^ ]*) ') do p[#p + 1] = w end
-    if #p < 6 then error('not a packed enrolment: ' .. v) end
-    local e = {id = p[1], step = p[2], idx = from36(p[3]), since = from36(p[4])}
-    e.started = (e.since + from36(p[5])) / 1000
-    e.due = e.started + from36(p[6])
-    e.task = stepTask(e.id, e.step)
-    if p[7] == '@' then
-      e.task = heldTask(e)
-    elseif p[7] and string.sub(p[7], 1, 1) == '@' then
-      e.task = e.task .. p[7]
-    elseif p[7] then
-      e.task = p[7]
-    end
-    return e
+  if not v then return nil end
+  local p = {}
+  for w in string.gmatch(v .. ' ', '([^ ]*) ') do p[#p + 1] = w end
+  if #p < 6 then error('not a packed enrolment: ' .. v) end
+  local e = {id = p[1], step = p[2], idx = from36(p[3]), since = from36(p[4])}
+  e.started = (e.since + from36(p[5])) / 1000
+  e.due = e.started + from36(p[6])
+  e.task = stepTask(e.id, e.step)
+  if p[7] == '@' then
+    e.task = heldTask(e)
+  elseif p[7] and string.sub(p[7], 1, 1) == '@' then
+    e.task = e.task .. p[7]
+  elseif p[7] then
+    e.task = p[7]
   end
-  local f = redis.call('HMGET', l, 'id', 'step', 'idx', 'since', 'started', 'due', 'task', 'event')
-  if not f[1] then return nil end
-  local e = {id = f[1], step = f[2] or '', idx = tonumber(f[3] or '') or 0, since = tonumber(f[4] or '') or 0,
-    started = tonumber(f[5] or '') or 0, due = tonumber(f[6] or '') or 0, task = f[7], event = f[8], legacy = true}
-  e.task = e.task or stepTask(e.id, e.step)
   return e
 end
 local function packEnrol(e)
@@ -213,28 +208,10 @@ local function packEnrol(e)
   if string.sub(e.task, 1, #base) == base and string.sub(rest, 1, 1) == '@' then return v .. ' ' .. rest end
   return v .. ' ' .. e.task
 end
-local function delEnrol(c, l, el, ls, j)
-  redis.call('HDEL', c, '` + enrolPrefix + `' .. j)
-  redis.call('DEL', l)
-  redis.call('HDEL', el, j)
-  redis.call('SREM', ls, j)
+local function delEnrol(c, j)
+  redis.call('HDEL', c, '` + enrolPrefix + `' .. j, '` + eventPrefix + `' .. j)
 end
-local function putEnrol(c, l, el, ls, j, e)
-  if e.event then
-    redis.call('HSET', l, 'step', e.step, 'idx', string.format('%.0f', e.idx), 'due', string.format('%.0f', e.due))
-    if e.task == stepTask(e.id, e.step) then
-      redis.call('HDEL', l, 'task')
-    else
-      redis.call('HSET', l, 'task', e.task)
-    end
-    return
-  end
-  local v = packEnrol(e)
-  if e.legacy then
-    redis.call('DEL', l)
-    redis.call('HDEL', el, j)
-    redis.call('SREM', ls, j)
-  end
-  redis.call('HSET', c, '` + enrolPrefix + `' .. j, v)
+local function putEnrol(c, j, e)
+  redis.call('HSET', c, '` + enrolPrefix + `' .. j, packEnrol(e))
 end
 `

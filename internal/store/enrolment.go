@@ -70,59 +70,69 @@ type Rule struct {
 const OnceMemory = 90 * 24 * time.Hour
 
 // enrol creates an enrolment unless the journey's rule forbids it, or a goal event at or
-// after the enrolling event was already seen.
-// KEYS: customer hash, legacy enrolment hash, legacy enrolled hash, legacy set (see
-// enrolLua), entered marker, goal marker, once marker, index.
-// ARGV: reenter ms (0: not while active), journey, id, started ms, step, due ms, task,
-// since µs, once value (empty for none), once TTL ms, step index.
+// after the enrolling event was already seen. It answers {outcome, replaced task}.
 // The entered marker holds the last entry time; its TTL only collects garbage, the
 // comparison uses the caller's clock so that a virtual clock works too.
 var enrol = redis.NewScript(enrolLua + indexLua + `
-local j = ARGV[2]
-local cur = getEnrol(KEYS[1], KEYS[2], j)
-if cur and cur.id == ARGV[3] then
+local c, entered, goalKey, onceKey, idx = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local reenter, j, id, started, step, due, task, since, once, onceTTL, stepIdx =
+  int(ARGV[1]), ARGV[2], ARGV[3], int(ARGV[4]), ARGV[5], int(ARGV[6]), ARGV[7], int(ARGV[8]), ARGV[9], ARGV[10], int(ARGV[11])
+local cur = getEnrol(c, j)
+if cur and cur.id == id then
   return {2, ''}
 end
-local goal = tonumber(redis.call('GET', KEYS[6]) or '')
-if goal and goal >= int(ARGV[8]) then
+local goal = tonumber(redis.call('GET', goalKey) or '')
+if goal and goal >= since then
   return {0, ''}
 end
-local once = ARGV[9]
-if once ~= '' and redis.call('EXISTS', KEYS[7]) == 1 then
+if once ~= '' and redis.call('EXISTS', onceKey) == 1 then
   return {0, ''}
 end
-local reenter = int(ARGV[1])
 if reenter > 0 then
-  local last = tonumber(redis.call('GET', KEYS[5]) or '')
-  if last and int(ARGV[4]) - last < reenter then
+  local last = tonumber(redis.call('GET', entered) or '')
+  if last and started - last < reenter then
     return {0, ''}
   end
 elseif once == '' and cur then
   return {0, ''}
 end
-local v = packEnrol({id = ARGV[3], step = ARGV[5], idx = int(ARGV[11]), since = int(ARGV[8]),
-  started = int(ARGV[4]), due = int(ARGV[6]), task = ARGV[7]})
+local v = packEnrol({id = id, step = step, idx = stepIdx, since = since, started = started, due = due, task = task})
 local old = ''
 if cur then old = cur.task end
-delEnrol(KEYS[1], KEYS[2], KEYS[3], KEYS[4], j)
-redis.call('HSET', KEYS[1], '` + enrolPrefix + `' .. j, v)
+delEnrol(c, j)
+redis.call('HSET', c, '` + enrolPrefix + `' .. j, v)
 local listed = {}
 if reenter > 0 then
-  redis.call('SET', KEYS[5], ARGV[4], 'PX', reenter)
-  listed = {reenter, KEYS[5]}
+  redis.call('SET', entered, started, 'PX', reenter)
+  listed = {reenter, entered}
 end
 if once ~= '' then
-  redis.call('SET', KEYS[7], '1', 'PX', ARGV[10])
-  listed[#listed + 1] = ARGV[10]
-  listed[#listed + 1] = KEYS[7]
+  redis.call('SET', onceKey, '1', 'PX', onceTTL)
+  listed[#listed + 1] = onceTTL
+  listed[#listed + 1] = onceKey
 end
-index(KEYS[8], unpack(listed))
+index(idx, unpack(listed))
 return {1, old}
 `)
 
-// enrolKeys are the four keys of enrolLua for the customer's enrolment in journey.
-func (s *Store) enrolKeys(journey, cid string) []string {
-	return []string{s.customerKey(cid), s.legacyEnrolKey(journey, cid), s.legacyEnrolledKey(cid), s.legacyEnrolSetKey(cid)}
+// enrolCall is enrol's arguments.
+type enrolCall struct {
+	customer, entered, goal, once, index string
+	reenter                              time.Duration
+	journey, id                          string
+	started                              time.Time
+	step                                 string
+	due                                  time.Time
+	task                                 string
+	since                                time.Time
+	onceValue                            string
+	stepIndex                            int
+}
+
+func (c enrolCall) keys() []string { return []string{c.customer, c.entered, c.goal, c.once, c.index} }
+func (c enrolCall) argv() []any {
+	return []any{c.reenter.Milliseconds(), c.journey, c.id, c.started.UnixMilli(), c.step, c.due.UnixMilli(), c.task,
+		c.since.UnixMicro(), c.onceValue, OnceMemory.Milliseconds(), c.stepIndex}
 }
 
 // Enrol starts e unless the journey's rule r forbids it or a goal event that occurred at
@@ -132,43 +142,56 @@ func (s *Store) Enrol(ctx context.Context, e Enrolment, r Rule) (EnrolOutcome, s
 	if len(e.Event) > 0 {
 		return Refused, "", fmt.Errorf("enrol %s in %s: an enrolment keeps no event; the step's task carries it", e.CustomerID, e.Journey)
 	}
-	keys := append(s.enrolKeys(e.Journey, e.CustomerID), s.enteredKey(e.Journey, e.CustomerID),
-		s.goalKey(e.Journey, e.CustomerID), s.onceKey(e.Journey, e.CustomerID, r.Once), s.indexKey(e.CustomerID))
-	res, err := enrol.Run(ctx, s.rdb, keys,
-		r.ReenterAfter.Milliseconds(), e.Journey, e.ID, e.StartedAt.UnixMilli(), e.Step, e.Due.UnixMilli(), e.Task,
-		e.Since.UnixMicro(), r.Once, OnceMemory.Milliseconds(), e.Index,
-	).Slice()
+	cid := e.CustomerID
+	res, err := s.run(ctx, enrol, enrolCall{customer: s.customerKey(cid), entered: s.enteredKey(e.Journey, cid),
+		goal: s.goalKey(e.Journey, cid), once: s.onceKey(e.Journey, cid, r.Once), index: s.indexKey(cid),
+		reenter: r.ReenterAfter, journey: e.Journey, id: e.ID, started: e.StartedAt, step: e.Step, due: e.Due,
+		task: e.Task, since: e.Since, onceValue: r.Once, stepIndex: e.Index}).Result()
 	if err != nil {
-		return Refused, "", fmt.Errorf("enrol %s in %s: %w", e.CustomerID, e.Journey, err)
+		return Refused, "", fmt.Errorf("enrol %s in %s: %w", cid, e.Journey, err)
 	}
-	code, _ := res[0].(int64)
-	old, _ := res[1].(string)
-	return EnrolOutcome(code), old, nil
+	outcome, old, err := decodeEnrolled(res)
+	if err != nil {
+		return Refused, "", fmt.Errorf("enrol %s in %s: %w", cid, e.Journey, err)
+	}
+	return outcome, old, nil
+}
+
+// decodeEnrolled reads enrol's answer.
+func decodeEnrolled(v any) (EnrolOutcome, string, error) {
+	l, err := replyList(v, 2)
+	if err != nil {
+		return Refused, "", err
+	}
+	code, err := replyInt(l[0])
+	if err != nil {
+		return Refused, "", err
+	}
+	if code < int64(Refused) || code > int64(AlreadyStarted) {
+		return Refused, "", fmt.Errorf("script answered outcome %d", code)
+	}
+	old, err := replyString(l[1])
+	return EnrolOutcome(code), old, err
 }
 
 // Enrolment returns the customer's active enrolment in the journey, or nil.
 func (s *Store) Enrolment(ctx context.Context, journey, cid string) (*Enrolment, error) {
-	var packed *redis.StringCmd
-	var legacy *redis.MapStringStringCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		packed = p.HGet(ctx, s.customerKey(cid), enrolField(journey))
-		legacy = p.HGetAll(ctx, s.legacyEnrolKey(journey, cid))
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	f, err := s.rdb.HMGet(ctx, s.customerKey(cid), enrolField(journey), eventPrefix+journey).Result()
+	if err != nil {
 		return nil, fmt.Errorf("load enrolment of %s in %s: %w", cid, journey, err)
 	}
-	if err := legacy.Err(); err != nil {
-		return nil, fmt.Errorf("load enrolment of %s in %s: %w", cid, journey, err)
+	packed, ok := f[0].(string)
+	if !ok {
+		return nil, nil
 	}
-	v, err := packed.Result()
-	switch {
-	case err == nil:
-		return unpackEnrolment(journey, cid, v)
-	case !errors.Is(err, redis.Nil):
-		return nil, fmt.Errorf("load enrolment of %s in %s: %w", cid, journey, err)
+	en, err := unpackEnrolment(journey, cid, packed)
+	if err != nil {
+		return nil, err
 	}
-	return decodeLegacyEnrolment(journey, cid, legacy.Val()), nil
+	if ev, ok := f[1].(string); ok {
+		en.Event = json.RawMessage(ev)
+	}
+	return en, nil
 }
 
 // StepState is what a due step needs to know about its customer.
@@ -186,10 +209,9 @@ type StepState struct {
 // LoadStepState reads the customer's enrolment in the journey, profile, consent, blocked
 // channels and the claim of message in one round trip.
 func (s *Store) LoadStepState(ctx context.Context, journey, cid, message string) (StepState, error) {
-	var cust, legacy, cons, blocked, claim *redis.MapStringStringCmd
+	var cust, cons, blocked, claim *redis.MapStringStringCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		cust = p.HGetAll(ctx, s.customerKey(cid))
-		legacy = p.HGetAll(ctx, s.legacyEnrolKey(journey, cid))
 		cons = p.HGetAll(ctx, s.consentKey(cid))
 		blocked = p.HGetAll(ctx, s.blockedKey(cid))
 		claim = p.HGetAll(ctx, s.claimKey(cid, message))
@@ -199,85 +221,44 @@ func (s *Store) LoadStepState(ctx context.Context, journey, cid, message string)
 		return StepState{}, fmt.Errorf("load state of %s in %s: %w", cid, journey, err)
 	}
 	c := decodeCustomer(cust.Val())
-	en := decodeLegacyEnrolment(journey, cid, legacy.Val())
-	if v, ok := c.enrolments[journey]; ok {
-		if en, err = unpackEnrolment(journey, cid, v); err != nil {
-			return StepState{}, err
-		}
+	en, err := c.enrolment(journey, cid)
+	if err != nil {
+		return StepState{}, err
 	}
 	return StepState{Enrolment: en, Profile: c.profile, Consent: decodeConsent(cons.Val()),
 		Blocked: blocked.Val(), Claim: decodeClaim(message, claim.Val())}, nil
 }
 
-// decodeLegacyEnrolment reads an enrolment hash of an earlier version; nil when empty.
-func decodeLegacyEnrolment(journey, cid string, h map[string]string) *Enrolment {
-	if h["id"] == "" {
-		return nil
-	}
-	idx, _ := strconv.Atoi(h["idx"]) // a hint only: zero when missing
-	task, ok := h["task"]
+// enrolment is the customer's enrolment in journey, with the event it keeps, or nil.
+func (c customerHash) enrolment(journey, cid string) (*Enrolment, error) {
+	v, ok := c.enrolments[journey]
 	if !ok {
-		task = StepTaskID(h["id"], h["step"])
+		return nil, nil
 	}
-	return &Enrolment{
-		ID:         h["id"],
-		Journey:    journey,
-		CustomerID: cid,
-		StartedAt:  millis(h["started"]),
-		Step:       h["step"],
-		Index:      idx,
-		Due:        millis(h["due"]),
-		Task:       task,
-		Event:      json.RawMessage(h["event"]),
-		Since:      micros(h["since"]),
+	en, err := unpackEnrolment(journey, cid, v)
+	if err != nil {
+		return nil, err
 	}
+	if ev, ok := c.events[journey]; ok {
+		en.Event = json.RawMessage(ev)
+	}
+	return en, nil
 }
 
 // Enrolments returns the customer's active enrolments, by journey.
 func (s *Store) Enrolments(ctx context.Context, cid string) ([]*Enrolment, error) {
-	var cust *redis.MapStringStringCmd
-	var listed, legacySet *redis.StringSliceCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		cust = p.HGetAll(ctx, s.customerKey(cid))
-		listed = p.HKeys(ctx, s.legacyEnrolledKey(cid))
-		legacySet = p.SMembers(ctx, s.legacyEnrolSetKey(cid))
-		return nil
-	})
+	h, err := s.rdb.HGetAll(ctx, s.customerKey(cid)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list enrolments of %s: %w", cid, err)
 	}
-	c := decodeCustomer(cust.Val())
-	var out []*Enrolment
-	for j, v := range c.enrolments {
-		e, err := unpackEnrolment(j, cid, v)
+	c := decodeCustomer(h)
+	out := make([]*Enrolment, 0, len(c.enrolments))
+	for j := range c.enrolments {
+		e, err := c.enrolment(j, cid)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
-	}
-	// Enrolments of earlier versions, each in its own hash.
-	var legacy []string
-	for _, j := range append(listed.Val(), legacySet.Val()...) {
-		if _, ok := c.enrolments[j]; !ok && !slices.Contains(legacy, j) {
-			legacy = append(legacy, j)
-		}
-	}
-	if len(legacy) > 0 {
-		hs := make([]*redis.MapStringStringCmd, len(legacy))
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, j := range legacy {
-				hs[i] = p.HGetAll(ctx, s.legacyEnrolKey(j, cid))
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list enrolments of %s: %w", cid, err)
-		}
-		for i, j := range legacy {
-			if e := decodeLegacyEnrolment(j, cid, hs[i].Val()); e != nil {
-				out = append(out, e)
-			}
-		}
 	}
 	slices.SortFunc(out, func(a, b *Enrolment) int { return strings.Compare(a.Journey, b.Journey) })
 	return out, nil
@@ -298,7 +279,8 @@ type Move struct {
 	Task string
 }
 
-func (m Move) args() []any {
+// argv is the move as moveLua reads it.
+func (m Move) argv() []any {
 	return []any{m.Enrolment, m.From, m.To, m.Index, m.Due.UnixMilli(), m.Task, m.Journey}
 }
 
@@ -319,27 +301,51 @@ func ParseStepTaskID(id string) (enrolment, step string, ok bool) {
 	return enrolment, step, ok && enrolment != "" && step != ""
 }
 
-// moveLua moves journey j's enrolment (keys as in enrolLua) by the move in ARGV[n..n+6]:
-// id, from, to, index, due ms, task, journey. It returns 0 when the enrolment is gone or
-// elsewhere, 1 when it advanced and 2 when it ended.
+// moveLua moves journey j's enrolment in the customer's hash c by the move in
+// ARGV[n..n+6]: id, from, to, index, due ms, task, journey. It returns 0 when the
+// enrolment is gone or elsewhere, 1 when it advanced and 2 when it ended.
 const moveLua = enrolLua + `
-local function move(c, l, el, ls, a, n)
-  local j = a[n+6]
-  local e = getEnrol(c, l, j)
-  if not e or e.id ~= a[n] or e.step ~= a[n+1] then
+local function move(c, a, n)
+  local id, from, to, toIdx, due, task, j = a[n], a[n+1], a[n+2], a[n+3], a[n+4], a[n+5], a[n+6]
+  local e = getEnrol(c, j)
+  if not e or e.id ~= id or e.step ~= from then
     return 0
   end
-  if a[n+2] == '' then
-    delEnrol(c, l, el, ls, j)
+  if to == '' then
+    delEnrol(c, j)
     return 2
   end
-  e.step, e.idx, e.due, e.task = a[n+2], int(a[n+3]), int(a[n+4]), a[n+5]
-  putEnrol(c, l, el, ls, j, e)
+  e.step, e.idx, e.due, e.task = to, int(toIdx), int(due), task
+  putEnrol(c, j, e)
   return 1
 end
 `
 
-var advance = redis.NewScript(moveLua + `return move(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV, 1)`)
+var advance = redis.NewScript(moveLua + `
+local c = KEYS[1]
+return move(c, ARGV, 1)
+`)
+
+// advanceCall is advance's arguments.
+type advanceCall struct {
+	customer string
+	move     Move
+}
+
+func (c advanceCall) keys() []string { return []string{c.customer} }
+func (c advanceCall) argv() []any    { return c.move.argv() }
+
+// decodeMoved reads a move's answer.
+func decodeMoved(v any) (MoveResult, error) {
+	n, err := replyInt(v)
+	if err != nil {
+		return NotMoved, err
+	}
+	if n < int64(NotMoved) || n > int64(Ended) {
+		return NotMoved, fmt.Errorf("script answered move %d", n)
+	}
+	return MoveResult(n), nil
+}
 
 // MoveResult says what a Move did.
 type MoveResult int
@@ -357,28 +363,38 @@ const (
 // Advance applies m on its own, without a message to record: a step held back (m.To is
 // m.From, with a new due time and task) or a message an earlier attempt recorded.
 func (s *Store) Advance(ctx context.Context, m Move) (MoveResult, error) {
-	n, err := advance.Run(ctx, s.rdb, s.enrolKeys(m.Journey, m.CustomerID), m.args()...).Int()
-	if err != nil {
-		return NotMoved, fmt.Errorf("advance %s in %s: %w", m.CustomerID, m.Journey, err)
+	res, err := s.run(ctx, advance, advanceCall{customer: s.customerKey(m.CustomerID), move: m}).Result()
+	if err == nil {
+		var r MoveResult
+		if r, err = decodeMoved(res); err == nil {
+			return r, nil
+		}
 	}
-	return MoveResult(n), nil
+	return NotMoved, fmt.Errorf("advance %s in %s: %w", m.CustomerID, m.Journey, err)
 }
 
-// end deletes an enrolment if it is still the given one.
-// KEYS: as in enrolLua. ARGV: id, journey.
+// end deletes an enrolment if it is still the given one, and answers its task, or nil.
 var end = redis.NewScript(enrolLua + `
-local e = getEnrol(KEYS[1], KEYS[2], ARGV[2])
-if not e or e.id ~= ARGV[1] then
+local c = KEYS[1]
+local id, j = ARGV[1], ARGV[2]
+local e = getEnrol(c, j)
+if not e or e.id ~= id then
   return false
 end
-delEnrol(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2])
+delEnrol(c, j)
 return e.task
 `)
+
+// endCall is end's arguments.
+type endCall struct{ customer, id, journey string }
+
+func (c endCall) keys() []string { return []string{c.customer} }
+func (c endCall) argv() []any    { return []any{c.id, c.journey} }
 
 // End finishes the customer's enrolment id in the journey, if it is still active. It
 // returns the enrolment's pending task, and false when there was no such enrolment.
 func (s *Store) End(ctx context.Context, journey, cid, id string) (string, bool, error) {
-	task, err := end.Run(ctx, s.rdb, s.enrolKeys(journey, cid), id, journey).Text()
+	task, err := s.run(ctx, end, endCall{customer: s.customerKey(cid), id: id, journey: journey}).Text()
 	if errors.Is(err, redis.Nil) {
 		return "", false, nil
 	}
@@ -389,22 +405,34 @@ func (s *Store) End(ctx context.Context, journey, cid, id string) (string, bool,
 }
 
 // exit records a goal event and ends the enrolment it is a goal of, if that enrolment's
-// event came no later. KEYS: as in enrolLua, then the goal marker and the index. ARGV: goal µs,
-// journey, marker TTL ms.
+// event came no later. It answers the ended enrolment's task, or nil.
 var exit = redis.NewScript(enrolLua + indexLua + `
-local goal = int(ARGV[1])
-local prev = tonumber(redis.call('GET', KEYS[5]) or '')
+local c, goalKey, idx = KEYS[1], KEYS[2], KEYS[3]
+local goal, j, goalTTL = int(ARGV[1]), ARGV[2], ARGV[3]
+local prev = tonumber(redis.call('GET', goalKey) or '')
 if not prev or prev < goal then
-  redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[3])
-  index(KEYS[6], ARGV[3], KEYS[5])
+  redis.call('SET', goalKey, ARGV[1], 'PX', goalTTL)
+  index(idx, goalTTL, goalKey)
 end
-local e = getEnrol(KEYS[1], KEYS[2], ARGV[2])
+local e = getEnrol(c, j)
 if not e or e.since > goal then
   return false
 end
-delEnrol(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2])
+delEnrol(c, j)
 return e.task
 `)
+
+// exitCall is exit's arguments.
+type exitCall struct {
+	customer, goal, index string
+	goalAt                time.Time
+	journey               string
+}
+
+func (c exitCall) keys() []string { return []string{c.customer, c.goal, c.index} }
+func (c exitCall) argv() []any {
+	return []any{c.goalAt.UnixMicro(), c.journey, GoalMemory.Milliseconds()}
+}
 
 // GoalMemory is how long a goal event is remembered to refuse enrolments by events that
 // occurred before it but arrive after it.
@@ -414,8 +442,8 @@ const GoalMemory = 7 * 24 * time.Hour
 // ends the active enrolment if its enrolling event occurred no later. It returns the
 // pending task to cancel and whether an enrolment ended.
 func (s *Store) Exit(ctx context.Context, journey, cid string, goalAt time.Time) (string, bool, error) {
-	task, err := exit.Run(ctx, s.rdb, append(s.enrolKeys(journey, cid), s.goalKey(journey, cid), s.indexKey(cid)),
-		goalAt.UnixMicro(), journey, GoalMemory.Milliseconds()).Text()
+	task, err := s.run(ctx, exit, exitCall{customer: s.customerKey(cid), goal: s.goalKey(journey, cid),
+		index: s.indexKey(cid), goalAt: goalAt, journey: journey}).Text()
 	if errors.Is(err, redis.Nil) {
 		return "", false, nil
 	}
@@ -428,62 +456,24 @@ func (s *Store) Exit(ctx context.Context, journey, cid string, goalAt time.Time)
 // Timer returns when the customer's pending timer for a journey is due; the zero time
 // when there is none.
 func (s *Store) Timer(ctx context.Context, journey, cid string) (time.Time, error) {
-	var field, legacy *redis.StringCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		field = p.HGet(ctx, s.customerKey(cid), timerField(journey))
-		legacy = p.Get(ctx, s.legacyTimerKey(journey, cid))
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	v, err := s.rdb.HGet(ctx, s.customerKey(cid), timerField(journey)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return time.Time{}, nil
+	case err != nil:
 		return time.Time{}, fmt.Errorf("load timer of %s in %s: %w", cid, journey, err)
 	}
-	v, ferr := field.Result()
-	old, lerr := legacy.Result()
-	switch {
-	case ferr == nil:
-		return timerDue(v)
-	case !errors.Is(ferr, redis.Nil):
-		return time.Time{}, fmt.Errorf("load timer of %s in %s: %w", cid, journey, ferr)
-	case lerr == nil:
-		return legacyTimerDue(old)
-	case !errors.Is(lerr, redis.Nil):
-		return time.Time{}, fmt.Errorf("load timer of %s in %s: %w", cid, journey, lerr)
-	}
-	return time.Time{}, nil
+	return timerDue(v)
 }
 
-// Timers returns the customer's pending timers by journey: every one in the customer's
-// hash, and those that earlier versions kept for the journeys listed.
-func (s *Store) Timers(ctx context.Context, cid string, journeys []string) (map[string]time.Time, error) {
-	var cust *redis.MapStringStringCmd
-	legacy := make([]*redis.StringCmd, len(journeys))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		cust = p.HGetAll(ctx, s.customerKey(cid))
-		for i, j := range journeys {
-			legacy[i] = p.Get(ctx, s.legacyTimerKey(j, cid))
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("load timers of %s: %w", cid, err)
-	}
-	if err := cust.Err(); err != nil {
+// Timers returns the customer's pending timers by journey.
+func (s *Store) Timers(ctx context.Context, cid string) (map[string]time.Time, error) {
+	h, err := s.rdb.HGetAll(ctx, s.customerKey(cid)).Result()
+	if err != nil {
 		return nil, fmt.Errorf("load timers of %s: %w", cid, err)
 	}
 	out := map[string]time.Time{}
-	for i, j := range journeys {
-		v, err := legacy[i].Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
-		if err == nil {
-			out[j], err = legacyTimerDue(v)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("load timers of %s: %w", cid, err)
-		}
-	}
-	for j, v := range decodeCustomer(cust.Val()).timers {
+	for j, v := range decodeCustomer(h).timers {
 		if out[j], err = timerDue(v); err != nil {
 			return nil, err
 		}
@@ -492,48 +482,48 @@ func (s *Store) Timers(ctx context.Context, cid string, journeys []string) (map[
 }
 
 // SetTimer records the customer's pending timer for a journey, due at due (whole
-// seconds); the zero time clears it. A timer an earlier version kept is dropped.
+// seconds); the zero time clears it.
 func (s *Store) SetTimer(ctx context.Context, journey, cid string, due time.Time) error {
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		if due.IsZero() {
-			p.HDel(ctx, s.customerKey(cid), timerField(journey))
-		} else {
-			p.HSet(ctx, s.customerKey(cid), timerField(journey), strconv.FormatInt(due.Unix(), 36))
-		}
-		p.Del(ctx, s.legacyTimerKey(journey, cid))
-		return nil
-	})
+	var err error
+	if due.IsZero() {
+		err = s.rdb.HDel(ctx, s.customerKey(cid), timerField(journey)).Err()
+	} else {
+		err = s.rdb.HSet(ctx, s.customerKey(cid), timerField(journey), strconv.FormatInt(due.Unix(), 36)).Err()
+	}
 	if err != nil {
 		return fmt.Errorf("save timer of %s in %s: %w", cid, journey, err)
 	}
 	return nil
 }
 
-// clearTimer deletes journey ARGV[1]'s timer only if it is still due at ARGV[2] (unix
-// seconds). KEYS: customer hash, legacy timer key, which held the task ID, whose last
-// part is the due time.
+// clearTimer deletes a journey's timer only if it is still due at the given unix second.
 var clearTimer = redis.NewScript(numLua + `
-local due = int(ARGV[2])
-local cur
-local v = redis.call('HGET', KEYS[1], '` + timerPrefix + `' .. ARGV[1])
-if v then
-  cur = from36(v)
-else
-  local old = redis.call('GET', KEYS[2])
-  if old then cur = tonumber(string.match(old, ':(%d+)$') or '') end
-end
-if cur ~= due then
+local c = KEYS[1]
+local j, due = ARGV[1], int(ARGV[2])
+local v = redis.call('HGET', c, '` + timerPrefix + `' .. j)
+if not v or from36(v) ~= due then
   return 0
 end
-redis.call('HDEL', KEYS[1], '` + timerPrefix + `' .. ARGV[1])
-redis.call('DEL', KEYS[2])
+redis.call('HDEL', c, '` + timerPrefix + `' .. j)
 return 1
 `)
+
+// clearTimerCall is clearTimer's arguments.
+type clearTimerCall struct {
+	customer, journey string
+	due               time.Time
+}
+
+func (c clearTimerCall) keys() []string { return []string{c.customer} }
+func (c clearTimerCall) argv() []any    { return []any{c.journey, c.due.Unix()} }
 
 // ClearTimer forgets the customer's timer for a journey if it is still the one due at
 // due: a timer that fired does not clear one that an event set meanwhile.
 func (s *Store) ClearTimer(ctx context.Context, journey, cid string, due time.Time) error {
-	err := clearTimer.Run(ctx, s.rdb, []string{s.customerKey(cid), s.legacyTimerKey(journey, cid)}, journey, due.Unix()).Err()
+	res, err := s.run(ctx, clearTimer, clearTimerCall{customer: s.customerKey(cid), journey: journey, due: due}).Result()
+	if err == nil {
+		_, err = replyInt(res)
+	}
 	if err != nil {
 		return fmt.Errorf("clear timer of %s in %s: %w", cid, journey, err)
 	}
@@ -549,24 +539,11 @@ func timerDue(v string) (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
-// legacyTimerDue reads the due time from the task ID an earlier version kept,
-// timer:<hash>:<unix seconds>.
-func legacyTimerDue(id string) (time.Time, error) {
-	n, err := strconv.ParseInt(id[strings.LastIndexByte(id, ':')+1:], 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("timer task %q: %w", id, err)
-	}
-	return time.Unix(n, 0).UTC(), nil
-}
-
-// millis and micros read the Unix times kept in hashes; a missing one is the zero time.
-func millis(s string) time.Time { return unixTime(s, time.Millisecond) }
-func micros(s string) time.Time { return unixTime(s, time.Microsecond) }
-
-func unixTime(s string, unit time.Duration) time.Time {
+// millis reads a Unix time in milliseconds kept in a hash; a missing one is the zero time.
+func millis(s string) time.Time {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return time.Time{}
 	}
-	return time.Unix(0, n*int64(unit)).UTC()
+	return time.UnixMilli(n).UTC()
 }

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,109 +41,148 @@ func customerFields(t *testing.T, rdb *redis.Client, cid, prefix string) map[str
 	return out
 }
 
-// TestEnrolmentsOfAnEarlierVersionGoOn: earlier versions kept an enrolment in a hash of
-// its own, listed in a set and later in a hash. Such enrolments are still listed next to
-// enrolments made now; the first move of one takes it into the customer's hash, whole,
-// and ending one takes it off its list.
-func TestEnrolmentsOfAnEarlierVersionGoOn(t *testing.T) {
+// dumpOfSchema1 writes what Rapport kept before the schema was recorded, as its
+// versions wrote it: enrolments in hashes of their own, listed in a set and later in a
+// hash, one that keeps its enrolling event, enrolments already in the customer's hash,
+// timers' task IDs in keys of their own, and keys no index lists (claims, markers,
+// counters).
+func dumpOfSchema1(t *testing.T, rdb *redis.Client, cid string) {
+	t.Helper()
 	ctx := context.Background()
-	rdb := redistest.Start(t).Client(t)
-	st := store.New(rdb)
+	k := func(kind string) string { return "rapport:{" + cid + "}:" + kind }
 	started, due, since := t0.UnixMilli(), t0.Add(time.Hour).UnixMilli(), t0.Add(-time.Second).UnixMicro()
-	for _, j := range []string{"set", "hash"} {
-		if err := rdb.HSet(ctx, "rapport:{c}:enrol:"+j, "id", j+"1", "started", started, "step", "s1", "idx", 2,
-			"due", due, "task", "step:"+j+"1:s1", "since", since).Err(); err != nil {
+	do := func(c redis.Cmder) {
+		if err := c.Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := rdb.SAdd(ctx, "rapport:{c}:enrols", "set").Err(); err != nil {
+	for _, j := range []string{"set", "hash"} {
+		do(rdb.HSet(ctx, k("enrol:"+j), "id", j+"1", "started", started, "step", "s1", "idx", 2,
+			"due", due, "task", "step:"+j+"1:s1", "since", since))
+	}
+	do(rdb.HSet(ctx, k("enrol:kept"), "id", "o1", "started", started, "step", "s1", "due", due, "since", since,
+		"task", "step:o1:s1@99", "event", `{"id":"e","type":"cart.abandoned","data":{"cart_id":"K-9"}}`))
+	do(rdb.SAdd(ctx, k("enrols"), "set"))
+	do(rdb.HSet(ctx, k("enrolled"), "hash", "1", "kept", "1"))
+	do(rdb.HSet(ctx, k("customer"), "email", `"c@x.example"`, "~e:packed", "p1 s2 1 "+strconv.FormatInt(since, 36)+" 0 0"))
+	do(rdb.Set(ctx, k("timer:birthday"), "timer:0a1b2c3d4e5f60718293:"+strconv.FormatInt(t0.Add(48*time.Hour).Unix(), 10), 0))
+	do(rdb.HSet(ctx, k("claim:p1-s1"), "state", "done", "moved", 1))
+	do(rdb.PExpire(ctx, k("claim:p1-s1"), store.ClaimTTL))
+	do(rdb.Set(ctx, k("once:cart:K-9"), "1", store.OnceMemory))
+	do(rdb.Set(ctx, k("applied:o-7"), "1", time.Hour))
+	do(rdb.ZAdd(ctx, k("sent:email"), redis.Z{Score: float64(started), Member: "p1-s1"}))
+	do(rdb.Set(ctx, k("goal:cart"), since, 0)) // no TTL: listed for good
+}
+
+// TestMigrationFromSchema1KeepsEveryJourney: a worker refuses the dump of the previous
+// layout; migrate moves it, resumably and in batches, and afterwards every enrolment and
+// timer reads as before, goes on and ends through the current scripts alone, and erasure
+// finds every key.
+func TestMigrationFromSchema1KeepsEveryJourney(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	st := store.New(rdb)
+	dumpOfSchema1(t, rdb, "c")
+	dumpOfSchema1(t, rdb, "d")
+	if err := st.CheckSchema(ctx); !errors.Is(err, store.ErrMigrationNeeded) {
+		t.Fatalf("CheckSchema on the old layout = %v, want ErrMigrationNeeded", err)
+	}
+	// A migration that holds the lease keeps a second one out.
+	if err := rdb.HSet(ctx, "rapport:migrate", "token", "another").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.HSet(ctx, "rapport:{c}:enrolled", "hash", "1").Err(); err != nil {
+	if _, err := st.Migrate(ctx, store.MigrateOptions{Batch: 3}); !errors.Is(err, store.ErrMigrationRunning) {
+		t.Fatalf("Migrate while another runs = %v, want ErrMigrationRunning", err)
+	}
+	if err := rdb.Del(ctx, "rapport:migrate").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, err := st.Enrol(ctx, enrolment("n1", t0), store.Rule{}); err != nil || got != store.Started {
-		t.Fatalf("Enrol = %v, %v", got, err)
+	rep, err := st.Migrate(ctx, store.MigrateOptions{Batch: 3})
+	if err != nil || rep.From != 1 || rep.To != store.SchemaVersion || rep.Moved != 2*6 || rep.Listed != 2*5 {
+		t.Fatalf("Migrate = %+v, %v; want 1 to %d, 12 moved, 10 listed", rep, err, store.SchemaVersion)
 	}
+	if err := st.CheckSchema(ctx); err != nil {
+		t.Fatalf("CheckSchema after the migration = %v", err)
+	}
+	if again, err := st.Migrate(ctx, store.MigrateOptions{}); err != nil || again.Moved != 0 {
+		t.Fatalf("Migrate again = %+v, %v; want nothing moved", again, err)
+	}
+	keysLeft(t, rdb, "rapport:{c}:enrol:set", "rapport:{c}:enrol:hash", "rapport:{c}:enrol:kept",
+		"rapport:{c}:enrols", "rapport:{c}:enrolled", "rapport:{c}:timer:birthday", "rapport:migrate")
+
 	ens, err := st.Enrolments(ctx, "c")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, e := range ens {
-		got = append(got, e.Journey+":"+e.ID)
+		got = append(got, fmt.Sprintf("%s:%s@%s/%d due %s task %s since %d started %d event %s", e.Journey, e.ID, e.Step,
+			e.Index, e.Due.Format(time.RFC3339), e.Task, e.Since.UnixMicro(), e.StartedAt.UnixMilli(), e.Event))
 	}
-	if strings.Join(got, " ") != "hash:hash1 j:n1 set:set1" {
-		t.Fatalf("Enrolments = %v, want hash:hash1 j:n1 set:set1", got)
+	since, started, due := t0.Add(-time.Second).UnixMicro(), t0.UnixMilli(), t0.Add(time.Hour).Format(time.RFC3339)
+	want := []string{
+		fmt.Sprintf("hash:hash1@s1/2 due %s task step:hash1:s1 since %d started %d event ", due, since, started),
+		fmt.Sprintf(`kept:o1@s1/0 due %s task step:o1:s1@99 since %d started %d event {"id":"e","type":"cart.abandoned","data":{"cart_id":"K-9"}}`, due, since, started),
+		fmt.Sprintf("packed:p1@s2/1 due %s task step:p1:s2 since %d started %d event ", t0.Add(-time.Second).Format(time.RFC3339), since, since/1000),
+		fmt.Sprintf("set:set1@s1/2 due %s task step:set1:s1 since %d started %d event ", due, since, started),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("enrolments after the migration:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if due, err := st.Timer(ctx, "birthday", "c"); err != nil || !due.Equal(t0.Add(48*time.Hour)) {
+		t.Fatalf("Timer after the migration = %v, %v", due, err)
+	}
+	state, err := st.LoadStepState(ctx, "kept", "c", "o1-s1")
+	if err != nil || state.Enrolment == nil || len(state.Enrolment.Event) == 0 {
+		t.Fatalf("LoadStepState of the enrolment that keeps its event = %+v, %v", state, err)
 	}
 
-	// A move takes the enrolment into the customer's hash, with everything it had.
+	// They go on and end through the current scripts.
 	m := store.Move{Journey: "set", CustomerID: "c", Enrolment: "set1", From: "s1", To: "s2", Index: 3,
 		Due: t0.Add(2 * time.Hour), Task: store.StepTaskID("set1", "s2")}
 	if r, err := st.Advance(ctx, m); err != nil || r != store.Advanced {
 		t.Fatalf("Advance = %v, %v", r, err)
 	}
-	keysLeft(t, rdb, "rapport:{c}:enrol:set", "rapport:{c}:enrols")
-	e, err := st.Enrolment(ctx, "set", "c")
-	if err != nil || e == nil {
-		t.Fatalf("Enrolment after the move = %v, %v", e, err)
+	if task, ended, err := st.Exit(ctx, "kept", "c", t0); err != nil || !ended || task != "step:o1:s1@99" {
+		t.Fatalf("Exit = %q, %v, %v", task, ended, err)
 	}
-	if e.ID != "set1" || e.Step != "s2" || e.Index != 3 || !e.Due.Equal(m.Due) || e.Task != m.Task ||
-		e.StartedAt.UnixMilli() != started || e.Since.UnixMicro() != since {
-		t.Fatalf("moved enrolment = %+v, want set1 at s2 (3) due %v, started and since as before", e, m.Due)
-	}
-	if f := customerFields(t, rdb, "c", "~e:set"); len(f) != 1 {
-		t.Fatalf("customer's enrolment fields %v, want ~e:set", f)
+	if f := customerFields(t, rdb, "c", "~v:"); len(f) != 0 {
+		t.Fatalf("the ended enrolment left its event: %v", f)
 	}
 
-	// Each ends where it is, and nothing of either layout is left.
-	if ens, err = st.Enrolments(ctx, "c"); err != nil || len(ens) != 3 {
-		t.Fatalf("Enrolments after the move = %d, %v; want 3", len(ens), err)
+	// Every key of the old layout is in the index: erasure finds them all.
+	if err := st.Forget(ctx, "c", t0); err != nil {
+		t.Fatal(err)
 	}
-	for _, e := range ens {
-		if task, ok, err := st.End(ctx, e.Journey, "c", e.ID); err != nil || !ok || task != e.Task {
-			t.Fatalf("End %s = %q, %v, %v", e.Journey, task, ok, err)
-		}
+	if left := keysNaming(t, rdb, "{c}"); len(left) != 1 || left[0] != "rapport:{c}:erased" {
+		t.Fatalf("keys left after erasing a migrated customer: %v", left)
 	}
-	if ens, err := st.Enrolments(ctx, "c"); err != nil || len(ens) != 0 {
-		t.Fatalf("after End: %d enrolments, %v", len(ens), err)
+	if n := len(keysNaming(t, rdb, "{d}")); n != 7 {
+		t.Fatalf("the other customer has %d keys, want their 7", n)
 	}
-	keysLeft(t, rdb, "rapport:{c}:enrols", "rapport:{c}:enrolled", "rapport:{c}:enrol:hash", "rapport:{c}:customer")
 }
 
-// TestAnEarlierEnrolmentThatKeepsItsEventStaysInItsHash: enrolments made before the
-// step's task carried the enrolling event keep it in their hash. Their moves stay there
-// (the event is too large for the customer's hash, and their tasks do not carry it), and
-// a goal event still ends them.
-func TestAnEarlierEnrolmentThatKeepsItsEventStaysInItsHash(t *testing.T) {
+// TestAWorkerRefusesDataOfANewerRapport: a schema version above SchemaVersion stops a
+// worker and a migration alike; a new Redis gets the current version recorded.
+func TestAWorkerRefusesDataOfANewerRapport(t *testing.T) {
 	ctx := context.Background()
 	rdb := redistest.Start(t).Client(t)
 	st := store.New(rdb)
-	ev := `{"id":"e","type":"cart.abandoned","data":{"cart_id":"K-9"}}`
-	if err := rdb.HSet(ctx, "rapport:{c}:enrol:j", "id", "o1", "started", t0.UnixMilli(), "step", "s1",
-		"due", t0.UnixMilli(), "since", t0.UnixMicro(), "event", ev).Err(); err != nil {
+	if err := st.CheckSchema(ctx); err != nil {
+		t.Fatalf("CheckSchema on a new Redis = %v", err)
+	}
+	if v, err := st.Schema(ctx); err != nil || v != store.SchemaVersion {
+		t.Fatalf("Schema = %d, %v; want %d recorded", v, err, store.SchemaVersion)
+	}
+	if err := rdb.Set(ctx, "rapport:schema", store.SchemaVersion+1, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.HSet(ctx, "rapport:{c}:enrolled", "j", "1").Err(); err != nil {
-		t.Fatal(err)
+	if err := st.CheckSchema(ctx); !errors.Is(err, store.ErrNewerSchema) {
+		t.Fatalf("CheckSchema on newer data = %v, want ErrNewerSchema", err)
 	}
-	held := store.Move{Journey: "j", CustomerID: "c", Enrolment: "o1", From: "s1", To: "s1",
-		Due: t0.Add(90 * time.Minute), Task: store.StepTaskID("o1", "s1") + "@99"}
-	if r, err := st.Advance(ctx, held); err != nil || r != store.Advanced {
-		t.Fatalf("Advance = %v, %v", r, err)
+	if _, err := st.Migrate(ctx, store.MigrateOptions{}); !errors.Is(err, store.ErrNewerSchema) {
+		t.Fatalf("Migrate on newer data = %v, want ErrNewerSchema", err)
 	}
-	e, err := st.Enrolment(ctx, "j", "c")
-	if err != nil || e == nil || string(e.Event) != ev || e.Task != held.Task || !e.Due.Equal(held.Due) {
-		t.Fatalf("Enrolment = %+v, %v; want the event kept, held until %v", e, err, held.Due)
-	}
-	if f := customerFields(t, rdb, "c", "~"); len(f) != 0 {
-		t.Fatalf("customer's fields %v, want the enrolment left in its hash", f)
-	}
-	task, ended, err := st.Exit(ctx, "j", "c", t0.Add(time.Minute))
-	if err != nil || !ended || task != held.Task {
-		t.Fatalf("Exit = %q, %v, %v; want the held task", task, ended, err)
-	}
-	keysLeft(t, rdb, "rapport:{c}:enrol:j", "rapport:{c}:enrolled")
 }
 
 // TestATaskNamedByItsStepIsNotStored: the enrolment keeps its pending task only when the
@@ -204,49 +245,6 @@ func TestATaskNamedByItsStepIsNotStored(t *testing.T) {
 	if task, ok, err := st.End(ctx, en.Journey, "c", en.ID); err != nil || !ok || task != next.Task {
 		t.Fatalf("End = %q, %v, %v", task, ok, err)
 	}
-}
-
-// TestTimersOfAnEarlierVersionAreReadAndMoved: earlier versions kept a timer's task ID
-// in a string key of its own. It is read as the timer's due time, cleared only when it is
-// still the timer cleared, and setting the timer moves it into the customer's hash.
-func TestTimersOfAnEarlierVersionAreReadAndMoved(t *testing.T) {
-	ctx := context.Background()
-	rdb := redistest.Start(t).Client(t)
-	st := store.New(rdb)
-	due := time.Date(2027, 2, 28, 9, 0, 0, 0, time.UTC)
-	for _, j := range []string{"birthday", "win-back"} {
-		if err := rdb.Set(ctx, "rapport:{c}:timer:"+j, "timer:0a1b2c3d4e5f60718293:"+strconv.FormatInt(due.Unix(), 10), 0).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got, err := st.Timer(ctx, "birthday", "c"); err != nil || !got.Equal(due) {
-		t.Fatalf("Timer = %v, %v; want %v", got, err, due)
-	}
-	if err := st.ClearTimer(ctx, "birthday", "c", due.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := st.Timer(ctx, "birthday", "c"); err != nil || !got.Equal(due) {
-		t.Fatalf("Timer after clearing another = %v, %v; want %v still", got, err, due)
-	}
-	next := due.AddDate(1, 0, 0)
-	if err := st.SetTimer(ctx, "birthday", "c", next); err != nil {
-		t.Fatal(err)
-	}
-	keysLeft(t, rdb, "rapport:{c}:timer:birthday")
-	if got, err := st.Timer(ctx, "birthday", "c"); err != nil || !got.Equal(next) {
-		t.Fatalf("Timer after setting = %v, %v; want %v", got, err, next)
-	}
-	timers, err := st.Timers(ctx, "c", []string{"win-back", "gone"})
-	if err != nil || len(timers) != 2 || !timers["birthday"].Equal(next) || !timers["win-back"].Equal(due) {
-		t.Fatalf("Timers = %v, %v; want birthday and win-back", timers, err)
-	}
-	if err := st.ClearTimer(ctx, "win-back", "c", due); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.ClearTimer(ctx, "birthday", "c", next); err != nil {
-		t.Fatal(err)
-	}
-	keysLeft(t, rdb, "rapport:{c}:timer:win-back", "rapport:{c}:customer")
 }
 
 func TestParseStepTaskIDReadsWhatStepTaskIDWrote(t *testing.T) {

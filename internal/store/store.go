@@ -62,14 +62,6 @@ func (s *Store) appliedKey(cid, eventID string) string {
 	return s.key(cid, "applied:"+eventID)
 }
 
-// Keys of earlier versions, still read and cleaned so that what they made goes on (see
-// customer.go): an enrolment's hash, the customer's journeys in a hash and, before that,
-// in a set, and a timer's task ID.
-func (s *Store) legacyEnrolKey(journey, cid string) string { return s.key(cid, "enrol:"+journey) }
-func (s *Store) legacyEnrolledKey(cid string) string       { return s.key(cid, "enrolled") }
-func (s *Store) legacyEnrolSetKey(cid string) string       { return s.key(cid, "enrols") }
-func (s *Store) legacyTimerKey(journey, cid string) string { return s.key(cid, "timer:"+journey) }
-
 func (s *Store) enteredKey(journey, cid string) string {
 	return s.key(cid, "entered:"+journey)
 }
@@ -98,7 +90,7 @@ func (s *Store) indexKey(cid string) string { return s.key(cid, "keys") }
 // fixedKeys are the customer's keys whose names hold nothing but the customer id.
 func (s *Store) fixedKeys(cid string) []string {
 	return []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.blockedKey(cid), s.factsKey(cid),
-		s.legacyEnrolledKey(cid), s.legacyEnrolSetKey(cid), s.indexKey(cid)}
+		s.indexKey(cid)}
 }
 
 // indexMargin is how long after its expiry a key stays listed in the index.
@@ -390,23 +382,30 @@ func decodeConsent(h map[string]string) map[string]bool {
 }
 
 // forget deletes every key of a customer but the erasure marker: the keys the index
-// lists, the enrolment hashes an earlier version listed (see customer.go), then the
-// fixed keys, the index among them, and sets the marker.
-// KEYS: erasure marker, index, legacy enrolled hash, legacy enrols set, then the fixed
-// keys. ARGV: erased at µs, marker TTL ms, the prefix of the customer's keys.
+// lists, then the fixed keys (the index among them), and sets the marker. It answers how
+// many keys it deleted, or tried to: a listed key may have expired.
 var forget = redis.NewScript(`
-local marker, idx, enrolled, enrols = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local erasedAt, markerTTL, prefix = ARGV[1], ARGV[2], ARGV[3]
+local marker, idx = KEYS[1], KEYS[2]
+local erasedAt, markerTTL = ARGV[1], ARGV[2]
+local firstFixed = 3 -- KEYS from here are the fixed keys
 local doomed = redis.call('ZRANGE', idx, 0, -1)
-for _, j in ipairs(redis.call('HKEYS', enrolled)) do doomed[#doomed + 1] = prefix .. 'enrol:' .. j end
-for _, j in ipairs(redis.call('SMEMBERS', enrols)) do doomed[#doomed + 1] = prefix .. 'enrol:' .. j end
-for i = 5, #KEYS do doomed[#doomed + 1] = KEYS[i] end
+for i = firstFixed, #KEYS do doomed[#doomed + 1] = KEYS[i] end
 for i = 1, #doomed, 1000 do
   redis.call('DEL', unpack(doomed, i, math.min(i + 999, #doomed)))
 end
 redis.call('SET', marker, erasedAt, 'PX', markerTTL)
 return #doomed
 `)
+
+// forgetCall is forget's arguments.
+type forgetCall struct {
+	marker, index string
+	fixed         []string
+	at            time.Time
+}
+
+func (c forgetCall) keys() []string { return append([]string{c.marker, c.index}, c.fixed...) }
+func (c forgetCall) argv() []any    { return []any{c.at.UnixMicro(), ErasedMemory.Milliseconds()} }
 
 // Forget erases everything the store keeps of the customer: every key their id names,
 // found by the layout of their keys (see indexKey), whatever wrote it. Enrolments and
@@ -417,9 +416,11 @@ return #doomed
 // the customer id and a time, nothing about the person. The suppression lists keep their
 // digests of the addresses that opted out, which name no customer.
 func (s *Store) Forget(ctx context.Context, cid string, at time.Time) error {
-	keys := append([]string{s.erasedKey(cid), s.indexKey(cid), s.legacyEnrolledKey(cid), s.legacyEnrolSetKey(cid)},
-		s.fixedKeys(cid)...)
-	err := forget.Run(ctx, s.rdb, keys, at.UnixMicro(), ErasedMemory.Milliseconds(), s.key(cid, "")).Err()
+	res, err := s.run(ctx, forget, forgetCall{marker: s.erasedKey(cid), index: s.indexKey(cid),
+		fixed: s.fixedKeys(cid), at: at}).Result()
+	if err == nil {
+		_, err = replyInt(res)
+	}
 	if err != nil {
 		return fmt.Errorf("erase customer %s: %w", cid, err)
 	}
