@@ -18,20 +18,40 @@ import (
 // keeps the step's index and due time, the header of a task due at no whole second too.
 // Tasks scheduled by earlier versions carry e, s, i and d as well; those are read.
 type stepPayload struct {
-	Journey   string `json:"j"`
-	Customer  string `json:"c"`
-	Enrolment string `json:"e,omitempty"`
+	// Format is the payload's format; zero is TaskFormat 1.
+	Format   int    `json:"v,omitempty"`
+	Journey  string `json:"j"`
+	Customer string `json:"c"`
+	// Enrolment and Step come from the task's ID.
+	Enrolment string `json:"-"`
 	// Step is the step's id; Index where it was in the journey, a hint for going on
-	// when an edit removed the step.
-	Step  string `json:"s,omitempty"`
-	Index int    `json:"i,omitempty"`
+	// when an edit removed the step. Both come from the enrolment.
+	Step  string `json:"-"`
+	Index int    `json:"-"`
 	// Due is when the step fell due (unix ms); the next step's wait counts from it, so
-	// delays do not add up along a journey.
-	Due int64 `json:"d,omitempty"`
+	// delays do not add up along a journey. It comes from the enrolment.
+	Due int64 `json:"-"`
 	// Event is the enrolling event (JSON), carried from step to step by the pending
 	// task rather than copied into the enrolment: one copy per pending step, as a bare
-	// task would hold. Tasks of enrolments made before keep it in the enrolment.
+	// task would hold. Enrolments migrated from before keep it themselves.
 	Event json.RawMessage `json:"ev,omitempty"`
+}
+
+// TaskFormat is the newest format of a step's or a timer's payload this build reads. A
+// payload of a newer format (its "v") is retried later, never dropped, as
+// ErrUnknownFormat: during a rolling deploy a newer worker takes it.
+const TaskFormat = 1
+
+// ErrUnknownFormat is returned, to be retried, for a task in a format this worker does
+// not know.
+var ErrUnknownFormat = errors.New("task format newer than this worker's")
+
+// checkFormat returns ErrUnknownFormat for a payload format above TaskFormat.
+func checkFormat(id string, v int) error {
+	if v > TaskFormat {
+		return fmt.Errorf("task %s of format %d: %w (%d)", id, v, ErrUnknownFormat, TaskFormat)
+	}
+	return nil
 }
 
 // marshal encodes p as its task's payload, without what the task's ID and the
@@ -41,17 +61,18 @@ func (p stepPayload) marshal() ([]byte, error) {
 }
 
 // decodeStep reads the payload of the step task id; the enrolment and the step come from
-// the ID unless the payload, of an earlier version, names them.
+// the ID.
 func decodeStep(id string, payload []byte) (stepPayload, error) {
 	var p stepPayload
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return p, permanent("step payload: %v", err)
 	}
-	if p.Enrolment == "" || p.Step == "" {
-		var ok bool
-		if p.Enrolment, p.Step, ok = store.ParseStepTaskID(id); !ok {
-			return p, permanent("step task %q names no enrolment and step", id)
-		}
+	if err := checkFormat(id, p.Format); err != nil {
+		return p, err
+	}
+	var ok bool
+	if p.Enrolment, p.Step, ok = store.ParseStepTaskID(id); !ok {
+		return p, permanent("step task %q names no enrolment and step", id)
 	}
 	return p, nil
 }
@@ -116,9 +137,7 @@ func (e *Engine) HandleStep(ctx context.Context, id string, payload []byte, at A
 		// its next step; scheduling is idempotent, so make sure.
 		return e.scheduleStep(ctx, en)
 	}
-	if p.Due == 0 {
-		p.Index, p.Due = en.Index, en.Due.UnixMilli() // the enrolment keeps them
-	}
+	p.Index, p.Due = en.Index, en.Due.UnixMilli() // the enrolment keeps them
 	ev, err := decodeEvent(en.Event)
 	if err != nil {
 		return fmt.Errorf("step %s of enrolment %s: %w", p.Step, en.ID, err)

@@ -20,6 +20,8 @@ import (
 // timerPayload is the payload of a timer task. Its due time is in its ID; timers of
 // earlier versions carry it in "d" too, which is not read.
 type timerPayload struct {
+	// Format is the payload's format; zero is TaskFormat 1.
+	Format   int    `json:"v,omitempty"`
 	Journey  string `json:"j"`
 	Customer string `json:"c"`
 }
@@ -173,6 +175,9 @@ func (e *Engine) HandleTimer(ctx context.Context, id string, payload []byte) err
 	var p timerPayload
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return permanent("timer payload: %v", err)
+	}
+	if err := checkFormat(id, p.Format); err != nil {
+		return err
 	}
 	due := timerDue(id)
 	if due.IsZero() {

@@ -150,6 +150,7 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 		DelayedTaskCheckInterval: cfg.PollInterval,
 		TaskCheckInterval:        cfg.PollInterval,
 		RetryDelayFunc:           retryDelay(cfg.RetryBase),
+		IsFailure:                isFailure,
 		Logger:                   newSlogAdapter(log),
 		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
@@ -189,9 +190,31 @@ func NewWorker(rdb redis.UniversalClient, eng *engine.Engine, cfg WorkerConfig) 
 	return &Worker{srv: srv, mux: mux, trim: NewTrimmer(rdb, log)}
 }
 
+// ErrUnknownTaskType is returned, to be retried, for a task of a type this worker has no
+// handler for: a newer worker's, during a rolling deploy.
+var ErrUnknownTaskType = errors.New("task type unknown to this worker")
+
+// isFailure tells asynq which errors count as a task's failure. A task this worker
+// cannot read yet (a newer worker's type or format) does not: it is retried with the
+// usual backoff for as long as it takes a newer worker to take it, and never archived.
+func isFailure(err error) bool {
+	return !errors.Is(err, ErrUnknownTaskType) && !errors.Is(err, engine.ErrUnknownFormat)
+}
+
+// known runs a task through mux if it has a handler for the task's type, and returns
+// ErrUnknownTaskType otherwise (asynq's own answer would count as a failure).
+func known(mux *asynq.ServeMux) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		if _, pattern := mux.Handler(t); pattern == "" {
+			return fmt.Errorf("%w: %q", ErrUnknownTaskType, t.Type())
+		}
+		return mux.ProcessTask(ctx, t)
+	})
+}
+
 // Start begins processing in the background.
 func (w *Worker) Start() error {
-	if err := w.srv.Start(w.mux); err != nil {
+	if err := w.srv.Start(known(w.mux)); err != nil {
 		return err
 	}
 	ctx, stop := context.WithCancel(context.Background())
