@@ -47,50 +47,80 @@ type AnswerChange struct {
 }
 
 // recordAnswer keeps the customer's latest answer to a survey and the one it replaced.
-// KEYS: facts hash. ARGV: survey, event id, at ms, value, ttl ms.
-// Returns {standing, replaced id, replaced at, replaced value}. Recording the same event
-// again returns what the first recording did, so a retried event counts the same.
+// It answers {standing, replaced id, replaced at ms, replaced value}. Recording the same
+// event again answers what the first recording did, so a retried event counts the same.
 var recordAnswer = redis.NewScript(`
-local p = ARGV[1] .. ':'
-local cur = redis.call('HGET', KEYS[1], p .. 'id')
-if cur == ARGV[2] then
-  local prev = redis.call('HMGET', KEYS[1], p .. 'prev_id', p .. 'prev_at', p .. 'prev_v')
+local facts = KEYS[1]
+local survey, eventID, at, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local p = survey .. ':'
+local cur = redis.call('HGET', facts, p .. 'id')
+if cur == eventID then
+  local prev = redis.call('HMGET', facts, p .. 'prev_id', p .. 'prev_at', p .. 'prev_v')
   return {1, prev[1] or '', prev[2] or '', prev[3] or ''}
 end
-local at = tonumber(redis.call('HGET', KEYS[1], p .. 'at') or '')
-if at and at > tonumber(ARGV[3]) then
-  if redis.call('HGET', KEYS[1], p .. 'prev_id') == ARGV[2] then
+local last = tonumber(redis.call('HGET', facts, p .. 'at') or '')
+if last and last > tonumber(at) then
+  if redis.call('HGET', facts, p .. 'prev_id') == eventID then
     return {2, '', '', ''}
   end
   return {0, '', '', ''}
 end
-local old = redis.call('HMGET', KEYS[1], p .. 'id', p .. 'at', p .. 'v')
-redis.call('HSET', KEYS[1], p .. 'id', ARGV[2], p .. 'at', ARGV[3], p .. 'v', ARGV[4],
+local old = redis.call('HMGET', facts, p .. 'id', p .. 'at', p .. 'v')
+redis.call('HSET', facts, p .. 'id', eventID, p .. 'at', at, p .. 'v', value,
   p .. 'prev_id', old[1] or '', p .. 'prev_at', old[2] or '', p .. 'prev_v', old[3] or '')
 return {1, old[1] or '', old[2] or '', old[3] or ''}
 `)
 
-// RecordAnswer records answer a of the customer to survey and says whether it is the customer's latest and which answer it replaced. Answers are
-// ordered by At; recording the same event again answers the same.
+// answerCall is recordAnswer's arguments.
+type answerCall struct {
+	facts, survey string
+	a             Answer
+}
+
+func (c answerCall) keys() []string { return []string{c.facts} }
+func (c answerCall) argv() []any {
+	return []any{c.survey, c.a.EventID, c.a.At.UnixMilli(), c.a.Value}
+}
+
+// RecordAnswer records answer a of the customer to survey and says whether it is the
+// customer's latest and which answer it replaced. Answers are ordered by At; recording
+// the same event again answers the same.
 func (s *Store) RecordAnswer(ctx context.Context, cid, survey string, a Answer) (AnswerChange, error) {
-	res, err := recordAnswer.Run(ctx, s.rdb, []string{s.factsKey(cid)},
-		survey, a.EventID, a.At.UnixMilli(), a.Value).Slice()
+	res, err := s.run(ctx, recordAnswer, answerCall{facts: s.factsKey(cid), survey: survey, a: a}).Result()
+	var ch AnswerChange
+	if err == nil {
+		ch, err = decodeAnswered(res)
+	}
 	if err != nil {
 		return AnswerChange{}, fmt.Errorf("record %s answer of %s: %w", survey, cid, err)
 	}
-	if len(res) != 4 {
-		return AnswerChange{}, fmt.Errorf("record %s answer of %s: unexpected reply %v", survey, cid, res)
+	return ch, nil
+}
+
+// decodeAnswered reads recordAnswer's answer.
+func decodeAnswered(v any) (AnswerChange, error) {
+	l, err := replyList(v, 4)
+	if err != nil {
+		return AnswerChange{}, err
 	}
-	code, _ := res[0].(int64)
+	code, err := replyInt(l[0])
+	if err != nil {
+		return AnswerChange{}, err
+	}
+	if code < int64(Stale) || code > int64(Superseded) {
+		return AnswerChange{}, fmt.Errorf("script answered standing %d", code)
+	}
+	prev, err := replyStrings(l[1:], 3)
+	if err != nil {
+		return AnswerChange{}, err
+	}
 	ch := AnswerChange{Standing: AnswerStanding(code)}
-	if id, _ := res[1].(string); id != "" {
-		at, _ := res[2].(string)
-		v, _ := res[3].(string)
-		ms, err := strconv.ParseInt(at, 10, 64)
+	if prev[0] != "" {
+		ms, err := strconv.ParseInt(prev[1], 10, 64)
 		if err != nil {
-			return AnswerChange{}, fmt.Errorf("record %s answer of %s: stored time %q: %w", survey, cid, at, err)
+			return AnswerChange{}, fmt.Errorf("stored time %q: %w", prev[1], err)
 		}
-		ch.Replaced = &Answer{EventID: id, At: time.UnixMilli(ms).UTC(), Value: v}
+		ch.Replaced = &Answer{EventID: prev[0], At: time.UnixMilli(ms).UTC(), Value: prev[2]}
 	}
 	return ch, nil
 }

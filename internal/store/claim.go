@@ -258,18 +258,27 @@ redis.call('HSET', claim, 'state', 'handed', 'lease', leaseUntil)
 return 1
 `)
 
+// handOverCall is handOver's arguments.
+type handOverCall struct {
+	claim, token string
+	leaseUntil   time.Time
+}
+
+func (c handOverCall) keys() []string { return []string{c.claim} }
+func (c handOverCall) argv() []any    { return []any{c.token, c.leaseUntil.UnixMilli()} }
+
 // HandOver marks the message's claim handed, if token still owns it, and renews its
 // lease: from now on the message may be out. It returns ErrClaimLost when another attempt
 // owns the claim, and an error when fewer replicas than WaitForReplicas asks had the mark
 // in time.
 func (s *Store) HandOver(ctx context.Context, cid, message, token string, lease time.Duration) error {
-	keys, args := []string{s.claimKey(cid, message)}, []any{token, time.Now().Add(lease).UnixMilli()}
+	c := handOverCall{claim: s.claimKey(cid, message), token: token, leaseUntil: time.Now().Add(lease)}
 	var n int
 	var err error
 	if s.replicas > 0 {
-		n, err = s.handOverReplicated(ctx, keys, args)
+		n, err = s.handOverReplicated(ctx, c.keys(), c.argv())
 	} else {
-		n, err = handOver.Run(ctx, s.rdb, keys, args...).Int()
+		n, err = s.run(ctx, handOver, c).Int()
 	}
 	if err != nil {
 		return fmt.Errorf("hand over message %s of %s: %w", message, cid, err)

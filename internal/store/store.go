@@ -119,55 +119,80 @@ end
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
 // applyEvent upserts attributes and, for a first-seen order, the order statistics, and
-// keeps the id of the customer's first event in their facts. It returns '1' when the event
-// is that first one ('0' otherwise), then the customer's hash.
-// An event that occurred before the customer was erased changes nothing and returns
+// keeps the id of the customer's first event in their facts. It answers '1' when the
+// event is that first one ('0' otherwise), then the customer's hash.
+// An event that occurred before the customer was erased changes nothing and answers
 // 'erased': it was queued before the erasure, or sent late, and must not bring the
 // customer back.
-// KEYS: customer hash, applied marker, facts, erasure marker, index. ARGV: ttl ms, order flag,
-// total, occurred_at, event id, occurred_at µs, then attribute/value pairs. Redis does not
-// undo a script that fails half-way, so everything that can fail (the total and the
-// counters it adds to) is checked before the first write.
+// Redis does not undo a script that fails half-way, so everything that can fail (the
+// total and the counters it adds to) is checked before the first write.
 var applyEvent = redis.NewScript(indexLua + `
+local c, applied, facts, erasedKey, idx = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local appliedTTL, order, totalArg, occurredAt, eventID, occurredMicros = ARGV[1], ARGV[2] == '1', ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local firstAttr = 7 -- ARGV from here are attribute/value pairs
 local function finite(x) return x and x == x and x ~= math.huge and x ~= -math.huge end
-local erased = tonumber(redis.call('GET', KEYS[4]) or '')
-if erased and erased > tonumber(ARGV[6]) then
+local erased = tonumber(redis.call('GET', erasedKey) or '')
+if erased and erased > tonumber(occurredMicros) then
   return {'erased'}
 end
-if ARGV[2] == '1' then
-  local total = tonumber(ARGV[3])
+if order then
+  local total = tonumber(totalArg)
   if not finite(total) then
-    return redis.error_reply('ERR order total ' .. ARGV[3] .. ' is not a finite number')
+    return redis.error_reply('ERR order total ' .. totalArg .. ' is not a finite number')
   end
-  local f = redis.call('HMGET', KEYS[1], 'orders_count', 'total_spent')
+  local f = redis.call('HMGET', c, 'orders_count', 'total_spent')
   local count, spent = tonumber(f[1] or '0'), tonumber(f[2] or '0')
   if not count or math.floor(count) ~= count or not finite(spent) or not finite(spent + total) then
     return redis.error_reply('ERR the order statistics cannot count this order')
   end
 end
-redis.call('HSETNX', KEYS[3], 'first_event', ARGV[5])
+redis.call('HSETNX', facts, 'first_event', eventID)
 local first = '0'
-if redis.call('HGET', KEYS[3], 'first_event') == ARGV[5] then
+if redis.call('HGET', facts, 'first_event') == eventID then
   first = '1'
 end
-for i = 7, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
+for i = firstAttr, #ARGV, 2 do
+  redis.call('HSET', c, ARGV[i], ARGV[i+1])
 end
-if ARGV[2] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
-  index(KEYS[5], ARGV[1], KEYS[2])
-  if redis.call('HINCRBY', KEYS[1], 'orders_count', 1) == 1 then
-    redis.call('HSET', KEYS[1], 'first_order_at', ARGV[4])
+if order and redis.call('SET', applied, '1', 'NX', 'PX', appliedTTL) then
+  index(idx, appliedTTL, applied)
+  if redis.call('HINCRBY', c, 'orders_count', 1) == 1 then
+    redis.call('HSET', c, 'first_order_at', occurredAt)
   end
-  redis.call('HINCRBYFLOAT', KEYS[1], 'total_spent', ARGV[3])
-  local last = redis.call('HGET', KEYS[1], 'last_order_at')
-  if not last or last < ARGV[4] then
-    redis.call('HSET', KEYS[1], 'last_order_at', ARGV[4])
+  redis.call('HINCRBYFLOAT', c, 'total_spent', totalArg)
+  local last = redis.call('HGET', c, 'last_order_at')
+  if not last or last < occurredAt then
+    redis.call('HSET', c, 'last_order_at', occurredAt)
   end
 end
-local out = redis.call('HGETALL', KEYS[1])
+local out = redis.call('HGETALL', c)
 table.insert(out, 1, first)
 return out
 `)
+
+// applyCall is applyEvent's arguments.
+type applyCall struct {
+	customer, applied, facts, erased, index string
+	order                                   bool
+	total                                   float64
+	occurredAt                              time.Time
+	eventID                                 string
+	// attrs are attribute/value pairs, the values JSON.
+	attrs []any
+}
+
+func (c applyCall) keys() []string {
+	return []string{c.customer, c.applied, c.facts, c.erased, c.index}
+}
+
+func (c applyCall) argv() []any {
+	order := "0"
+	if c.order {
+		order = "1"
+	}
+	return append([]any{appliedTTL.Milliseconds(), order, strconv.FormatFloat(c.total, 'f', -1, 64),
+		jsonString(c.occurredAt.UTC().Format(time.RFC3339)), c.eventID, c.occurredAt.UnixMicro()}, c.attrs...)
+}
 
 // OrderPlaced is the event type whose events keep orders_count, total_spent,
 // first_order_at and last_order_at.
@@ -199,21 +224,21 @@ func (s *Store) ApplyEvent(ctx context.Context, ev event.Event) (map[string]any,
 // and SuppressedOn(addresses), all in one round trip: an event that brings an address has
 // it checked against the suppression list on the way.
 func (s *Store) ApplyEventChecking(ctx context.Context, ev event.Event, addresses map[string]string) (Applied, error) {
-	keys, args, err := s.applyArgs(ev)
+	call, err := s.applyCall(ev)
 	if err != nil {
 		return Applied{}, err
 	}
 	var res *redis.Cmd
 	var sup map[string]*redis.BoolCmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		res = applyEvent.EvalSha(ctx, p, keys, args...)
+		res = applyEvent.EvalSha(ctx, p, call.keys(), call.argv()...)
 		sup = s.suppressedCmds(ctx, p, addresses)
 		return nil
 	})
 	if redis.HasErrorPrefix(res.Err(), "NOSCRIPT") {
 		// A Redis that does not know the script yet (started, or flushed its scripts):
 		// the two in turn, which loads it.
-		flat, err := applyEvent.Run(ctx, s.rdb, keys, args...).StringSlice()
+		flat, err := s.run(ctx, applyEvent, call).StringSlice()
 		if err != nil {
 			return Applied{}, fmt.Errorf("apply event %s: %w", ev.ID, err)
 		}
@@ -221,7 +246,7 @@ func (s *Store) ApplyEventChecking(ctx context.Context, ev event.Event, addresse
 		if err != nil {
 			return Applied{}, err
 		}
-		return applied(flat, on), nil
+		return applied(flat, on)
 	}
 	if err := res.Err(); err != nil {
 		return Applied{}, fmt.Errorf("apply event %s: %w", ev.ID, err)
@@ -233,51 +258,51 @@ func (s *Store) ApplyEventChecking(ctx context.Context, ev event.Event, addresse
 	if err != nil {
 		return Applied{}, fmt.Errorf("apply event %s: %w", ev.ID, err)
 	}
-	return applied(flat, suppressedOn(sup)), nil
+	return applied(flat, suppressedOn(sup))
 }
 
-// applied reads applyEvent's answer: the first-event flag, then the customer's hash.
-func applied(flat []string, suppressed map[string]bool) Applied {
-	if len(flat) == 0 {
-		return Applied{Profile: map[string]any{}, Suppressed: suppressed}
+// applied reads applyEvent's answer: the first-event flag, then the customer's hash as
+// field/value pairs; or 'erased' alone.
+func applied(flat []string, suppressed map[string]bool) (Applied, error) {
+	switch {
+	case len(flat) == 1 && flat[0] == "erased":
+		return Applied{Profile: map[string]any{}, Erased: true}, nil
+	case len(flat)%2 != 1 || flat[0] != "0" && flat[0] != "1":
+		return Applied{}, fmt.Errorf("apply event: script answered %q, want a flag and field/value pairs", flat)
 	}
-	if flat[0] == "erased" {
-		return Applied{Profile: map[string]any{}, Erased: true}
-	}
-	return Applied{First: flat[0] == "1", Profile: decodeCustomer(pairs(flat[1:])).profile, Suppressed: suppressed}
+	return Applied{First: flat[0] == "1", Profile: decodeCustomer(pairs(flat[1:])).profile, Suppressed: suppressed}, nil
 }
 
-// applyArgs are the keys and arguments of applyEvent for ev.
-func (s *Store) applyArgs(ev event.Event) ([]string, []any, error) {
-	args := make([]any, 0, 4+2*len(ev.Customer))
-	order, total := "0", 0.0
+// applyCall is applyEvent's call for ev.
+func (s *Store) applyCall(ev event.Event) (applyCall, error) {
+	cid := ev.CustomerID
+	c := applyCall{customer: s.customerKey(cid), applied: s.appliedKey(cid, ev.ID), facts: s.factsKey(cid),
+		erased: s.erasedKey(cid), index: s.indexKey(cid), occurredAt: ev.OccurredAt, eventID: ev.ID,
+		attrs: make([]any, 0, 2*len(ev.Customer))}
 	if ev.Type == OrderPlaced {
-		order = "1"
+		c.order = true
 		if t, ok := ev.Data["total"]; ok && t != nil {
 			var finite bool
-			if total, finite = event.Number(t); !finite {
-				return nil, nil, fmt.Errorf("apply event %s: data.total %v is not a finite number", ev.ID, t)
+			if c.total, finite = event.Number(t); !finite {
+				return c, fmt.Errorf("apply event %s: data.total %v is not a finite number", ev.ID, t)
 			}
 		}
 	}
-	args = append(args, appliedTTL.Milliseconds(), order, strconv.FormatFloat(total, 'f', -1, 64),
-		jsonString(ev.OccurredAt.UTC().Format(time.RFC3339)), ev.ID, ev.OccurredAt.UnixMicro())
 	for k, v := range ev.Customer {
 		if event.IsDerived(k) {
 			continue
 		}
 		if strings.HasPrefix(k, event.ReservedPrefix) {
 			// Validate refuses these; a field of this name would overwrite Rapport's own.
-			return nil, nil, fmt.Errorf("customer %s attribute %s: names starting with %s are Rapport's", ev.CustomerID, k, event.ReservedPrefix)
+			return c, fmt.Errorf("customer %s attribute %s: names starting with %s are Rapport's", cid, k, event.ReservedPrefix)
 		}
 		b, err := json.Marshal(v)
 		if err != nil {
-			return nil, nil, fmt.Errorf("customer %s attribute %s: %w", ev.CustomerID, k, err)
+			return c, fmt.Errorf("customer %s attribute %s: %w", cid, k, err)
 		}
-		args = append(args, k, string(b))
+		c.attrs = append(c.attrs, k, string(b))
 	}
-	return []string{s.customerKey(ev.CustomerID), s.appliedKey(ev.CustomerID, ev.ID), s.factsKey(ev.CustomerID),
-		s.erasedKey(ev.CustomerID), s.indexKey(ev.CustomerID)}, args, nil
+	return c, nil
 }
 
 // Profile returns the customer's attributes, empty when the customer is unknown.
