@@ -33,12 +33,11 @@ const (
 // about this one.
 func whyField(channel string) string { return channel + "\x00why" }
 
-// Block closes channel for the customer at address for reason (BlockedBounced): later
-// steps pass over it and fall back to their next channel, until the profile has another
-// address for the channel.
-func (s *Store) Block(ctx context.Context, cid, channel, address, reason string) error {
-	d := AddressDigest(address)
-	err := s.rdb.HSet(ctx, s.blockedKey(cid), channel, d, whyField(channel), reason+"\x00"+d).Err()
+// Block closes channel for the customer at the address whose AddressDigest is digest,
+// for reason (BlockedBounced): later steps pass over it and fall back to their next
+// channel, until the profile has another address for the channel.
+func (s *Store) Block(ctx context.Context, cid, channel, digest, reason string) error {
+	err := s.rdb.HSet(ctx, s.blockedKey(cid), channel, digest, whyField(channel), reason+"\x00"+digest).Err()
 	if err != nil {
 		return fmt.Errorf("block %s for %s: %w", channel, cid, err)
 	}
@@ -173,6 +172,8 @@ type Ref struct {
 	Channel    string `json:"ch"`
 	Journey    string `json:"j,omitempty"`
 	Step       string `json:"s,omitempty"`
+	// Address is the AddressDigest of the address the message went to.
+	Address string `json:"a,omitempty"`
 }
 
 // RefMemory is how long a sent message can be named by its return-path token: bounces
@@ -232,6 +233,31 @@ func (s *Store) forgetRefs(ctx context.Context, cid string, messages []string) e
 	})
 	if err != nil {
 		return fmt.Errorf("erase return paths of %s: %w", cid, err)
+	}
+	return nil
+}
+
+func (s *Store) feedbackMarkKey(id string) string { return s.prefix + "fb:" + id }
+
+// FeedbackMemory is how long a feedback report's id is remembered, so that the same
+// report delivered again (a retried webhook, a DSN sent twice) is applied once.
+const FeedbackMemory = 7 * 24 * time.Hour
+
+// FirstFeedback marks the feedback report id as being applied and reports whether it is
+// the first time; a report whose application failed is unmarked with UnmarkFeedback, so
+// that its retry applies it.
+func (s *Store) FirstFeedback(ctx context.Context, id string) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.feedbackMarkKey(id), "1", FeedbackMemory).Result()
+	if err != nil {
+		return false, fmt.Errorf("mark feedback %s: %w", id, err)
+	}
+	return ok, nil
+}
+
+// UnmarkFeedback forgets that the feedback report id was applied.
+func (s *Store) UnmarkFeedback(ctx context.Context, id string) error {
+	if err := s.rdb.Del(ctx, s.feedbackMarkKey(id)).Err(); err != nil {
+		return fmt.Errorf("unmark feedback %s: %w", id, err)
 	}
 	return nil
 }

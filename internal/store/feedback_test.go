@@ -12,7 +12,7 @@ import (
 func TestABounceBlockSaysBouncedAtItsAddressOnly(t *testing.T) {
 	ctx := context.Background()
 	st := store.New(redistest.Start(t).Client(t))
-	if err := st.Block(ctx, "c-1", "email", "gone@example.net", store.BlockedBounced); err != nil {
+	if err := st.Block(ctx, "c-1", "email", store.AddressDigest("gone@example.net"), store.BlockedBounced); err != nil {
 		t.Fatal(err)
 	}
 	bl, err := st.Blocked(ctx, "c-1")
