@@ -243,6 +243,9 @@ func (e *Engine) try(ctx context.Context, d *Delivery, name string) error {
 		d.err = err
 		return e.record(ctx, d, OutcomeFailed, err.Error())
 	}
+	if err := e.name(ctx, d); err != nil {
+		return time.Time{}, true, err
+	}
 	res, err := e.cfg.Store.Reserve(ctx, store.Reservation{CustomerID: d.CustomerID, MessageID: d.MessageID,
 		Token: d.token, Channel: name, Address: r.address, At: d.Now, Lease: e.cfg.SendLease, Windows: d.windows,
 		Resend: d.mode == workflows.UncertainResend})
@@ -372,6 +375,27 @@ func (e *Engine) render(d *Delivery) error {
 		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text, WhatsApp: r.WhatsApp,
 		UnsubscribeURL: data.UnsubscribeURL,
 		Meta:           map[string]string{"journey": d.Journey.ID, "step": d.Step.ID, "template": d.Step.Send.Template},
+	}
+	return nil
+}
+
+// name gives the rendered message what lets the channel's feedback find it: its return
+// addresses and tracked links.
+func (e *Engine) name(ctx context.Context, d *Delivery) error {
+	if e.cfg.Return == nil && e.cfg.Links == nil {
+		return nil
+	}
+	ref := store.Ref{CustomerID: d.CustomerID, MessageID: d.MessageID, Channel: d.Channel.Name,
+		Journey: d.Journey.ID, Step: d.Step.ID, Address: store.AddressDigest(d.Address)}
+	if e.cfg.Return != nil {
+		r, err := e.cfg.Return(ctx, ref)
+		if err != nil {
+			return err
+		}
+		d.Message.Return = r
+	}
+	if e.cfg.Links != nil {
+		e.cfg.Links(&d.Message, ref)
 	}
 	return nil
 }

@@ -57,8 +57,8 @@ type Config struct {
 	Store   *store.Store
 	Intake  Intake
 	Consent Consent
-	// Secret is the config secret that return-path and click tokens are signed with.
-	Secret string
+	// Keys sign and verify return-path and click tokens.
+	Keys *signing.Keys
 	// Listening names the channels whose messages carry a ref: those with bounces,
 	// replies or events set.
 	Listening map[string]bool
@@ -74,9 +74,7 @@ type Config struct {
 
 // Listener applies what comes back. It is safe for concurrent use.
 type Listener struct {
-	cfg        Config
-	returnPath *signing.Key
-	click      *signing.Key
+	cfg Config
 }
 
 // New returns a Listener for cfg.
@@ -93,7 +91,7 @@ func New(cfg Config) *Listener {
 	if cfg.Count == nil {
 		cfg.Count = func(string, string) {}
 	}
-	return &Listener{cfg: cfg, returnPath: signing.NewKey(cfg.Secret, "return-path"), click: signing.NewKey(cfg.Secret, "click")}
+	return &Listener{cfg: cfg}
 }
 
 // Return names a message about to be sent on a listening channel: it keeps its ref and
@@ -107,7 +105,15 @@ func (l *Listener) Return(ctx context.Context, r store.Ref) (*channels.Return, e
 	if err != nil {
 		return nil, err
 	}
-	return &channels.Return{Ref: id, Bounces: l.Token(Bounces, id), Replies: l.Token(Replies, id)}, nil
+	b, err := l.Token(Bounces, id)
+	if err != nil {
+		return nil, err
+	}
+	rp, err := l.Token(Replies, id)
+	if err != nil {
+		return nil, err
+	}
+	return &channels.Return{Ref: id, Bounces: b, Replies: rp}, nil
 }
 
 // The kinds of return address, as their tokens say.
@@ -117,20 +123,23 @@ const (
 )
 
 // Token returns the signed TOKEN of return address kind (Bounces or Replies) for the
-// message whose ref is id: at most 64 characters of [A-Za-z0-9_.-].
-func (l *Listener) Token(kind, id string) string { return l.returnPath.Sign(kind, id) }
+// message whose ref is id: a signing.ReturnPath link, at most 64 characters of
+// [A-Za-z0-9_-].
+func (l *Listener) Token(kind, id string) (string, error) {
+	return l.cfg.Keys.Sign(signing.Link{Purpose: signing.ReturnPath, Ref: id, Extra: kind})
+}
 
-// VerifyToken returns the ref that TOKEN of a kind's return address names, or an error
+// verifyToken returns the ref that TOKEN of a kind's return address names, or an error
 // when it does not verify.
 func (l *Listener) verifyToken(kind, token string) (string, error) {
-	f, err := l.returnPath.Verify(token, 2)
+	link, err := l.cfg.Keys.Verify(signing.ReturnPath, token, l.cfg.Now())
 	if err != nil {
 		return "", err
 	}
-	if f[0] != kind {
+	if link.Extra != kind {
 		return "", signing.ErrInvalid
 	}
-	return f[1], nil
+	return link.Ref, nil
 }
 
 // feedback is one thing a channel reported of one message.
