@@ -52,7 +52,7 @@ type Message struct {
 // Return names a message in what comes back from its channel (bounces, complaints,
 // replies, provider events).
 type Return struct {
-	// Ref is the message's short ref, 12 characters of [A-Za-z0-9_-]. An email's
+	// Ref is the message's short ref, 16 characters of [A-Za-z0-9_-]. An email's
 	// Message-ID is then r{Ref}.{hash}@{domain}, which providers report back.
 	Ref string
 	// Bounces and Replies are the signed TOKENs of the message's return addresses: an

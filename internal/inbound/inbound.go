@@ -278,8 +278,9 @@ func digest(parts ...string) string {
 // channels.Return), or "".
 func MessageIDRef(id string) string {
 	local, _, _ := strings.Cut(strings.Trim(id, "<> "), "@")
-	if len(local) > 14 && local[0] == 'r' && local[13] == '.' {
-		return local[1:13]
+	ref, _, ok := strings.Cut(local, ".")
+	if !ok || len(ref) != 17 || ref[0] != 'r' {
+		return ""
 	}
-	return ""
+	return ref[1:]
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/internal/signing"
 )
 
 // What comes back from the channels (bounces, complaints, deliveries, clicks) is kept
@@ -180,12 +182,9 @@ type Ref struct {
 // and replies that come later are not matched to it.
 const RefMemory = 30 * 24 * time.Hour
 
-// RefID is the short id under which a message's Ref is kept: a digest of the customer
-// and message ids, 12 characters of [A-Za-z0-9_-].
-func RefID(cid, message string) string {
-	sum := sha256.Sum256([]byte("rapport ref\x00" + cid + "\x00" + message))
-	return base64.RawURLEncoding.EncodeToString(sum[:9])
-}
+// RefID is the short id under which a message's Ref is kept: signing.RefFor of the
+// customer and message ids, 16 characters of [A-Za-z0-9_-].
+func RefID(cid, message string) string { return signing.RefFor(cid + "\x00" + message) }
 
 // SaveRef keeps r under RefID for RefMemory and returns that id.
 func (s *Store) SaveRef(ctx context.Context, r Ref) (string, error) {
