@@ -22,7 +22,10 @@ func TestLinksAreTrackedExceptThoseLeftAlone(t *testing.T) {
 	}
 	var seen []string
 	r := Rendered{HTML: b.String(), Text: tb.String()}
-	track(&r, func(u string) string { seen = append(seen, u); return "https://r.example/c/T" + string(rune('0'+len(seen))) })
+	track(&r, func(u string) string {
+		seen = append(seen, u)
+		return "https://r.example/c/T" + string(rune('0'+len(seen)))
+	})
 	wantHTML := `<a href="https://r.example/c/T1">shop</a> <a class="x" href="https://shop.example/help">help</a> <a href="mailto:hi@shop.example">mail</a> <a href="#ZgotmplZ">bad</a>`
 	if r.HTML != wantHTML {
 		t.Errorf("HTML =\n%s\nwant\n%s", r.HTML, wantHTML)

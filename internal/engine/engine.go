@@ -102,8 +102,9 @@ type Config struct {
 	// its channel finds it (return addresses, a Message-ID with its ref); it returns nil
 	// for a channel that does not listen. An error is retried like any Redis error.
 	Return func(ctx context.Context, r store.Ref) (*channels.Return, error)
-	// Links, when set, rewrites the links of a rendered message for click tracking.
-	Links func(m *channels.Message, r store.Ref)
+	// ClickURL, when set, returns the tracked link that stands for url in the message r
+	// names, or url itself for a link it does not track.
+	ClickURL func(r store.Ref, url string) string
 	// Stats, when set, counts each event once its profile change is recorded; an error
 	// retries the event.
 	Stats Stats

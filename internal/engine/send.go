@@ -380,24 +380,23 @@ func (e *Engine) render(d *Delivery) error {
 }
 
 // name gives the rendered message what lets the channel's feedback find it: its return
-// addresses and tracked links.
+// addresses and the ref its Message-ID carries.
 func (e *Engine) name(ctx context.Context, d *Delivery) error {
-	if e.cfg.Return == nil && e.cfg.Links == nil {
+	if e.cfg.Return == nil {
 		return nil
 	}
-	ref := store.Ref{CustomerID: d.CustomerID, MessageID: d.MessageID, Channel: d.Channel.Name,
-		Journey: d.Journey.ID, Step: d.Step.ID, Address: store.AddressDigest(d.Address)}
-	if e.cfg.Return != nil {
-		r, err := e.cfg.Return(ctx, ref)
-		if err != nil {
-			return err
-		}
-		d.Message.Return = r
+	r, err := e.cfg.Return(ctx, d.ref())
+	if err != nil {
+		return err
 	}
-	if e.cfg.Links != nil {
-		e.cfg.Links(&d.Message, ref)
-	}
+	d.Message.Return = r
 	return nil
+}
+
+// ref names d's message for what comes back of it.
+func (d *Delivery) ref() store.Ref {
+	return store.Ref{CustomerID: d.CustomerID, MessageID: d.MessageID, Channel: d.Channel.Name,
+		Journey: d.Journey.ID, Step: d.Step.ID, Address: store.AddressDigest(d.Address)}
 }
 
 // record writes an outcome reached without the message's claim (skipped, capped,
