@@ -244,7 +244,7 @@ func (e *Engine) try(ctx context.Context, d *Delivery, name string) error {
 		return e.record(ctx, d, OutcomeFailed, err.Error())
 	}
 	if err := e.name(ctx, d); err != nil {
-		return time.Time{}, true, err
+		return err
 	}
 	res, err := e.cfg.Store.Reserve(ctx, store.Reservation{CustomerID: d.CustomerID, MessageID: d.MessageID,
 		Token: d.token, Channel: name, Address: r.address, At: d.Now, Lease: e.cfg.SendLease, Windows: d.windows,
@@ -365,6 +365,10 @@ func (e *Engine) render(d *Delivery) error {
 			OccurredAt: d.Event.OccurredAt, Data: d.Event.Data},
 		Journey: templates.Journey{ID: d.Journey.ID, Name: d.Journey.Name}, Channel: d.Channel.Name,
 		MessageID: d.MessageID, Locale: locale, Now: d.Now, UnsubscribeURL: e.cfg.UnsubscribeURL, FeedbackURL: e.cfg.FeedbackURL})
+	if e.cfg.ClickURL != nil {
+		ref := d.ref()
+		data.Track = func(url string) string { return e.cfg.ClickURL(ref, url) }
+	}
 	r, err := d.snap.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", d.Step.Send.Template, err)
