@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,5 +359,83 @@ func TestAMailgunBounceOfAKnownMessageBlocksItsCustomer(t *testing.T) {
 	}
 	if evs := f.in.all(); len(evs) != 1 || evs[0].Data["message_id"] != "e7-thanks" || evs[0].Data["status"] != "5.0.0" {
 		t.Errorf("events = %+v", evs)
+	}
+}
+
+func TestAClickRedirectsOnlyToItsMessagesURLAndScannersAreNotCounted(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	var clock atomic.Int64
+	clock.Store(t0().UnixNano())
+	var clicks atomic.Int32
+	l := inbound.New(inbound.Config{Store: f.st, Intake: f.in, Keys: signing.NewKeys("a-long-enough-secret"),
+		Now: func() time.Time { return time.Unix(0, clock.Load()) },
+		Count: func(_, kind string) {
+			if kind == inbound.KindClick {
+				clicks.Add(1)
+			}
+		}})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /c/{token}", l.Click)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	track := l.ClickURL(srv.URL)
+	ref := store.Ref{CustomerID: "c-8", MessageID: "e8-thanks", Channel: "email", Journey: "post-purchase", Step: "thanks"}
+	if own := srv.URL + "/unsubscribe/x"; track(ref, own) != own {
+		t.Errorf("Rapport's own link was tracked")
+	}
+	tracked := track(ref, "https://shop.example/p?x=1")
+	if !strings.HasPrefix(tracked, srv.URL+"/c/") {
+		t.Fatalf("tracked = %s", tracked)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(method, u string) *http.Response {
+		req, err := http.NewRequest(method, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	// A scanner: at once after sending, or a HEAD request.
+	clock.Add(int64(time.Second))
+	if resp := get("GET", tracked); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://shop.example/p?x=1" {
+		t.Fatalf("scanner GET: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	clock.Add(int64(time.Minute))
+	if resp := get("HEAD", tracked); resp.StatusCode != http.StatusFound {
+		t.Fatalf("HEAD: %d", resp.StatusCode)
+	}
+	if n := clicks.Load(); n != 0 {
+		t.Fatalf("scanners counted: %d clicks", n)
+	}
+	for range 2 {
+		if resp := get("GET", tracked); resp.StatusCode != http.StatusFound {
+			t.Fatalf("GET: %d", resp.StatusCode)
+		}
+	}
+	if n := clicks.Load(); n != 2 {
+		t.Errorf("%d clicks counted, want 2 (each click raises its event)", n)
+	}
+	if evs := f.in.all(); len(evs) != 2 || evs[0].Type != inbound.TypeClicked || evs[0].Data["url"] != "https://shop.example/p?x=1" || evs[0].Data["step"] != "thanks" {
+		t.Errorf("events = %+v", evs)
+	}
+	if m, err := f.st.Marks(ctx, "c-8"); err != nil || !m["e8-thanks"].Clicked {
+		t.Errorf("marks = %v, %v", m, err)
+	}
+	// A forged or altered token.
+	tok := strings.TrimPrefix(tracked, srv.URL+"/c/")
+	altered := tok[:len(tok)-1] + map[bool]string{true: "A", false: "B"}[tok[len(tok)-1] != 'A']
+	for _, u := range []string{srv.URL + "/c/" + altered, srv.URL + "/c/forged", srv.URL + "/c/" + strings.Replace(tok, tok[5:6], "x", 1)} {
+		if resp := get("GET", u); resp.StatusCode != http.StatusNotFound || resp.Header.Get("Location") != "" {
+			t.Errorf("%s: %d %s, want 404", u, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if n := clicks.Load(); n != 2 {
+		t.Errorf("a forged click was counted")
 	}
 }
