@@ -159,3 +159,11 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	}
 	return errors.Join(err, <-s.done)
 }
+
+// ConsentFunc adapts a function to Consent, for an engine built after the Service.
+type ConsentFunc func(ctx context.Context, id, channel string, subscribed bool) error
+
+// SetConsent calls f.
+func (f ConsentFunc) SetConsent(ctx context.Context, id, channel string, subscribed bool) error {
+	return f(ctx, id, channel, subscribed)
+}
