@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -359,4 +360,27 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestRapportInboundFeedsAReplyAndCheckSeesTheServer(t *testing.T) {
+	l := newListening(t)
+	m := l.order(t, "fay")
+	to := replyTo(t, m)
+	file := filepath.Join(t.TempDir(), "reply.eml")
+	reply := "From: Fay <fay@example.net>\nTo: " + to + "\nSubject: Re: Thanks\n\nWhere is my parcel?\n"
+	if err := os.WriteFile(file, []byte(reply), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "inbound", file, "--config", l.config).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rapport inbound: %v\n%s", err, out)
+	}
+	testutil.WaitFor(t, 15*time.Second, "the reply at the support webhook", func() bool { return len(l.support.all()) == 1 })
+	if text, _ := l.support.all()[0]["text"].(string); !strings.Contains(text, "Where is my parcel?") {
+		t.Errorf("support got %q", text)
+	}
+	out, _ = exec.Command(binary, "check", "--config", l.config).CombinedOutput()
+	if !strings.Contains(string(out), "ok    inbound smtp "+l.inbound) || !strings.Contains(string(out), "return domain mail.shop.example") {
+		t.Errorf("check says:\n%s", out)
+	}
 }
