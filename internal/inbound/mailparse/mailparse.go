@@ -158,6 +158,9 @@ func Parse(r io.Reader) (*Message, error) {
 	if m.DSN != nil || m.Feedback != nil {
 		m.Automatic = true
 	}
+	if m.Automatic && (m.DSN != nil || m.Feedback != nil) {
+		return m, nil // a report has no reply text to look for
+	}
 	text := w.plain
 	if strings.TrimSpace(text) == "" && w.html != "" {
 		text = stripQuote(htmlToText(cutHTMLQuote(w.html)))

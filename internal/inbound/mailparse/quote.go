@@ -18,14 +18,34 @@ var quoteIntro = regexp.MustCompile(`(?im)^[ \t>]*(on\b[^\n]{0,300}\n?[^\n]{0,30
 // Yahoo and others.
 var quoteRule = regexp.MustCompile(`(?im)^[ \t]*(-{2,}\s*original message\s*-{2,}|-{2,}\s*forwarded message\s*-{2,}|_{20,}|from:\s.+\n\s*(sent|date):\s.+)[ \t]*$`)
 
+// quoteWords are in every line quoteIntro and quoteRule match, so only the lines (and
+// the line before them, for an intro wrapped over two) that hold one are matched.
+var quoteWords = []string{"wrote:", "écrit", "schrieb", "escribió:", "scritto:", "schreef", "пишет:", "написал",
+	"original message", "forwarded message", "____", "sent:", "date:"}
+
 // stripQuote returns the text above the quoted original.
 func stripQuote(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	cut := len(s)
-	for _, re := range []*regexp.Regexp{quoteIntro, quoteRule} {
-		if loc := re.FindStringIndex(s); loc != nil && loc[0] < cut {
-			cut = loc[0]
+	start := 0 // of the line before the current one
+	for off := 0; off < len(s); {
+		end := strings.IndexByte(s[off:], '\n')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += off
 		}
+		if hasQuoteWord(s[off:end]) {
+			for _, re := range []*regexp.Regexp{quoteIntro, quoteRule} {
+				if loc := re.FindStringIndex(s[start:min(end+1, len(s))]); loc != nil && start+loc[0] < cut {
+					cut = start + loc[0]
+				}
+			}
+			if cut < len(s) {
+				break
+			}
+		}
+		start, off = off, end+1
 	}
 	s = s[:cut]
 	var b strings.Builder
@@ -89,4 +109,14 @@ func collapseBlank(s string) string {
 		b.WriteByte('\n')
 	}
 	return strings.TrimSpace(b.String())
+}
+
+func hasQuoteWord(line string) bool {
+	l := strings.ToLower(line)
+	for _, w := range quoteWords {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
 }
