@@ -439,3 +439,21 @@ func TestAClickRedirectsOnlyToItsMessagesURLAndScannersAreNotCounted(t *testing.
 		t.Errorf("a forged click was counted")
 	}
 }
+
+// The send path's click tracking is signing only: a Listener with no store at all
+// tracks links, so a tracked message costs no Redis round trip.
+func TestTrackingALinkTouchesNoState(t *testing.T) {
+	l := inbound.New(inbound.Config{Keys: signing.NewKeys("a-long-enough-secret")})
+	u := l.ClickURL("https://rapport.example")(store.Ref{CustomerID: "c", MessageID: "m", Channel: "email"}, "https://shop.example/")
+	if !strings.HasPrefix(u, "https://rapport.example/c/") {
+		t.Fatalf("ClickURL = %s", u)
+	}
+}
+
+func BenchmarkClickURL(b *testing.B) {
+	track := inbound.New(inbound.Config{Keys: signing.NewKeys("a-long-enough-secret")}).ClickURL("https://rapport.example")
+	ref := store.Ref{CustomerID: "c-42", MessageID: "0123456789abcdef0123-thank-you", Channel: "email", Journey: "post-purchase", Step: "thank-you"}
+	for range b.N {
+		track(ref, "https://shop.example/p/ethiopia-guji?utm_source=rapport")
+	}
+}
