@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -112,7 +115,8 @@ templates: %q
 defaults: {timezone: UTC, locale: en}
 channels:
   email: {type: smtp, host: %q, port: %d, from: "Shop <hello@shop.example>", tls: none,
-          bounces: "bounces@mail.shop.example", replies: "replies@mail.shop.example"}
+          bounces: "bounces@mail.shop.example", replies: "replies@mail.shop.example",
+          events: {provider: mailgun, signing_key: "key-e2e-test"}}
   telegram: {type: telegram, token: %q, api_url: %q}
   support: {type: webhook, url: %q, secret: "support-hook-secret"}
 inbound:
@@ -383,4 +387,38 @@ func TestRapportInboundFeedsAReplyAndCheckSeesTheServer(t *testing.T) {
 	if !strings.Contains(string(out), "ok    inbound smtp "+l.inbound) || !strings.Contains(string(out), "return domain mail.shop.example") {
 		t.Errorf("check says:\n%s", out)
 	}
+}
+
+func TestAMailgunWebhookIsAcceptedSignedAndRefusedUnsigned(t *testing.T) {
+	l := newListening(t)
+	m := l.order(t, "gil")
+	msgID := strings.Trim(m.Header.Get("Message-Id"), "<>")
+	mac := hmac.New(sha256.New, []byte("key-e2e-test"))
+	mac.Write([]byte("1765015200" + "tok-1"))
+	body := func(sig string) string {
+		return `{"signature": {"timestamp": "1765015200", "token": "tok-1", "signature": "` + sig + `"},
+		  "event-data": {"id": "mg-1", "event": "failed", "severity": "permanent", "recipient": "gil@example.net",
+		  "message": {"headers": {"message-id": "` + msgID + `"}}, "delivery-status": {"code": 550, "description": "No such user"}}}`
+	}
+	post := func(b string) int {
+		resp, err := http.Post("http://"+l.addr+"/hooks/email", "application/json", strings.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(body(strings.Repeat("0", 64))); code != http.StatusUnauthorized {
+		t.Fatalf("forged: %d, want 401", code)
+	}
+	if blocked, _ := l.customer(t, "gil")["blocked"].(map[string]any); len(blocked) != 0 {
+		t.Fatalf("a forged webhook blocked %v", blocked)
+	}
+	if code := post(body(hex.EncodeToString(mac.Sum(nil)))); code != http.StatusOK {
+		t.Fatalf("signed: %d, want 200", code)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the address blocked as bounced", func() bool {
+		blocked, _ := l.customer(t, "gil")["blocked"].(map[string]any)
+		return blocked["email"] == "bounced"
+	})
 }
