@@ -62,11 +62,13 @@ func (l *Listener) Click(w http.ResponseWriter, r *http.Request) {
 
 func (l *Listener) clicked(r *http.Request, link signing.Link, now time.Time) error {
 	ctx := r.Context()
-	if _, err := l.cfg.Store.Click(ctx, link.CustomerID, link.MessageID, link.URL); err != nil {
+	first, err := l.cfg.Store.Click(ctx, link.CustomerID, link.MessageID, link.URL)
+	if err != nil {
 		return err
 	}
 	journey, step, _ := strings.Cut(link.Extra, "\n")
-	data := map[string]any{"channel": link.Channel, "message_id": link.MessageID, "journey": journey, "step": step, "url": link.URL}
+	data := map[string]any{"channel": link.Channel, "message_id": link.MessageID, "journey": journey, "step": step,
+		"url": link.URL, "first": first}
 	b := make([]byte, 6)
 	rand.Read(b) // never fails (crypto/rand)
 	ev := event.Event{ID: "click-" + link.ID() + "-" + hex.EncodeToString(b), Type: TypeClicked, CustomerID: link.CustomerID,
