@@ -23,7 +23,7 @@ bench:
 # with "context deadline exceeded" and no crasher on a loaded machine (go.dev/issue/75804).
 FUZZTIME ?= 50000x
 FUZZ_TARGETS = FuzzParseEvent:./internal/api FuzzLoadFile:./workflows FuzzParse:./internal/duration \
-	FuzzFrontMatter:./templates FuzzExpand:./config
+	FuzzFrontMatter:./templates FuzzExpand:./config FuzzParse:./internal/inbound/mailparse
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

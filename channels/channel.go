@@ -30,6 +30,9 @@ type Message struct {
 	// UnsubscribeURL, when set, marks a marketing message: email adds the RFC 8058
 	// List-Unsubscribe and List-Unsubscribe-Post headers pointing at it.
 	UnsubscribeURL string
+	// Return, when set, names the message in what comes back from the channel: an
+	// email's envelope sender, Reply-To and Message-ID carry it.
+	Return *Return
 	// Meta carries what a receiver may want to know about the message's origin, such as
 	// "journey", "step" and "template". Webhooks post it; others may ignore it.
 	Meta map[string]string
@@ -44,6 +47,18 @@ type Message struct {
 	// instead of Text (a business may start a conversation only with such a template);
 	// every other channel sends Text.
 	WhatsApp *WhatsAppTemplate
+}
+
+// Return names a message in what comes back from its channel (bounces, complaints,
+// replies, provider events).
+type Return struct {
+	// Ref is the message's short ref, 16 characters of [A-Za-z0-9_-]. An email's
+	// Message-ID is then r{Ref}.{hash}@{domain}, which providers report back.
+	Ref string
+	// Bounces and Replies are the signed TOKENs of the message's return addresses: an
+	// email with `bounces:` set goes out with the envelope sender LOCAL+Bounces@DOMAIN,
+	// with `replies:` set with the Reply-To LOCAL+Replies@DOMAIN.
+	Bounces, Replies string
 }
 
 // WhatsAppTemplate is a message template approved by Meta, sent by name with its body

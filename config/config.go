@@ -39,6 +39,11 @@ type Config struct {
 	Channels map[string]ChannelConfig `yaml:"channels"`
 	// Worker tunes the task processor.
 	Worker Worker `yaml:"worker"`
+	// Inbound configures what Rapport hears back: the inbound SMTP server and the
+	// soft-bounce limit.
+	Inbound Inbound `yaml:"inbound"`
+	// Tracking configures click tracking.
+	Tracking Tracking `yaml:"tracking"`
 
 	loc *time.Location
 	// sections are the top-level blocks by key, for Section.
@@ -193,6 +198,9 @@ func (c *Config) applyDefaults() {
 	if c.Worker.PollInterval == 0 {
 		c.Worker.PollInterval = duration.Duration(time.Second)
 	}
+	if c.Inbound.SoftBounceLimit == 0 {
+		c.Inbound.SoftBounceLimit = 3
+	}
 }
 
 // Location returns the default time zone (Defaults.Timezone), UTC when unset.
@@ -231,8 +239,8 @@ func (c *ChannelConfig) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Decode fills v, a channel type's config struct, from the block, strictly: unknown keys
-// and bad values come back as yamlx.Errors at their lines. The type and rate keys, which
-// every channel has and BuildChannels reads, are skipped.
+// and bad values come back as yamlx.Errors at their lines. The type, rate and events
+// keys, which config reads itself for every channel (listeningKeys), are skipped.
 func (c ChannelConfig) Decode(v any) error {
 	if c.node == nil {
 		return nil
@@ -240,7 +248,7 @@ func (c ChannelConfig) Decode(v any) error {
 	block := *c.node
 	block.Content = nil
 	for i := 0; i+1 < len(c.node.Content); i += 2 {
-		if k := c.node.Content[i].Value; k != "type" && k != "rate" {
+		if k := c.node.Content[i].Value; !listeningKeys[k] {
 			block.Content = append(block.Content, c.node.Content[i], c.node.Content[i+1])
 		}
 	}

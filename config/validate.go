@@ -158,6 +158,8 @@ func (v *validator) validate() {
 		}
 	}
 
+	v.inbound()
+
 	if a := c.Worker.MetricsAddr; a != "" {
 		if _, port, err := net.SplitHostPort(a); err != nil || !validPort(port) {
 			v.addf(v.at("worker", "metrics_addr"), "worker.metrics_addr %q must be host:port or :port, like \":9090\"", a)

@@ -19,7 +19,9 @@ import (
 //	join S LIST   the items of LIST joined by S
 //	lower, upper  change case
 //	first N LIST  the first N items of LIST
+//	notrack URL   URL, left alone by click tracking:   <a href="{{ notrack "https://shop.example/help" }}">
 var Funcs = map[string]any{
+	"notrack": notrack,
 	"default": defaultValue,
 	"money":   money,
 	"date":    formatDate,

@@ -28,6 +28,10 @@ type Data struct {
 	UnsubscribeURL string
 	// FeedbackURL is the customer's signed feedback page; templates add ?score=N.
 	FeedbackURL string
+	// Track, when set, rewrites each link of the rendered message for click tracking
+	// (the href of each <a>, each http(s) URL of the text), except those the template
+	// wrapped in `notrack`. It leaves alone what it should not track.
+	Track func(url string) string
 }
 
 // Journey names the journey a message belongs to.
@@ -412,8 +416,17 @@ func (s *Set) pick(name string, kind channels.Kind, locale string) *variant {
 	return nil
 }
 
-// Render renders template name for a channel kind in the customer's locale.
+// Render renders template name for a channel kind in the customer's locale. With
+// data.Track set, its links are rewritten for click tracking.
 func (s *Set) Render(name string, kind channels.Kind, locale string, data Data) (Rendered, error) {
+	r, err := s.render(name, kind, locale, data)
+	if err == nil {
+		track(&r, data.Track)
+	}
+	return r, err
+}
+
+func (s *Set) render(name string, kind channels.Kind, locale string, data Data) (Rendered, error) {
 	v := s.pick(name, kind, locale)
 	if v == nil {
 		return Rendered{}, fmt.Errorf("template %s has no %s version", name, kind)

@@ -33,13 +33,25 @@ func init() {
 		}})
 }
 
-// sender is the parsed From address shared by both types.
+// sender is the parsed From address, and the return addresses, shared by both types.
 type sender struct {
 	from   string
 	domain string
+	// bounces and replies are the configured return addresses split at their @, empty
+	// when not set.
+	bounces, replies [2]string
 }
 
-func parseFrom(from string) (sender, error) {
+// Return is the part of both types' config that names the return addresses.
+type Return struct {
+	// Bounces, like "bounces@mail.shop.example", makes each message's envelope sender
+	// bounces+TOKEN@mail.shop.example, where TOKEN names the message (VERP).
+	Bounces string `yaml:"bounces"`
+	// Replies makes each message's Reply-To replies+TOKEN@DOMAIN.
+	Replies string `yaml:"replies"`
+}
+
+func parseFrom(from string, ret Return) (sender, error) {
 	if from == "" {
 		return sender{}, fmt.Errorf("from is required, like \"Shop <hello@shop.example>\"")
 	}
@@ -48,8 +60,25 @@ func parseFrom(from string) (sender, error) {
 		return sender{}, fmt.Errorf("from %q is not an email address: %v", from, err)
 	}
 	_, domain, _ := strings.Cut(a.Address, "@")
-	return sender{from: from, domain: domain}, nil
+	s := sender{from: from, domain: domain}
+	for _, r := range []struct {
+		key, addr string
+		to        *[2]string
+	}{{"bounces", ret.Bounces, &s.bounces}, {"replies", ret.Replies, &s.replies}} {
+		if r.addr == "" {
+			continue
+		}
+		local, dom, ok := strings.Cut(r.addr, "@")
+		if a, err := mail.ParseAddress(r.addr); err != nil || !ok || a.Address != r.addr || local == "" || strings.Contains(local, "+") || strings.Contains(dom, "@") {
+			return sender{}, fmt.Errorf("%s %q is not a plain address like %s@mail.shop.example (without a +)", r.key, r.addr, r.key)
+		}
+		*r.to = [2]string{local, dom}
+	}
+	return s, nil
 }
+
+// verp returns LOCAL+TOKEN@DOMAIN of a return address.
+func verp(addr [2]string, token string) string { return addr[0] + "+" + token + "@" + addr[1] }
 
 // build turns a rendered message into a MIME email. A bad recipient address is a
 // permanent error.
@@ -63,11 +92,27 @@ func (s sender) build(msg channels.Message, opts ...gomail.MsgOption) (*gomail.M
 	}
 	m.Subject(subject(msg.Subject))
 	m.SetDate()
-	if msg.ID != "" {
+	switch {
+	case msg.Return != nil && msg.ID != "":
+		sum := sha256.Sum256([]byte(msg.ID))
+		m.SetMessageIDWithValue("r" + msg.Return.Ref + "." + hex.EncodeToString(sum[:8]) + "@" + s.domain)
+	case msg.ID != "":
 		sum := sha256.Sum256([]byte(msg.ID))
 		m.SetMessageIDWithValue(hex.EncodeToString(sum[:12]) + "@" + s.domain)
-	} else {
+	default:
 		m.SetMessageID()
+	}
+	if r := msg.Return; r != nil {
+		if s.bounces[0] != "" && r.Bounces != "" {
+			if err := m.EnvelopeFrom(verp(s.bounces, r.Bounces)); err != nil {
+				return nil, fmt.Errorf("envelope sender: %w", err)
+			}
+		}
+		if s.replies[0] != "" && r.Replies != "" {
+			if err := m.ReplyTo(verp(s.replies, r.Replies)); err != nil {
+				return nil, fmt.Errorf("reply-to: %w", err)
+			}
+		}
 	}
 	if msg.UnsubscribeURL != "" {
 		m.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+msg.UnsubscribeURL+">")

@@ -19,6 +19,9 @@ type OutboxConfig struct {
 	Dir string `yaml:"dir"`
 	// From is the sender written into each email, like "Shop <hello@shop.example>".
 	From string `yaml:"from"`
+	// Return sets the return addresses (bounces, replies), as an smtp channel does, so
+	// that replies to outbox mail can be tried with `rapport inbound`.
+	Return `yaml:",inline"`
 }
 
 // Outbox is an outbox channel: it writes each message as an .eml file instead of sending
@@ -31,7 +34,7 @@ type Outbox struct {
 // NewOutbox checks cfg. The folder is created by the first send, so that validating a
 // config touches nothing.
 func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
-	s, err := parseFrom(cfg.From)
+	s, err := parseFrom(cfg.From, cfg.Return)
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,8 @@ type SMTPConfig struct {
 	Pool int `yaml:"pool"`
 	// Timeout bounds dialling and each SMTP exchange; default 30s.
 	Timeout duration.Duration `yaml:"timeout"`
+	// Return sets the return addresses (bounces, replies).
+	Return `yaml:",inline"`
 }
 
 const (
@@ -99,7 +101,7 @@ func WithTLSConfig(c *tls.Config) Option {
 // NewSMTP checks cfg, fills in its defaults and returns the channel. It dials nothing
 // until the first send, so a wrong host or password shows up as a failed send.
 func NewSMTP(cfg SMTPConfig, opts ...Option) (*SMTP, error) {
-	s, err := parseFrom(cfg.From)
+	s, err := parseFrom(cfg.From, cfg.Return)
 	if err != nil {
 		return nil, err
 	}

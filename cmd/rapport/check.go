@@ -70,6 +70,7 @@ func check(ctx context.Context, path string, stdout, stderr io.Writer) int {
 		cancel()
 		report(part, err)
 	}
+	checkInbound(ctx, l.Config, report)
 	if problems > 0 {
 		fmt.Fprintf(stdout, "%s wrong in %s\n", count(problems, "thing"), l.Config.File)
 		return 1

@@ -29,6 +29,8 @@ func commandTable() []command {
 		{"api", "", "run only the HTTP API", serveCmd},
 		{"validate", "", "load config, journeys and templates; print every problem as file:line: message", validateCmd},
 		{"check", "", "dial Redis and every channel (SMTP login, bot token, ...); say what is wrong", checkCmd},
+		{"inbound", "FILE.eml [--rcpt ADDRESS] [--from ADDRESS]",
+			"feed one message (a reply, a DSN) to the running inbound SMTP server", inboundCmd},
 		{"preview", "TEMPLATE [--customer F.json] [--event F.json] [--locale ru] [--channel email] [--html F|-]",
 			"render one template for a sample customer and event (no Redis)", preview},
 		{"simulate", "SCENARIO.test.yaml ...", "run journeys on a virtual clock, nothing sent; print the timeline", simulate},

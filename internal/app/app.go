@@ -16,6 +16,7 @@ import (
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/backfill"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/inbound"
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/store"
@@ -42,6 +43,8 @@ type App struct {
 	in    Instruments
 	links *signing.Links // the URLs messages carry and the API verifies
 	eng   *engine.Engine
+	// listen hears back from the channels: bounces, complaints, replies, clicks.
+	listen *inbound.Service
 
 	worker *queue.Worker // nil without the worker role
 	srv    *http.Server  // nil when nothing serves HTTP
@@ -93,6 +96,9 @@ func (a *App) build() error {
 	a.in = NewInstruments(conn.rdb, a.store, a.log)
 	a.in.Metrics.WatchQueues(conn.rdb)
 	a.links = NewLinks(cfg)
+	if a.listen, err = a.newListening(); err != nil {
+		return err
+	}
 	if a.eng, err = a.newEngine(); err != nil {
 		return err
 	}
@@ -139,6 +145,8 @@ func (a *App) newEngine() (*engine.Engine, error) {
 		Observer:       a.in.Observer(),
 		Policies:       l.Policies,
 		Logger:         a.log,
+		Return:         a.listen.Return,
+		ClickURL:       a.listen.EngineClickURL(),
 	})
 }
 
@@ -179,6 +187,9 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.log.Info("worker started", "journeys", len(a.files.Journeys.All()), "channels", len(a.files.Channels))
 	}
+	if err := a.startListening(); err != nil {
+		return err
+	}
 	if a.srv == nil {
 		return nil
 	}
@@ -206,6 +217,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.cancel()
 	}
 	var errs []error
+	if a.listen != nil {
+		errs = append(errs, a.listen.Shutdown(ctx))
+	}
 	if a.srv != nil {
 		errs = append(errs, a.stopHTTP(ctx))
 	}

@@ -35,7 +35,7 @@ func (a *App) newHTTP() (*http.Server, io.Closer) {
 	switch {
 	case a.roles.API:
 		dash := dashboard.New(a.conn.dial, true)
-		h := withPages(api.New(a.apiOptions(dash)), a.pageOptions())
+		h := withListening(withPages(api.New(a.apiOptions(dash)), a.pageOptions()), a.listen)
 		return newHTTPServer(cfg.HTTP.Addr, h), dash
 	case cfg.Worker.MetricsAddr != "":
 		return newHTTPServer(cfg.Worker.MetricsAddr, api.Ops(a.opsOptions())), nil

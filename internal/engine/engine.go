@@ -98,6 +98,13 @@ type Config struct {
 	// (CustomerID, Channel, MessageID, Locale, IssuedAt: the send time), for
 	// .feedback_url; nil means templates get an empty one.
 	FeedbackURL func(l signing.Link) string
+	// Return, when set, names a message about to go out so that what comes back from
+	// its channel finds it (return addresses, a Message-ID with its ref); it returns nil
+	// for a channel that does not listen. An error is retried like any Redis error.
+	Return func(ctx context.Context, r store.Ref) (*channels.Return, error)
+	// ClickURL, when set, returns the tracked link that stands for url in the message r
+	// names, or url itself for a link it does not track.
+	ClickURL func(r store.Ref, url string) string
 	// Stats, when set, counts each event once its profile change is recorded; an error
 	// retries the event.
 	Stats Stats

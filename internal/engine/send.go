@@ -193,6 +193,9 @@ func (e *Engine) usable(d *Delivery, name string) (route, error) {
 	case addr == "":
 		return why("no address")
 	case d.blocked[name] != "" && d.blocked[name] == store.AddressDigest(addr):
+		if store.BlockReason(d.blocked, name) == store.BlockedBounced {
+			return why(store.BlockedBounced)
+		}
 		return why("blocked")
 	case !d.snap.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
 		return why("no template")
@@ -239,6 +242,9 @@ func (e *Engine) try(ctx context.Context, d *Delivery, name string) error {
 	if err := e.render(d); err != nil {
 		d.err = err
 		return e.record(ctx, d, OutcomeFailed, err.Error())
+	}
+	if err := e.name(ctx, d); err != nil {
+		return err
 	}
 	res, err := e.cfg.Store.Reserve(ctx, store.Reservation{CustomerID: d.CustomerID, MessageID: d.MessageID,
 		Token: d.token, Channel: name, Address: r.address, At: d.Now, Lease: e.cfg.SendLease, Windows: d.windows,
@@ -359,6 +365,10 @@ func (e *Engine) render(d *Delivery) error {
 			OccurredAt: d.Event.OccurredAt, Data: d.Event.Data},
 		Journey: templates.Journey{ID: d.Journey.ID, Name: d.Journey.Name}, Channel: d.Channel.Name,
 		MessageID: d.MessageID, Locale: locale, Now: d.Now, UnsubscribeURL: e.cfg.UnsubscribeURL, FeedbackURL: e.cfg.FeedbackURL})
+	if e.cfg.ClickURL != nil {
+		ref := d.ref()
+		data.Track = func(url string) string { return e.cfg.ClickURL(ref, url) }
+	}
 	r, err := d.snap.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", d.Step.Send.Template, err)
@@ -371,6 +381,26 @@ func (e *Engine) render(d *Delivery) error {
 		Meta:           map[string]string{"journey": d.Journey.ID, "step": d.Step.ID, "template": d.Step.Send.Template},
 	}
 	return nil
+}
+
+// name gives the rendered message what lets the channel's feedback find it: its return
+// addresses and the ref its Message-ID carries.
+func (e *Engine) name(ctx context.Context, d *Delivery) error {
+	if e.cfg.Return == nil {
+		return nil
+	}
+	r, err := e.cfg.Return(ctx, d.ref())
+	if err != nil {
+		return err
+	}
+	d.Message.Return = r
+	return nil
+}
+
+// ref names d's message for what comes back of it.
+func (d *Delivery) ref() store.Ref {
+	return store.Ref{CustomerID: d.CustomerID, MessageID: d.MessageID, Channel: d.Channel.Name,
+		Journey: d.Journey.ID, Step: d.Step.ID, Address: store.AddressDigest(d.Address)}
 }
 
 // record writes an outcome reached without the message's claim (skipped, capped,

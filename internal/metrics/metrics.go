@@ -29,6 +29,7 @@ type Metrics struct {
 	lateness    prometheus.Histogram
 	tasks       *prometheus.HistogramVec
 	registered  engine.Observers // the metrics of Register, told of everything the engine tells
+	feedback    *prometheus.CounterVec
 }
 
 var _ engine.Observer = (*Metrics)(nil)
@@ -65,8 +66,9 @@ func New() *Metrics {
 			Help:    "How long the worker took over a task, by task type and result (ok or error).",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"type", "result"}),
+		feedback: newFeedback(),
 	}
-	m.reg.MustRegister(m.events, m.messages, m.enrolments, m.sendSeconds, m.lateness, m.tasks,
+	m.reg.MustRegister(m.events, m.messages, m.enrolments, m.sendSeconds, m.lateness, m.tasks, m.feedback,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, x := range newRegistered() {
 		m.reg.MustRegister(x)

@@ -54,6 +54,9 @@ type JourneyStats struct {
 	Converted      int64   `json:"converted"`
 	ConversionRate float64 `json:"conversion_rate"`
 	Revenue        float64 `json:"revenue"`
+	// Clicked counts tracked links followed in the journey's messages, once per message
+	// and link.
+	Clicked int64 `json:"clicked"`
 }
 
 // Report reads the counters for the last days days (today, UTC, and the days before),
@@ -136,6 +139,11 @@ func (r *Recorder) Report(ctx context.Context, days int, journeys []string) (Rep
 				j := field[len(fConverted):]
 				js := rep.Journeys[j]
 				js.Converted += n
+				rep.Journeys[j] = js
+			case strings.HasPrefix(field, fClicked):
+				j := field[len(fClicked):]
+				js := rep.Journeys[j]
+				js.Clicked += n
 				rep.Journeys[j] = js
 			case strings.HasPrefix(field, fJourneyRev):
 				j := field[len(fJourneyRev):]

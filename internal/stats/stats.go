@@ -35,6 +35,9 @@ var markerTTL = event.DedupWindow
 const (
 	OrderPlaced  = store.OrderPlaced
 	NPSSubmitted = "nps.submitted"
+	// MessageClicked is a followed tracked link; its first click per link counts as the
+	// journey's clicked.
+	MessageClicked = "message.clicked"
 )
 
 // npsSurvey names the NPS answers kept per customer by the store.
@@ -106,6 +109,7 @@ const (
 	fReturned90   = "returned_90d"
 	fEntered      = "entered:"
 	fConverted    = "converted:"
+	fClicked      = "clicked:"
 	fJourneyRev   = "revenue_cents:"
 )
 
@@ -213,6 +217,11 @@ func (r *Recorder) Applied(ctx context.Context, ev event.Event, a store.Applied)
 	case NPSSubmitted:
 		if err := r.answer(ctx, &b, ev); err != nil {
 			return err
+		}
+	case MessageClicked:
+		// Every click raises the event; the first on a link of a message counts.
+		if j, _ := ev.Data["journey"].(string); j != "" && ev.Data["first"] == true {
+			b.addDay(r, ev.OccurredAt, fClicked+j, 1)
 		}
 	}
 	if err := r.run(ctx, "event\x00"+ev.ID, &b); err != nil {

@@ -90,7 +90,7 @@ func (s *Store) indexKey(cid string) string { return s.key(cid, "keys") }
 // fixedKeys are the customer's keys whose names hold nothing but the customer id.
 func (s *Store) fixedKeys(cid string) []string {
 	return []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.blockedKey(cid), s.factsKey(cid),
-		s.indexKey(cid)}
+		s.feedbackKey(cid), s.indexKey(cid)}
 }
 
 // indexMargin is how long after its expiry a key stays listed in the index.
@@ -352,6 +352,10 @@ type Record struct {
 	MessageID string `json:"message_id,omitempty"`
 	// ProviderID is the channel's own id of a sent message, when it gave one.
 	ProviderID string `json:"provider_id,omitempty"`
+	// Delivery and Clicked are the message's marks (see Marks), filled in when the
+	// customer is shown; the stored line does not hold them.
+	Delivery string `json:"delivery,omitempty"`
+	Clicked  bool   `json:"clicked,omitempty"`
 }
 
 // Passed is a channel a step passed over, and why.
@@ -441,6 +445,21 @@ func (c forgetCall) argv() []any    { return []any{c.at.UnixMicro(), ErasedMemor
 // the customer id and a time, nothing about the person. The suppression lists keep their
 // digests of the addresses that opted out, which name no customer.
 func (s *Store) Forget(ctx context.Context, cid string, at time.Time) error {
+	// The return paths of the messages live in other slots (a reply names only its ref):
+	// they go first, while the history still lists the messages.
+	history, err := s.History(ctx, cid)
+	if err != nil {
+		return fmt.Errorf("erase customer %s: %w", cid, err)
+	}
+	var messages []string
+	for _, r := range history {
+		if r.MessageID != "" {
+			messages = append(messages, r.MessageID)
+		}
+	}
+	if err := s.forgetRefs(ctx, cid, messages); err != nil {
+		return err
+	}
 	res, err := s.run(ctx, forget, forgetCall{marker: s.erasedKey(cid), index: s.indexKey(cid),
 		fixed: s.fixedKeys(cid), at: at}).Result()
 	if err == nil {
