@@ -64,6 +64,7 @@ func (a *App) apiOptions(dash http.Handler) api.Options {
 	opts.Feedback = a.links.VerifyFeedback
 	opts.Stats = a.in.Stats
 	opts.Monitoring = dash
+	opts.BaseURL = cfg.HTTP.BaseURL
 	opts.Observer = a.in.Observer()
 	opts.JourneyStats = a.in.Journeys.Get
 	return opts
