@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/language"
 )
 
 // Event is one thing that happened to a customer: an order, an abandoned cart, a review.
@@ -168,12 +170,32 @@ func validateAttribute(k string, v any) error {
 			return &FieldError{field, fmt.Sprintf("is %d bytes of JSON; at most %d are allowed", len(b), MaxAttributeValue)}
 		}
 	}
+	if k == "locale" && v != nil && v != "" {
+		s, ok := v.(string)
+		if !ok {
+			return &FieldError{field, "must be a BCP 47 language tag like ru or pt-BR"}
+		}
+		if _, err := ParseLocale(field, s); err != nil {
+			return err
+		}
+	}
 	if k == "birthday" && v != nil {
 		if s, ok := v.(string); !ok || !IsDate(s) {
 			return &FieldError{field, "must be a date YYYY-MM-DD or MM-DD, like 1990-02-28"}
 		}
 	}
 	return nil
+}
+
+// ParseLocale reads a locale as a BCP 47 language tag (ru, pt-BR, en_US) and returns it
+// in its canonical form (pt-BR, en-US), which holds only letters, digits and hyphens. An
+// error is a *FieldError naming field.
+func ParseLocale(field, s string) (string, error) {
+	tag, err := language.Parse(s)
+	if err != nil {
+		return "", &FieldError{field, fmt.Sprintf("%.50q is not a BCP 47 language tag like ru or pt-BR (%v)", s, err)}
+	}
+	return tag.String(), nil
 }
 
 // IsDate reports whether s is a yearly date as date triggers read it: YYYY-MM-DD or MM-DD.

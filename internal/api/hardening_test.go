@@ -110,6 +110,7 @@ func TestAProfileUpdateTakesTheAttributesOnly(t *testing.T) {
 		`{"first_name": "` + strings.Repeat("x", 1001) + `"}`:    "customer.first_name",
 		`{"customer": {"first_name": "Anna", "total_spent": 1}}`: "customer.total_spent",
 		`{"~e:welcome": "abc step-1 0 0 0 0"}`:                   "customer.~e:welcome",
+		`{"locale": "../../../x/owned"}`:                         "customer.locale",
 	} {
 		if a := put(body); a.status != 400 || a.body["field"] != field {
 			t.Errorf("PUT %.40s: %v, want 400 naming %s", body, a, field)
@@ -133,6 +134,7 @@ func TestIdsThatCouldCollideAreRefused(t *testing.T) {
 		{"a customer id with a brace", "POST", "/v1/events", `{"type": "order.placed", "customer_id": "zz}:applied:q"}`, "customer_id"},
 		{"a customer id with an opening brace", "POST", "/v1/events", `{"type": "order.placed", "customer_id": "{zz"}`, "customer_id"},
 		{"a customer id with a control character", "POST", "/v1/events", `{"type": "order.placed", "customer_id": "zz\u001b"}`, "customer_id"},
+		{"a locale that is a path", "POST", "/v1/events", `{"type": "order.placed", "customer_id": "zz", "customer": {"locale": "../../../x/owned"}}`, "customer.locale"},
 		{"a customer id of 201 characters", "POST", "/v1/events", `{"type": "order.placed", "customer_id": "` + strings.Repeat("z", 201) + `"}`, "customer_id"},
 		{"an event id with a brace in a batch", "POST", "/v1/events/batch", `{"events": [{"id": "q}:customer", "type": "x", "customer_id": "zz"}]}`, ""},
 		{"a profile read of such a customer", "GET", "/v1/customers/zz%7D:applied:q", "", "id"},
