@@ -138,6 +138,7 @@ func (a *App) newEngine() (*engine.Engine, error) {
 		Stats:          a.in.Stats,
 		Observer:       a.in.Observer(),
 		Policies:       l.Policies,
+		Backlog:        queue.NewEventBacklog(a.conn.rdb),
 		Logger:         a.log,
 	})
 }
