@@ -124,3 +124,27 @@ func TestSendThroughSentinel(t *testing.T) {
 		t.Fatalf("the event is not on the master: %v", err)
 	}
 }
+
+// The Go client refuses the ids the API refuses: braces would move a key's Redis hash
+// tag and let one customer's keys be another's.
+func TestSendRefusesIdsThatCouldCollide(t *testing.T) {
+	srv := redistest.Start(t)
+	c := client.NewFromRedis(srv.Client(t))
+	for _, tc := range []struct {
+		ev    event.Event
+		field string
+	}{
+		{event.Event{ID: "q}:customer", Type: "order.placed", CustomerID: "zz"}, "id"},
+		{event.Event{ID: "evt-2", Type: "order.placed", CustomerID: "zz}:applied:q"}, "customer_id"},
+		{event.Event{ID: "evt-3", Type: "order.placed", CustomerID: "zz\r\n"}, "customer_id"},
+	} {
+		_, err := c.Send(context.Background(), tc.ev)
+		var fe *event.FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("Send(id %q, customer %q) = %v, want a field error naming %s", tc.ev.ID, tc.ev.CustomerID, err, tc.field)
+		}
+	}
+	if _, err := asynq.NewInspectorFromRedisClient(srv.Client(t)).GetQueueInfo(event.Queue); err == nil {
+		t.Fatal("the events queue exists: a refused event was queued")
+	}
+}

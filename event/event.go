@@ -11,7 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/language"
 )
 
 // Event is one thing that happened to a customer: an order, an abandoned cart, a review.
@@ -39,7 +42,7 @@ const (
 	Queue = "events"
 	// DedupWindow is how long an event ID is remembered after the event was processed.
 	DedupWindow = 7 * 24 * time.Hour
-	// MaxIDLength bounds ids so that keys stay small.
+	// MaxIDLength bounds ids, in characters, so that keys stay small (see CheckID).
 	MaxIDLength = 200
 )
 
@@ -82,12 +85,14 @@ func (e *Event) Validate() error {
 		return &FieldError{"type", "is required"}
 	case len(e.Type) > MaxIDLength || !typePattern.MatchString(e.Type):
 		return &FieldError{"type", "must be letters, digits and . _ : - (like order.placed)"}
-	case e.CustomerID == "":
-		return &FieldError{"customer_id", "is required"}
-	case len(e.CustomerID) > MaxIDLength:
-		return &FieldError{"customer_id", fmt.Sprintf("is longer than %d characters", MaxIDLength)}
-	case len(e.ID) > MaxIDLength:
-		return &FieldError{"id", fmt.Sprintf("is longer than %d characters", MaxIDLength)}
+	}
+	if err := CheckID("customer_id", e.CustomerID); err != nil {
+		return err
+	}
+	if e.ID != "" { // the API and the client fill in an empty one
+		if err := CheckID("id", e.ID); err != nil {
+			return err
+		}
 	}
 	if len(e.Customer) > MaxAttributes {
 		return &FieldError{"customer", fmt.Sprintf("sets %d attributes; at most %d are allowed", len(e.Customer), MaxAttributes)}
@@ -110,6 +115,30 @@ func (e *Event) Validate() error {
 		}
 		if math.Abs(f) > MaxTotal {
 			return &FieldError{"data.total", fmt.Sprintf("is beyond ±%g, more than Rapport can count", MaxTotal)}
+		}
+	}
+	return nil
+}
+
+// CheckID checks an event id or a customer id, which Rapport builds Redis keys from: 1
+// to MaxIDLength characters of UTF-8 text, none of them a control character, { or }
+// (braces would move the key's Redis hash tag, and let one id's keys be another's). The
+// error is a *FieldError naming field.
+func CheckID(field, id string) error {
+	switch {
+	case id == "":
+		return &FieldError{field, "is required"}
+	case !utf8.ValidString(id):
+		return &FieldError{field, "is not valid UTF-8 text"}
+	case utf8.RuneCountInString(id) > MaxIDLength:
+		return &FieldError{field, fmt.Sprintf("is longer than %d characters", MaxIDLength)}
+	}
+	for _, r := range id {
+		switch {
+		case r == '{' || r == '}':
+			return &FieldError{field, fmt.Sprintf("must not contain %q: braces are kept for Redis hash tags", r)}
+		case unicode.IsControl(r):
+			return &FieldError{field, fmt.Sprintf("must not contain the control character %U", r)}
 		}
 	}
 	return nil
@@ -141,12 +170,32 @@ func validateAttribute(k string, v any) error {
 			return &FieldError{field, fmt.Sprintf("is %d bytes of JSON; at most %d are allowed", len(b), MaxAttributeValue)}
 		}
 	}
+	if k == "locale" && v != nil && v != "" {
+		s, ok := v.(string)
+		if !ok {
+			return &FieldError{field, "must be a BCP 47 language tag like ru or pt-BR"}
+		}
+		if _, err := ParseLocale(field, s); err != nil {
+			return err
+		}
+	}
 	if k == "birthday" && v != nil {
 		if s, ok := v.(string); !ok || !IsDate(s) {
 			return &FieldError{field, "must be a date YYYY-MM-DD or MM-DD, like 1990-02-28"}
 		}
 	}
 	return nil
+}
+
+// ParseLocale reads a locale as a BCP 47 language tag (ru, pt-BR, en_US) and returns it
+// in its canonical form (pt-BR, en-US), which holds only letters, digits and hyphens. An
+// error is a *FieldError naming field.
+func ParseLocale(field, s string) (string, error) {
+	tag, err := language.Parse(s)
+	if err != nil {
+		return "", &FieldError{field, fmt.Sprintf("%.50q is not a BCP 47 language tag like ru or pt-BR (%v)", s, err)}
+	}
+	return tag.String(), nil
 }
 
 // IsDate reports whether s is a yearly date as date triggers read it: YYYY-MM-DD or MM-DD.

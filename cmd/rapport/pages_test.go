@@ -33,3 +33,35 @@ func TestServeShowsThePreviewPageUnderTheAPITokens(t *testing.T) {
 		t.Fatalf("GET /v1/journeys = %d: the API must still answer beside the pages", code)
 	}
 }
+
+// Every page Rapport serves, and those it will serve later, sends the security headers:
+// one middleware wraps the whole server.
+func TestEveryPageSendsTheSecurityHeaders(t *testing.T) {
+	s := newSetup(t, "../../workflows", "")
+	s.start(t, "serve")
+	for _, path := range []string{"/preview/", "/preview/abandoned-cart", "/stats/", "/monitoring/",
+		"/monitoring/queues/steps", "/feedback/forged-token?score=3", "/unsubscribe/forged-token",
+		"/customers/", "/preferences/", "/v1/journeys", "/no-such-page"} {
+		t.Run(path, func(t *testing.T) {
+			req, err := http.NewRequest("GET", "http://"+s.addr+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.SetBasicAuth("ops", token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			h := resp.Header
+			if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" ||
+				!strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Fatalf("GET %s (%d): nosniff %q, frame options %q, policy %q", path, resp.StatusCode,
+					h.Get("X-Content-Type-Options"), h.Get("X-Frame-Options"), h.Get("Content-Security-Policy"))
+			}
+			if strings.HasPrefix(path, "/monitoring/") != strings.Contains(h.Get("Content-Security-Policy"), "'sha256-") {
+				t.Fatalf("GET %s has the policy %q: the dashboard's scripts by hash, and only there", path, h.Get("Content-Security-Policy"))
+			}
+		})
+	}
+}

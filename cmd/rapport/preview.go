@@ -50,6 +50,9 @@ func preview(c *cli, args []string) int {
 	}
 	if err := f.run(rest[0], c.stdout, c.stderr); err != nil {
 		fmt.Fprintln(c.stderr, err)
+		if errors.As(err, new(badLocale)) {
+			return 2
+		}
 		return 1
 	}
 	return 0
@@ -72,7 +75,7 @@ func (f previewFlags) run(name string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("rapport preview: %w", err)
 	}
-	data, loc, err := f.data(cfg, kind)
+	data, loc, tag, err := f.data(cfg, kind)
 	if err != nil {
 		return fmt.Errorf("rapport preview: %w", err)
 	}
@@ -80,39 +83,56 @@ func (f previewFlags) run(name string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("rapport preview: %w", err)
 	}
-	return f.write(stdout, name, loc, kind, r)
+	return f.write(stdout, name, tag, kind, r)
 }
 
 // data is the sample data, with the customer and event of --customer and --event, and
 // the locale to render in.
-func (f previewFlags) data(cfg *config.Config, kind channels.Kind) (templates.Data, string, error) {
+func (f previewFlags) data(cfg *config.Config, kind channels.Kind) (templates.Data, string, string, error) {
 	in := templates.Sample(cfg.Defaults.Locale, time.Now().UTC())
 	if f.customer != "" {
 		var attrs map[string]any
 		if err := readJSONFile(f.customer, &attrs); err != nil {
-			return templates.Data{}, "", fmt.Errorf("--customer: %w", err)
+			return templates.Data{}, "", "", fmt.Errorf("--customer: %w", err)
 		}
 		in.Customer = attrs
 	}
 	if f.event != "" {
 		var ev event.Event
 		if err := readJSONFile(f.event, &ev); err != nil {
-			return templates.Data{}, "", fmt.Errorf("--event: %w", err)
+			return templates.Data{}, "", "", fmt.Errorf("--event: %w", err)
 		}
 		withEvent(&in, ev)
 	}
-	loc := f.locale
-	if loc == "" {
-		loc, _ = in.Customer["locale"].(string)
-	}
-	if loc == "" {
-		loc = cfg.Defaults.Locale
+	loc, tag, err := f.pickLocale(cfg, in.Customer)
+	if err != nil {
+		return templates.Data{}, "", "", err
 	}
 	in.Customer["locale"], in.Locale = loc, loc
 	in.Channel = previewChannel(cfg, kind, f.channel)
 	links := app.NewLinks(cfg)
 	in.UnsubscribeURL, in.FeedbackURL = links.UnsubscribeURL, links.FeedbackURL
-	return templates.NewData(in), loc, nil
+	return templates.NewData(in), loc, tag, nil
+}
+
+// badLocale is a locale that is not a BCP 47 tag: preview exits 2, as for a bad flag.
+type badLocale struct{ error }
+
+// pickLocale is the locale to render in: --locale, else the customer's, else
+// defaults.locale; and its BCP 47 tag, which names the HTML file.
+func (f previewFlags) pickLocale(cfg *config.Config, customer map[string]any) (loc, tag string, err error) {
+	loc, from := f.locale, "--locale"
+	if v := customer["locale"]; loc == "" && v != nil && v != "" {
+		loc, from = fmt.Sprint(v), "the customer's locale"
+	}
+	if loc == "" {
+		loc, from = cfg.Defaults.Locale, "defaults.locale"
+	}
+	tag, err = event.ParseLocale(from, loc)
+	if err != nil {
+		return "", "", badLocale{err}
+	}
+	return loc, tag, nil
 }
 
 // withEvent puts ev into in as the event, its customer attributes upserted as the
@@ -154,7 +174,7 @@ func previewChannel(cfg *config.Config, kind channels.Kind, channel string) stri
 }
 
 // write prints the subject, preheader and text, and writes the HTML where --html says.
-func (f previewFlags) write(stdout io.Writer, name, loc string, kind channels.Kind, r templates.Rendered) error {
+func (f previewFlags) write(stdout io.Writer, name, tag string, kind channels.Kind, r templates.Rendered) error {
 	if kind == channels.KindEmail {
 		fmt.Fprintf(stdout, "Subject: %s\n", r.Subject)
 		if r.Preheader != "" {
@@ -172,7 +192,7 @@ func (f previewFlags) write(stdout io.Writer, name, loc string, kind channels.Ki
 		_, err := io.WriteString(stdout, r.HTML)
 		return err
 	case "":
-		f.html = filepath.Join(os.TempDir(), "rapport-preview-"+name+"."+loc+".html")
+		f.html = filepath.Join(os.TempDir(), "rapport-preview-"+filepath.Base(name)+"."+tag+".html")
 	}
 	if err := os.WriteFile(f.html, []byte(r.HTML), 0o644); err != nil {
 		return fmt.Errorf("rapport preview: --html: %w", err)

@@ -194,3 +194,44 @@ expect:
 		t.Fatalf("on the shipped config = %d\n%s", code, out)
 	}
 }
+
+// A locale is a BCP 47 tag, never a path: preview names its HTML file after the locale,
+// and --locale ../../../x/owned once wrote owned.html outside the temp folder.
+func TestPreviewTakesOnlyALanguageTagAsTheLocale(t *testing.T) {
+	cfg := shippedConfig(t)
+	root := t.TempDir()
+	tmp := filepath.Join(root, "a", "b", "c")
+	for _, dir := range []string{tmp, filepath.Join(root, "a", "x")} { // x: where owned.html would land
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("TMPDIR", tmp)
+	customer := filepath.Join(root, "c.json")
+	if err := os.WriteFile(customer, []byte(`{"locale": "../../x/owned"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"preview", "thank-you", "--locale", "../../../x/owned", "--config", cfg},
+		{"preview", "thank-you", "--customer", customer, "--config", cfg},
+	} {
+		code, out, errOut := runCmd(args...)
+		if code != 2 || !strings.Contains(errOut, "is not a BCP 47 language tag") {
+			t.Errorf("%v = %d, want 2 and the locale refused\n%s%s", args[2:4], code, out, errOut)
+		}
+	}
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".html") {
+			t.Errorf("preview wrote %s", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd("preview", "thank-you", "--locale", "ru_RU", "--config", cfg)
+	want := filepath.Join(tmp, "rapport-preview-thank-you.ru-RU.html")
+	if _, err := os.Stat(want); code != 0 || err != nil {
+		t.Fatalf("preview --locale ru_RU = %d, %v: want %s\n%s%s", code, err, want, out, errOut)
+	}
+}

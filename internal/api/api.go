@@ -69,11 +69,15 @@ type Options struct {
 	// Metrics, when set, serves GET /metrics, without a token.
 	Metrics http.Handler
 	// Monitoring, when set, serves the queue dashboard under /monitoring/, to requests
-	// with an API token as a bearer token or as the password of HTTP basic auth.
+	// with an API token as a bearer token or as the password of HTTP basic auth. A
+	// request that changes state must come from a page of BaseURL (see sameOrigin).
 	Monitoring http.Handler
 	// Observer, when set, hears the result of every event posted through its Intake:
 	// accepted, duplicate, rejected (400, 413) or unavailable (503).
 	Observer engine.Observer
+	// BaseURL is Rapport's public address (the config's http.base_url): the only origin
+	// the dashboard takes changes from.
+	BaseURL string
 }
 
 const (
@@ -106,7 +110,7 @@ func New(opts Options) http.Handler {
 	s := &server{Options: opts, tokens: tokenauth.New(opts.Tokens)}
 	mux := s.opsRoutes()
 	if opts.Monitoring != nil {
-		mux.Handle("/monitoring/", s.browserAuth(opts.Monitoring))
+		mux.Handle("/monitoring/", s.browserAuth(sameOrigin(opts.BaseURL, opts.Monitoring)))
 		mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
 	}
 	mux.Handle("POST /v1/events", s.auth(http.HandlerFunc(s.postEvent)))

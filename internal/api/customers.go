@@ -23,7 +23,7 @@ type Customers interface {
 const ProfileUpdated = "customer.updated"
 
 func (s *server) customerRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /v1/customers/{id}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /v1/customers/{id}", s.auth(s.checkedID(func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.Customers.Customer(r.Context(), r.PathValue("id"))
 		if errors.Is(err, engine.ErrUnknownCustomer) {
 			writeError(w, http.StatusNotFound, "no customer with this id: nothing is known about them", "")
@@ -35,7 +35,7 @@ func (s *server) customerRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, v)
 	})))
-	mux.Handle("PUT /v1/customers/{id}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("PUT /v1/customers/{id}", s.auth(s.checkedID(func(w http.ResponseWriter, r *http.Request) {
 		var attrs map[string]any
 		if err := s.decode(w, r, &attrs); err != nil {
 			s.fail(w, r, err)
@@ -62,14 +62,14 @@ func (s *server) customerRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID})
 	})))
-	mux.Handle("DELETE /v1/customers/{id}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("DELETE /v1/customers/{id}", s.auth(s.checkedID(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Customers.Forget(r.Context(), r.PathValue("id")); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
 	})))
-	mux.Handle("POST /v1/customers/{id}/consent", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /v1/customers/{id}/consent", s.auth(s.checkedID(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Channel    string `json:"channel"`
 			Subscribed *bool  `json:"subscribed"`
@@ -93,6 +93,18 @@ func (s *server) customerRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"channel": body.Channel, "subscribed": *body.Subscribed})
 	})))
+}
+
+// checkedID lets a request through to next only when the {id} of its path is a
+// customer id as event.CheckID takes it; otherwise it answers 400 naming the field id.
+func (s *server) checkedID(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := event.CheckID("id", r.PathValue("id")); err != nil {
+			s.fail(w, r, intakeError(err, ""))
+			return
+		}
+		next(w, r)
+	})
 }
 
 // unwrapCustomer takes the attributes out of a PUT body shaped like an event's customer

@@ -110,6 +110,7 @@ func TestAProfileUpdateTakesTheAttributesOnly(t *testing.T) {
 		`{"first_name": "` + strings.Repeat("x", 1001) + `"}`:    "customer.first_name",
 		`{"customer": {"first_name": "Anna", "total_spent": 1}}`: "customer.total_spent",
 		`{"~e:welcome": "abc step-1 0 0 0 0"}`:                   "customer.~e:welcome",
+		`{"locale": "../../../x/owned"}`:                         "customer.locale",
 	} {
 		if a := put(body); a.status != 400 || a.body["field"] != field {
 			t.Errorf("PUT %.40s: %v, want 400 naming %s", body, a, field)
@@ -117,5 +118,47 @@ func TestAProfileUpdateTakesTheAttributesOnly(t *testing.T) {
 	}
 	if n := e.queued(t); n != 1 {
 		t.Fatalf("%d events queued, want only the good update", n)
+	}
+}
+
+// Ids that would move a Redis hash tag, like the pair below whose keys were one
+// (rapport:{zz}:applied:q}:customer), are refused with a 400 naming the field, before
+// anything is queued or read.
+func TestIdsThatCouldCollideAreRefused(t *testing.T) {
+	e := setup(t, api.Options{Customers: &known{}})
+	bearer := "Bearer " + token
+	cases := []struct {
+		name, method, path, body, field string
+	}{
+		{"an event id with a brace", "POST", "/v1/events", `{"id": "q}:customer", "type": "order.placed", "customer_id": "zz"}`, "id"},
+		{"a customer id with a brace", "POST", "/v1/events", `{"type": "order.placed", "customer_id": "zz}:applied:q"}`, "customer_id"},
+		{"a customer id with an opening brace", "POST", "/v1/events", `{"type": "order.placed", "customer_id": "{zz"}`, "customer_id"},
+		{"a customer id with a control character", "POST", "/v1/events", `{"type": "order.placed", "customer_id": "zz\u001b"}`, "customer_id"},
+		{"a locale that is a path", "POST", "/v1/events", `{"type": "order.placed", "customer_id": "zz", "customer": {"locale": "../../../x/owned"}}`, "customer.locale"},
+		{"a customer id of 201 characters", "POST", "/v1/events", `{"type": "order.placed", "customer_id": "` + strings.Repeat("z", 201) + `"}`, "customer_id"},
+		{"an event id with a brace in a batch", "POST", "/v1/events/batch", `{"events": [{"id": "q}:customer", "type": "x", "customer_id": "zz"}]}`, ""},
+		{"a profile read of such a customer", "GET", "/v1/customers/zz%7D:applied:q", "", "id"},
+		{"a profile update of such a customer", "PUT", "/v1/customers/zz%7D:applied:q", `{"first_name": "Zz"}`, "id"},
+		{"an erasure of such a customer", "DELETE", "/v1/customers/%7Bzz", "", "id"},
+		{"a consent change of such a customer", "POST", "/v1/customers/zz%7D/consent", `{"channel": "email", "subscribed": false}`, "id"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := e.do(t, c.method, c.path, bearer, c.body)
+			if c.field == "" { // a batch answers per event
+				res, _ := a.body["results"].([]any)
+				if a.status != 200 || len(res) != 1 || res[0].(map[string]any)["status"] != float64(400) ||
+					!strings.HasPrefix(res[0].(map[string]any)["error"].(string), "events[0].id:") {
+					t.Fatalf("%v, want the event answered 400 naming events[0].id", a)
+				}
+				return
+			}
+			if a.status != 400 || a.body["field"] != c.field {
+				t.Fatalf("%v, want 400 naming %s", a, c.field)
+			}
+		})
+	}
+	if n := e.queued(t); n != 0 {
+		t.Fatalf("%d events queued, want none", n)
 	}
 }

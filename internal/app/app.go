@@ -144,6 +144,7 @@ func (a *App) newEngine() (*engine.Engine, error) {
 		Stats:          a.in.Stats,
 		Observer:       a.in.Observer(),
 		Policies:       l.Policies,
+		Backlog:        queue.NewEventBacklog(a.conn.rdb),
 		Logger:         a.log,
 		Return:         a.listen.Return,
 		ClickURL:       a.listen.EngineClickURL(),

@@ -35,7 +35,8 @@ func (a *App) newHTTP() (*http.Server, io.Closer) {
 	switch {
 	case a.roles.API:
 		dash := dashboard.New(a.conn.dial, true)
-		h := withListening(withPages(api.New(a.apiOptions(dash)), a.pageOptions()), a.listen)
+		csp := map[string]string{dashboard.Root + "/": dashboard.CSP(dash)}
+		h := withPages(withListening(api.New(a.apiOptions(dash)), a.listen), a.pageOptions(), csp)
 		return newHTTPServer(cfg.HTTP.Addr, h), dash
 	case cfg.Worker.MetricsAddr != "":
 		return newHTTPServer(cfg.Worker.MetricsAddr, api.Ops(a.opsOptions())), nil
@@ -64,6 +65,7 @@ func (a *App) apiOptions(dash http.Handler) api.Options {
 	opts.Feedback = a.links.VerifyFeedback
 	opts.Stats = a.in.Stats
 	opts.Monitoring = dash
+	opts.BaseURL = cfg.HTTP.BaseURL
 	opts.Observer = a.in.Observer()
 	opts.JourneyStats = a.in.Journeys.Get
 	return opts
@@ -95,14 +97,16 @@ func (a *App) announce() {
 	}
 }
 
-// withPages serves the pages for people (/preview/, /stats/) beside the API handler.
-func withPages(apiHandler http.Handler, opts web.Options) http.Handler {
+// withPages serves the pages for people (/preview/, /stats/) beside the API handler, and
+// sends the security headers (web.SecurityHeaders) with every answer of either, under the
+// Content-Security-Policy of csp's longest matching path prefix.
+func withPages(apiHandler http.Handler, opts web.Options, csp map[string]string) http.Handler {
 	mux := http.NewServeMux()
 	pages := web.Handler(opts)
 	mux.Handle("/preview/", pages)
 	mux.Handle("/stats/", pages)
 	mux.Handle("/", apiHandler)
-	return mux
+	return web.SecurityHeaders(mux, csp)
 }
 
 // erasing is the engine as the customer endpoints use it, its erasure reaching the

@@ -44,6 +44,10 @@ func Dialer(r config.Redis) (func() redis.UniversalClient, error) {
 	}
 }
 
+// ttlTick is how often the embedded Redis is told that time has passed, which is how
+// late its keys may expire.
+const ttlTick = 10 * time.Second
+
 // connectRedis connects to the configured Redis, or starts the embedded in-process one
 // when none is configured.
 func connectRedis(r config.Redis, roles Roles, log *slog.Logger) (*redisConn, error) {
@@ -65,13 +69,20 @@ func connectRedis(r config.Redis, roles Roles, log *slog.Logger) (*redisConn, er
 	log.Warn("EMBEDDED REDIS: no redis.url configured, so state lives in this process only. " +
 		"Nothing survives a restart: pending steps, timers and profiles are lost. Set REDIS_URL for production.")
 	stop := make(chan struct{})
-	go func() { // miniredis keeps TTLs still unless told time passes
-		t := time.NewTicker(time.Second)
+	go func() {
+		// miniredis keeps TTLs still unless told time passes, and each telling walks
+		// and sorts every key: told every second, a few thousand customers' keys keep a
+		// core busy doing nothing. Rapport's TTLs only collect what is done with (its
+		// leases live in values), so they may lapse up to ttlTick late. The time passed
+		// is measured, not assumed, so a slow tick does not stretch them.
+		t := time.NewTicker(ttlTick)
 		defer t.Stop()
+		last := time.Now()
 		for {
 			select {
-			case <-t.C:
-				m.FastForward(time.Second)
+			case now := <-t.C:
+				m.FastForward(now.Sub(last))
+				last = now
 			case <-stop:
 				return
 			}

@@ -5,8 +5,14 @@
 package dashboard
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -87,3 +93,33 @@ func value(key string, v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// CSP is the Content-Security-Policy the dashboard's page needs, for h as New made it:
+// its scripts and styles from Rapport itself, its two inline scripts by their hashes,
+// Google's fonts (which it links to for its text and icons), its API calls to Rapport,
+// and no framing by any site.
+func CSP(h http.Handler) string {
+	page := &recorder{header: http.Header{}}
+	h.ServeHTTP(page, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: Root + "/"}, Header: http.Header{}})
+	scripts := "'self'"
+	for _, m := range inlineScript.FindAllStringSubmatch(page.body.String(), -1) {
+		sum := sha256.Sum256([]byte(m[1]))
+		scripts += " 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	}
+	return "default-src 'self'; script-src " + scripts + "; style-src 'self' 'unsafe-inline' https://fonts.googleapis.com; " +
+		"font-src 'self' https://fonts.gstatic.com data:; img-src 'self' data:; connect-src 'self'; " +
+		"form-action 'self'; base-uri 'self'; frame-ancestors 'none'"
+}
+
+// inlineScript matches a script element without a src attribute, capturing its text.
+var inlineScript = regexp.MustCompile(`(?s)<script>(.*?)</script>`)
+
+// recorder keeps the page the dashboard writes, for CSP.
+type recorder struct {
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(int)             {}

@@ -120,7 +120,19 @@ type Config struct {
 	// on_uncertain). It also bounds how long a sent message's record is retried while
 	// Redis is away. Default 2m.
 	SendLease time.Duration
-	Logger    *slog.Logger
+	// Backlog, when set, lets an inactivity timer that fires see whether events accepted
+	// before it fell due still wait to be processed; it then waits for them, since one
+	// may restart the customer's clock (see HandleTimer). Default: none.
+	Backlog Backlog
+	Logger  *slog.Logger
+}
+
+// Backlog tells when the oldest event still waiting to be processed was accepted;
+// internal/queue implements it on the events queue.
+type Backlog interface {
+	// OldestWaiting returns the time the oldest waiting event was accepted; ok is false
+	// when none waits.
+	OldestWaiting(ctx context.Context) (at time.Time, ok bool, err error)
 }
 
 // Stats keeps relationship metrics up to date as events are processed; internal/stats

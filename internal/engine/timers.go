@@ -170,7 +170,9 @@ func parseDate(value any) (time.Month, int, bool) {
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
 // HandleTimer runs a due date or inactivity timer: it enrols the customer, then re-arms a
-// date timer for next year. A timer that is no longer the one in force does nothing.
+// date timer for next year. A timer that is no longer the one in force does nothing. An
+// inactivity timer that falls due while events accepted before it still wait in the queue
+// (Config.Backlog) is moved a little later instead, to be looked at again.
 func (e *Engine) HandleTimer(ctx context.Context, id string, payload []byte) error {
 	var p timerPayload
 	if err := json.Unmarshal(payload, &p); err != nil {
@@ -195,6 +197,20 @@ func (e *Engine) HandleTimer(ctx context.Context, id string, payload []byte) err
 		return e.cfg.Store.ClearTimer(ctx, p.Journey, p.Customer, due)
 	}
 	now := e.cfg.Clock.Now()
+	if j.Trigger.Kind == workflows.TriggerInactivity && e.cfg.Backlog != nil {
+		since, waiting, err := e.cfg.Backlog.OldestWaiting(ctx)
+		if err != nil {
+			return err
+		}
+		if waiting && !since.After(due) {
+			// An event accepted before the customer had been quiet long enough waits in
+			// the queue, and may be one that restarts the clock: look again once the
+			// queue has had about as long again to take it. That event, when it comes,
+			// moves the timer on by itself.
+			again := now.Add(min(max(now.Sub(since), time.Second), time.Minute))
+			return e.setTimer(ctx, j, p.Customer, again.Truncate(time.Second).Add(time.Second))
+		}
+	}
 	profile, err := e.cfg.Store.Profile(ctx, p.Customer)
 	if err != nil {
 		return err

@@ -199,6 +199,7 @@ func newEngineClock(tb testing.TB, rdb redis.UniversalClient, templateDir string
 	eng, err := engine.New(engine.Config{
 		Store: store.New(rdb), Scheduler: queue.NewScheduler(rdb), Journeys: set, Templates: tmpl, Channels: chans,
 		Clock:          clock,
+		Backlog:        queue.NewEventBacklog(rdb), // as rapport serve runs it
 		UnsubscribeURL: func(cid, ch string) string { return "https://r.example/unsubscribe/" + ch + "/" + cid },
 	})
 	if err != nil {

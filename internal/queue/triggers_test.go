@@ -163,3 +163,59 @@ steps:
 		t.Fatalf("the id again after processing: %+v, %v; want a duplicate", res, err)
 	}
 }
+
+// An inactivity timer that falls due while a newer order still waits in the events
+// queue (a backlog longer than the journey's after) must not tell that customer they
+// have been quiet. The queue is paused to hold the order, so the order of things is
+// fixed: the timer falls due with the order waiting, then the order is processed.
+func TestAnInactivityTimerWaitsForAnOrderStillInTheQueue(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	eng, sent := newEngine(t, rdb, `
+id: win-back
+trigger: {inactivity: {event: order.placed, after: 2s}}
+exit_on: [order.placed]
+steps:
+  - send: {template: hello, channels: [email]}
+`)
+	startWorker(t, eng, rdb)
+	ctx := context.Background()
+	st := store.New(rdb)
+	c := client.NewFromRedis(rdb)
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	order := func(id string) {
+		if _, err := c.Send(ctx, event.Event{ID: id, Type: "order.placed", CustomerID: "w",
+			Customer: map[string]any{"email": "w@x.example"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	timer := func() time.Time {
+		due, err := st.Timer(ctx, "win-back", "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return due
+	}
+
+	order("o1")
+	testutil.WaitFor(t, 10*time.Second, "the first order's timer", func() bool { return !timer().IsZero() })
+	first := timer()
+	if err := insp.PauseQueue(event.Queue); err != nil {
+		t.Fatal(err)
+	}
+	order("o2") // accepted before the timer falls due, and held in the queue
+	testutil.WaitFor(t, 10*time.Second, "the first timer to fall due", func() bool {
+		return sent.to("w@x.example") > 0 || !timer().Equal(first)
+	})
+	if n := sent.to("w@x.example"); n != 0 {
+		t.Fatalf("%d win-back messages while the customer's newer order waited in the queue", n)
+	}
+	if err := insp.UnpauseQueue(event.Queue); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 15*time.Second, "the win-back message after the second order, and its timer cleared", func() bool {
+		return sent.to("w@x.example") > 0 && timer().IsZero()
+	})
+	if n := sent.to("w@x.example"); n != 1 {
+		t.Fatalf("%d win-back messages after the second order, want 1", n)
+	}
+}
