@@ -39,6 +39,11 @@ type Config struct {
 	Channels map[string]ChannelConfig `yaml:"channels"`
 	// Worker tunes the task processor.
 	Worker Worker `yaml:"worker"`
+	// Loyalty holds the loyalty tiers (see relationship.go).
+	Loyalty Loyalty `yaml:"loyalty"`
+	// Topics are the topics a customer may opt out of, with their titles per locale;
+	// DefaultTopics when the file lists none.
+	Topics map[string]Topic `yaml:"topics"`
 
 	loc *time.Location
 	// sections are the top-level blocks by key, for Section.
@@ -183,6 +188,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Defaults.Locale == "" {
 		c.Defaults.Locale = "en"
+	}
+	if c.Topics == nil {
+		c.Topics = DefaultTopics()
 	}
 	if c.Worker.Concurrency == 0 {
 		c.Worker.Concurrency = 20
