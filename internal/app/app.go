@@ -121,7 +121,12 @@ func stepQueues(cfg *config.Config) int {
 
 func (a *App) newEngine() (*engine.Engine, error) {
 	cfg, l := a.files.Config, a.files
+	tiers, err := cfg.TierRules()
+	if err != nil {
+		return nil, err
+	}
 	return engine.New(engine.Config{
+		Tiers:          tiers,
 		Store:          a.store,
 		Scheduler:      queue.NewScheduler(a.conn.rdb, queue.Shards(stepQueues(cfg))),
 		Journeys:       l.Journeys,

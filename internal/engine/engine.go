@@ -98,6 +98,9 @@ type Config struct {
 	// (CustomerID, Channel, MessageID, Locale, IssuedAt: the send time), for
 	// .feedback_url; nil means templates get an empty one.
 	FeedbackURL func(l signing.Link) string
+	// Tiers are the loyalty tiers, lowest first (see promote); none: no loyalty
+	// programme.
+	Tiers []workflows.Tier
 	// Stats, when set, counts each event once its profile change is recorded; an error
 	// retries the event.
 	Stats Stats

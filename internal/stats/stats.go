@@ -214,6 +214,8 @@ func (r *Recorder) Applied(ctx context.Context, ev event.Event, a store.Applied)
 		if err := r.answer(ctx, &b, ev); err != nil {
 			return err
 		}
+	case engine.TierReached:
+		r.tier(&b, ev)
 	}
 	if err := r.run(ctx, "event\x00"+ev.ID, &b); err != nil {
 		return fmt.Errorf("count %s %s: %w", ev.Type, ev.ID, err)
