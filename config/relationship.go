@@ -104,3 +104,6 @@ func DefaultTopics() map[string]Topic {
 		"loyalty":  {Title: map[string]string{"en": "Loyalty programme", "ru": "Программа лояльности"}},
 	}
 }
+
+// TopicNames are the topics a customer may opt out of, sorted.
+func (c *Config) TopicNames() []string { return sortedKeys(c.Topics) }

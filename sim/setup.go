@@ -40,6 +40,8 @@ type Setup struct {
 	FeedbackURL func(l signing.Link) string
 	// Tiers are the loyalty tiers, lowest first; none: no loyalty programme.
 	Tiers []workflows.Tier
+	// Topics are the topics a customer may opt out of.
+	Topics []string
 }
 
 // Load reads the config file at path and the journeys and templates it names, exactly as
@@ -84,7 +86,7 @@ func FromConfig(cfg *config.Config) (*Setup, error) {
 	}
 	tiers, err := cfg.TierRules()
 	errs.Add(cfg.File, err)
-	s.Tiers = tiers
+	s.Tiers, s.Topics = tiers, cfg.TopicNames()
 	s.Templates, s.Journeys, err = cfg.LoadFiles()
 	errs.Add(cfg.File, err)
 	if err := errs.Err(); err != nil {

@@ -28,6 +28,8 @@ type Data struct {
 	UnsubscribeURL string
 	// FeedbackURL is the customer's signed feedback page; templates add ?score=N.
 	FeedbackURL string
+	// PreferencesURL is the customer's signed preference page (topics and channels).
+	PreferencesURL string
 }
 
 // Journey names the journey a message belongs to.
@@ -481,6 +483,7 @@ func dataMap(data Data) map[string]any {
 		"now":             data.Now,
 		"unsubscribe_url": data.UnsubscribeURL,
 		"feedback_url":    data.FeedbackURL,
+		"preferences_url": data.PreferencesURL,
 	}
 }
 

@@ -80,6 +80,7 @@ func TestTheShippedJourneysLoadAsDocumented(t *testing.T) {
 		"detractor-follow-up":  {TriggerEvent, "nps.submitted", nil, []step{{"task-for-support", 0, "detractor-task"}, {"apology", 0, "detractor-apology"}}},
 		"low-review-follow-up": {TriggerEvent, "review.submitted", nil, []step{{"task-for-support", 0, "detractor-task"}, {"apology", 0, "detractor-apology"}}},
 		"promoter-referral":    {TriggerEvent, "nps.submitted", nil, []step{{"thanks", time.Hour, "promoter-thanks"}}},
+		"tier-welcome":         {TriggerEvent, "tier.reached", nil, []step{{"welcome", 0, "tier-welcome"}}},
 	}
 	if len(set.All()) != len(want) {
 		t.Fatalf("%d journeys shipped, want %d", len(set.All()), len(want))

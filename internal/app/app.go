@@ -127,6 +127,7 @@ func (a *App) newEngine() (*engine.Engine, error) {
 	}
 	return engine.New(engine.Config{
 		Tiers:          tiers,
+		Topics:         cfg.TopicNames(),
 		Store:          a.store,
 		Scheduler:      queue.NewScheduler(a.conn.rdb, queue.Shards(stepQueues(cfg))),
 		Journeys:       l.Journeys,
