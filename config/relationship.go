@@ -107,3 +107,12 @@ func DefaultTopics() map[string]Topic {
 
 // TopicNames are the topics a customer may opt out of, sorted.
 func (c *Config) TopicNames() []string { return sortedKeys(c.Topics) }
+
+// TopicTitles are the topics' titles by topic and locale.
+func (c *Config) TopicTitles() map[string]map[string]string {
+	out := make(map[string]map[string]string, len(c.Topics))
+	for name, t := range c.Topics {
+		out[name] = t.Title
+	}
+	return out
+}

@@ -126,8 +126,16 @@ func (a *App) newEngine() (*engine.Engine, error) {
 		return nil, err
 	}
 	return engine.New(engine.Config{
-		Tiers:          tiers,
-		Topics:         cfg.TopicNames(),
+		Tiers:       tiers,
+		Topics:      cfg.TopicNames(),
+		TopicTitles: cfg.TopicTitles(),
+		PreferencesURL: func(cid, channel string) string {
+			u, err := a.links.URL(signing.Link{Purpose: signing.Preferences, CustomerID: cid, Channel: channel})
+			if err != nil {
+				return "" // a link must name the customer; a message without one has none
+			}
+			return u
+		},
 		Store:          a.store,
 		Scheduler:      queue.NewScheduler(a.conn.rdb, queue.Shards(stepQueues(cfg))),
 		Journeys:       l.Journeys,
