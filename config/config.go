@@ -44,6 +44,11 @@ type Config struct {
 	Inbound Inbound `yaml:"inbound"`
 	// Tracking configures click tracking.
 	Tracking Tracking `yaml:"tracking"`
+	// Loyalty holds the loyalty tiers (see relationship.go).
+	Loyalty Loyalty `yaml:"loyalty"`
+	// Topics are the topics a customer may opt out of, with their titles per locale;
+	// DefaultTopics when the file lists none.
+	Topics map[string]Topic `yaml:"topics"`
 
 	loc *time.Location
 	// sections are the top-level blocks by key, for Section.
@@ -188,6 +193,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Defaults.Locale == "" {
 		c.Defaults.Locale = "en"
+	}
+	if c.Topics == nil {
+		c.Topics = DefaultTopics()
 	}
 	if c.Worker.Concurrency == 0 {
 		c.Worker.Concurrency = 20

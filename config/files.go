@@ -14,7 +14,7 @@ func (c *Config) LoadFiles() (*templates.Set, *workflows.Set, error) {
 	var errs yamlx.Errors
 	tmpl, err := templates.Load(c.Templates)
 	errs.Add(c.Templates, err)
-	opts := workflows.Options{Channel: c.channelKind}
+	opts := workflows.Options{Channel: c.channelKind, HasTopic: c.HasTopic}
 	if tmpl != nil {
 		opts.HasTemplate = tmpl.Has
 	}

@@ -73,6 +73,7 @@ var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 func (v *validator) validate() {
 	c := v.c
 	v.redis()
+	v.relationship()
 
 	if _, port, err := net.SplitHostPort(c.HTTP.Addr); err != nil || !validPort(port) {
 		v.addf(v.at("http", "addr"), "http.addr %q must be host:port or :port, like \":8080\"", c.HTTP.Addr)

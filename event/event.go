@@ -265,8 +265,10 @@ func finite(path string, v any) error {
 // name may start with it, and profile reads never show such fields.
 const ReservedPrefix = "~"
 
-// Derived profile attributes are computed from order.placed events, never sent.
-var derived = map[string]bool{"orders_count": true, "first_order_at": true, "last_order_at": true, "total_spent": true}
+// Derived profile attributes are computed from order.placed events, never sent: the
+// order statistics and the loyalty tier.
+var derived = map[string]bool{"orders_count": true, "first_order_at": true, "last_order_at": true, "total_spent": true,
+	"tier": true}
 
 // IsDerived reports whether a profile attribute is one Rapport keeps itself.
 func IsDerived(attr string) bool { return derived[attr] }

@@ -38,6 +38,10 @@ type Setup struct {
 	UnsubscribeURL func(customerID, channel string) string
 	// FeedbackURL signs feedback links (.feedback_url); nil means messages carry none.
 	FeedbackURL func(l signing.Link) string
+	// Tiers are the loyalty tiers, lowest first; none: no loyalty programme.
+	Tiers []workflows.Tier
+	// Topics are the topics a customer may opt out of.
+	Topics []string
 }
 
 // Load reads the config file at path and the journeys and templates it names, exactly as
@@ -80,7 +84,9 @@ func FromConfig(cfg *config.Config) (*Setup, error) {
 		}
 		s.Channels[name] = t
 	}
-	var err error
+	tiers, err := cfg.TierRules()
+	errs.Add(cfg.File, err)
+	s.Tiers, s.Topics = tiers, cfg.TopicNames()
 	s.Templates, s.Journeys, err = cfg.LoadFiles()
 	errs.Add(cfg.File, err)
 	if err := errs.Err(); err != nil {

@@ -122,6 +122,7 @@ func New(setup *Setup, opts Options) (*Sim, error) {
 		Store: s.st, Scheduler: s.sched, Journeys: setup.Journeys, Templates: setup.Templates,
 		Channels: chans, Clock: s.clock, Location: setup.Location, Locale: setup.Locale,
 		UnsubscribeURL: setup.UnsubscribeURL, FeedbackURL: setup.FeedbackURL, Policies: policies, Observer: observers,
+		Tiers: setup.Tiers, Topics: setup.Topics,
 		SendLease: opts.SendLease, Logger: opts.Logger,
 	})
 	if err != nil {

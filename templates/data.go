@@ -31,6 +31,8 @@ type Input struct {
 	UnsubscribeURL func(customerID, channel string) string
 	// FeedbackURL signs a feedback link; nil: messages carry none.
 	FeedbackURL func(l signing.Link) string
+	// PreferencesURL signs the customer's preference page; nil: messages carry none.
+	PreferencesURL func(customerID, channel string) string
 }
 
 // Event is the event behind a message, as templates see it under .event: id, type,
@@ -56,6 +58,9 @@ func NewData(in Input) Data {
 	if in.FeedbackURL != nil {
 		d.FeedbackURL = in.FeedbackURL(signing.Link{CustomerID: in.CustomerID, Channel: in.Channel,
 			MessageID: in.MessageID, Locale: in.Locale, IssuedAt: in.Now})
+	}
+	if in.PreferencesURL != nil && in.CustomerID != "" {
+		d.PreferencesURL = in.PreferencesURL(in.CustomerID, in.Channel)
 	}
 	return d
 }

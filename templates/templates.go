@@ -32,6 +32,8 @@ type Data struct {
 	// (the href of each <a>, each http(s) URL of the text), except those the template
 	// wrapped in `notrack`. It leaves alone what it should not track.
 	Track func(url string) string
+	// PreferencesURL is the customer's signed preference page (topics and channels).
+	PreferencesURL string
 }
 
 // Journey names the journey a message belongs to.
@@ -494,6 +496,7 @@ func dataMap(data Data) map[string]any {
 		"now":             data.Now,
 		"unsubscribe_url": data.UnsubscribeURL,
 		"feedback_url":    data.FeedbackURL,
+		"preferences_url": data.PreferencesURL,
 	}
 }
 

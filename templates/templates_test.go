@@ -15,7 +15,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 var shipped = []string{"thank-you", "review-request", "usage-tip-coffee", "usage-tip-tea", "usage-tip-general",
 	"birthday", "cart-reminder", "cart-last-chance", "win-back", "win-back-last",
-	"nps-survey", "detractor-apology", "detractor-task", "promoter-thanks", "reply-task"}
+	"nps-survey", "detractor-apology", "detractor-task", "promoter-thanks", "reply-task", "tier-welcome"}
 
 func sample(locale string) Data {
 	return Data{

@@ -12,7 +12,10 @@ type Journey struct {
 	Name        string
 	Description string
 	// File is the path the journey was loaded from, for messages.
-	File    string
+	File string
+	// Topic is what the journey's messages are about, which a customer may opt out of:
+	// DefaultTopic unless the journey says; ServiceTopic ignores topic opt-outs.
+	Topic   string
 	Trigger Trigger
 	// ReenterAfter, when non-zero, lets a customer enrol again once that long has passed
 	// since their previous enrolment started, even if it is still active (the old one is

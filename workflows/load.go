@@ -23,6 +23,9 @@ type Options struct {
 	// HasTemplate reports whether template name has files for that kind. nil skips the
 	// check.
 	HasTemplate func(name string, kind channels.Kind) bool
+	// HasTopic reports whether a journey may name topic (see topic.go). nil skips the
+	// check.
+	HasTopic func(topic string) bool
 	// Channel returns the kind of a configured channel name. nil skips the check.
 	Channel func(name string) (kind channels.Kind, ok bool)
 }
@@ -69,6 +72,7 @@ type raw struct {
 	ID           string     `yaml:"id"`
 	Name         string     `yaml:"name"`
 	Description  string     `yaml:"description"`
+	Topic        yaml.Node  `yaml:"topic"`
 	Trigger      rawTrigger `yaml:"trigger"`
 	ReenterAfter yaml.Node  `yaml:"reenter_after"`
 	ExitOn       []string   `yaml:"exit_on"`
@@ -144,6 +148,7 @@ func (c *checker) journey(root *yaml.Node, r *raw) *Journey {
 	if j.Name == "" {
 		j.Name = j.ID
 	}
+	j.Topic = c.topic(&r.Topic)
 	j.ReenterAfter = c.duration(&r.ReenterAfter, "reenter_after")
 	j.OnUncertain = c.uncertain(&r.OnUncertain, UncertainSkip)
 	c.trigger(yamlx.Field(root, "trigger"), &r.Trigger, j)

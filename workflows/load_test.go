@@ -81,6 +81,7 @@ func TestTheShippedJourneysLoadAsDocumented(t *testing.T) {
 		"low-review-follow-up": {TriggerEvent, "review.submitted", nil, []step{{"task-for-support", 0, "detractor-task"}, {"apology", 0, "detractor-apology"}}},
 		"promoter-referral":    {TriggerEvent, "nps.submitted", nil, []step{{"thanks", time.Hour, "promoter-thanks"}}},
 		"reply-to-human":       {TriggerEvent, "message.replied", nil, []step{{"task-for-support", 0, "reply-task"}}},
+		"tier-welcome":         {TriggerEvent, "tier.reached", nil, []step{{"welcome", 0, "tier-welcome"}}},
 	}
 	if len(set.All()) != len(want) {
 		t.Fatalf("%d journeys shipped, want %d", len(set.All()), len(want))

@@ -57,6 +57,10 @@ type Options struct {
 	Unsubscribe LinkVerifier
 	// Feedback verifies feedback tokens; set, it serves GET and POST /feedback/{token}.
 	Feedback LinkVerifier
+	// Preferences verifies preference-page tokens; with PreferenceCentre it serves GET
+	// and POST /preferences/{token}.
+	Preferences      LinkVerifier
+	PreferenceCentre PreferenceCentre
 	// Stats serves GET /v1/stats; nil leaves it out.
 	Stats StatsReporter
 	// Logger receives one record per 5xx answer; nil means slog.Default().
@@ -127,6 +131,9 @@ func New(opts Options) http.Handler {
 	}
 	if opts.Feedback != nil {
 		s.feedbackRoutes(mux)
+	}
+	if opts.Preferences != nil && opts.PreferenceCentre != nil {
+		s.preferenceRoutes(mux)
 	}
 	if opts.Stats != nil {
 		s.statsRoutes(mux)

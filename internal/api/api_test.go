@@ -497,6 +497,14 @@ func (c *customers) SetConsent(_ context.Context, _, channel string, subscribed 
 	return nil
 }
 
+func (c *customers) SetTopicConsent(_ context.Context, _, topic string, subscribed bool) error {
+	if topic != "tips" {
+		return fmt.Errorf("%w %q", engine.ErrUnknownTopic, topic)
+	}
+	c.consent["topic:"+topic] = subscribed
+	return nil
+}
+
 func (c *customers) Forget(context.Context, string) error { return nil }
 
 func TestConsentBodiesAreChecked(t *testing.T) {
@@ -511,6 +519,10 @@ func TestConsentBodiesAreChecked(t *testing.T) {
 		{"subscribed is required", `{"channel": "email"}`, 400, "subscribed"},
 		{"an unknown channel is refused", `{"channel": "fax", "subscribed": false}`, 400, "channel"},
 		{"subscribed must be a boolean", `{"channel": "email", "subscribed": "no"}`, 400, "subscribed"},
+		{"a topic opt-out is recorded", `{"topic": "tips", "subscribed": false}`, 200, ""},
+		{"an unknown topic is refused naming the field", `{"topic": "gossip", "subscribed": false}`, 400, "topic"},
+		{"a channel and a topic together are refused", `{"channel": "email", "topic": "tips", "subscribed": false}`, 400, "topic"},
+		{"a body names a channel or a topic", `{"subscribed": false}`, 400, "channel"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -520,8 +532,8 @@ func TestConsentBodiesAreChecked(t *testing.T) {
 			}
 		})
 	}
-	if subscribed, ok := cs.consent["email"]; !ok || subscribed {
-		t.Fatalf("consent = %v, want email unsubscribed", cs.consent)
+	if subscribed, ok := cs.consent["email"]; !ok || subscribed || cs.consent["topic:tips"] || len(cs.consent) != 2 {
+		t.Fatalf("consent = %v, want email and the topic tips unsubscribed", cs.consent)
 	}
 }
 

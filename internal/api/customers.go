@@ -15,6 +15,7 @@ import (
 type Customers interface {
 	Customer(ctx context.Context, id string) (engine.CustomerView, error)
 	SetConsent(ctx context.Context, id, channel string, subscribed bool) error
+	SetTopicConsent(ctx context.Context, id, topic string, subscribed bool) error
 	Forget(ctx context.Context, id string) error
 }
 
@@ -72,6 +73,7 @@ func (s *server) customerRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/customers/{id}/consent", s.auth(s.checkedID(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Channel    string `json:"channel"`
+			Topic      string `json:"topic"`
 			Subscribed *bool  `json:"subscribed"`
 		}
 		if err := s.decode(w, r, &body); err != nil {
@@ -80,6 +82,10 @@ func (s *server) customerRoutes(mux *http.ServeMux) {
 		}
 		if body.Subscribed == nil {
 			s.fail(w, r, &badRequest{"subscribed", "is required: true or false"})
+			return
+		}
+		if body.Topic != "" || body.Channel == "" {
+			s.topicConsent(w, r, body.Channel, body.Topic, *body.Subscribed)
 			return
 		}
 		err := s.Customers.SetConsent(r.Context(), r.PathValue("id"), body.Channel, *body.Subscribed)

@@ -131,7 +131,21 @@ func stepQueues(cfg *config.Config) int {
 
 func (a *App) newEngine() (*engine.Engine, error) {
 	cfg, l := a.files.Config, a.files
+	tiers, err := cfg.TierRules()
+	if err != nil {
+		return nil, err
+	}
 	return engine.New(engine.Config{
+		Tiers:       tiers,
+		Topics:      cfg.TopicNames(),
+		TopicTitles: cfg.TopicTitles(),
+		PreferencesURL: func(cid, channel string) string {
+			u, err := a.links.URL(signing.Link{Purpose: signing.Preferences, CustomerID: cid, Channel: channel})
+			if err != nil {
+				return "" // a link must name the customer; a message without one has none
+			}
+			return u
+		},
 		Store:          a.store,
 		Scheduler:      queue.NewScheduler(a.conn.rdb, queue.Shards(stepQueues(cfg))),
 		Journeys:       l.Journeys,

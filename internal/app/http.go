@@ -15,6 +15,7 @@ import (
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/queue"
+	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/web"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -63,6 +64,8 @@ func (a *App) apiOptions(dash http.Handler) api.Options {
 	opts.Customers = erasing{Engine: a.eng, insp: asynq.NewInspectorFromRedisClient(rdb)}
 	opts.Unsubscribe = a.links.VerifyUnsubscribe
 	opts.Feedback = a.links.VerifyFeedback
+	opts.Preferences = func(token string) (signing.Link, error) { return a.links.Verify(signing.Preferences, token) }
+	opts.PreferenceCentre = a.eng
 	opts.Stats = a.in.Stats
 	opts.Monitoring = dash
 	opts.BaseURL = cfg.HTTP.BaseURL

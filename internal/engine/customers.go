@@ -11,9 +11,11 @@ import (
 
 // CustomerView is everything Rapport knows about one customer.
 type CustomerView struct {
-	ID         string          `json:"id"`
-	Profile    map[string]any  `json:"profile"`
-	Consent    map[string]bool `json:"consent"`
+	ID      string          `json:"id"`
+	Profile map[string]any  `json:"profile"`
+	Consent map[string]bool `json:"consent"`
+	// Topics is the consent per topic the config lists: true unless opted out.
+	Topics     map[string]bool `json:"topics"`
 	Enrolments []EnrolmentView `json:"enrolments"`
 	History    []store.Record  `json:"history"`
 	// Blocked are the channels closed for the customer at their current address, and
@@ -51,6 +53,13 @@ func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) 
 		subscribed, recorded := consent[name]
 		v.Consent[name] = subscribed || !recorded
 	}
+	topics := map[string]bool{}
+	for _, t := range e.cfg.Topics {
+		if subscribed, ok := consent[store.TopicField(t)]; ok {
+			topics[t] = subscribed
+		}
+	}
+	v.Topics = e.topicView(topics)
 	ens, err := st.Enrolments(ctx, id)
 	if err != nil {
 		return v, err

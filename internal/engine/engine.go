@@ -105,6 +105,17 @@ type Config struct {
 	// ClickURL, when set, returns the tracked link that stands for url in the message r
 	// names, or url itself for a link it does not track.
 	ClickURL func(r store.Ref, url string) string
+	// PreferencesURL returns the signed preference page of a customer, reached from a
+	// message on a channel, for .preferences_url; nil means templates get an empty one.
+	PreferencesURL func(customerID, channel string) string
+	// TopicTitles are the topics' titles by locale, for the preference page.
+	TopicTitles map[string]map[string]string
+	// Topics are the topics a customer may opt out of (the config's topics), sorted;
+	// every journey's topic is one of them or workflows.ServiceTopic.
+	Topics []string
+	// Tiers are the loyalty tiers, lowest first (see promote); none: no loyalty
+	// programme.
+	Tiers []workflows.Tier
 	// Stats, when set, counts each event once its profile change is recorded; an error
 	// retries the event.
 	Stats Stats
@@ -192,6 +203,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.SendLease <= 0 {
 		cfg.SendLease = 2 * time.Minute
 	}
+	// Topic opt-outs come first: a message the customer said no to is not capped either.
+	cfg.Policies = append([]Policy{topicPolicy{st: cfg.Store}}, cfg.Policies...)
 	e := &Engine{cfg: cfg, log: cfg.Logger}
 	e.snap.Store(&Snapshot{Journeys: cfg.Journeys, Templates: cfg.Templates, Channels: cfg.Channels})
 	return e, nil

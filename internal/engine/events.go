@@ -75,7 +75,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev event.Event) error {
 			}
 		}
 	}
-	return nil
+	return e.promote(ctx, ev, profile)
 }
 
 // eventEnv is the event as conditions and templates see it.

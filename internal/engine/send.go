@@ -364,7 +364,8 @@ func (e *Engine) render(d *Delivery) error {
 		Event: templates.Event{ID: d.Event.ID, Type: d.Event.Type, CustomerID: d.Event.CustomerID,
 			OccurredAt: d.Event.OccurredAt, Data: d.Event.Data},
 		Journey: templates.Journey{ID: d.Journey.ID, Name: d.Journey.Name}, Channel: d.Channel.Name,
-		MessageID: d.MessageID, Locale: locale, Now: d.Now, UnsubscribeURL: e.cfg.UnsubscribeURL, FeedbackURL: e.cfg.FeedbackURL})
+		MessageID: d.MessageID, Locale: locale, Now: d.Now, UnsubscribeURL: e.cfg.UnsubscribeURL, FeedbackURL: e.cfg.FeedbackURL,
+		PreferencesURL: e.cfg.PreferencesURL})
 	if e.cfg.ClickURL != nil {
 		ref := d.ref()
 		data.Track = func(url string) string { return e.cfg.ClickURL(ref, url) }

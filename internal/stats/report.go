@@ -27,6 +27,8 @@ type Report struct {
 	Cohorts  []Cohort                `json:"cohorts"`
 	NPS      NPS                     `json:"nps"`
 	Journeys map[string]JourneyStats `json:"journeys"`
+	// Tiers counts the customers in each loyalty tier now.
+	Tiers map[string]int64 `json:"tiers"`
 }
 
 // Cohort is the buyers whose first order fell in Month (YYYY-MM), and how many of them
@@ -84,6 +86,7 @@ func (r *Recorder) Report(ctx context.Context, days int, journeys []string) (Rep
 		Cohorts: []Cohort{}, Journeys: map[string]JourneyStats{}}
 	t := totals.Val()
 	rep.Customers = count(t[fCustomers])
+	rep.Tiers = tiers(t)
 	rep.Buyers, rep.RepeatBuyers = count(t[fBuyers]), count(t[fRepeatBuyers])
 	orders, revenue := count(t[fOrders]), float64(count(t[fRevenue]))/100
 	rep.RepeatRate = ratio(float64(rep.RepeatBuyers), float64(rep.Buyers), 3)

@@ -223,6 +223,8 @@ func (r *Recorder) Applied(ctx context.Context, ev event.Event, a store.Applied)
 		if j, _ := ev.Data["journey"].(string); j != "" && ev.Data["first"] == true {
 			b.addDay(r, ev.OccurredAt, fClicked+j, 1)
 		}
+	case engine.TierReached:
+		r.tier(&b, ev)
 	}
 	if err := r.run(ctx, "event\x00"+ev.ID, &b); err != nil {
 		return fmt.Errorf("count %s %s: %w", ev.Type, ev.ID, err)

@@ -180,6 +180,7 @@ func knownHistory(t *testing.T, c *counting) {
 			"abandoned-cart": {Entered: 2, Converted: 1, ConversionRate: 0.5, Revenue: 60},
 			"thank-you":      {},
 		},
+		Tiers: map[string]int64{},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("report:\n got %s\nwant %s", js(got), js(want))
