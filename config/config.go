@@ -39,6 +39,8 @@ type Config struct {
 	Channels map[string]ChannelConfig `yaml:"channels"`
 	// Worker tunes the task processor.
 	Worker Worker `yaml:"worker"`
+	// Attribution says which orders count for which message (experiments.md).
+	Attribution Attribution `yaml:"attribution"`
 
 	loc *time.Location
 	// sections are the top-level blocks by key, for Section.
@@ -106,6 +108,16 @@ type Cap struct {
 	Limit int               `yaml:"limit"`
 	Per   duration.Duration `yaml:"per"`
 }
+
+// Attribution says which orders count for which message: an order.placed is attributed
+// to the customer's latest clicked message within Window, else the latest sent one.
+type Attribution struct {
+	// Window is how long after a message an order still counts for it; default 5d.
+	Window duration.Duration `yaml:"window"`
+}
+
+// DefaultAttributionWindow is attribution.window when the config does not set it.
+const DefaultAttributionWindow = 5 * 24 * time.Hour
 
 // Worker tunes the task processor.
 type Worker struct {
@@ -192,6 +204,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Worker.PollInterval == 0 {
 		c.Worker.PollInterval = duration.Duration(time.Second)
+	}
+	if c.Attribution.Window == 0 {
+		c.Attribution.Window = duration.Duration(DefaultAttributionWindow)
 	}
 }
 
