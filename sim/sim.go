@@ -45,6 +45,9 @@ type Options struct {
 	Observer engine.Observer
 	// SendLease is engine.Config.SendLease; zero keeps the engine's default.
 	SendLease time.Duration
+	// Assign forces groups and variants, as engine.Config.Assign; nil assigns them by
+	// hash, as production does.
+	Assign engine.Assigner
 }
 
 // Sim is the production engine on a virtual clock. New builds one; Close releases it.
@@ -122,7 +125,7 @@ func New(setup *Setup, opts Options) (*Sim, error) {
 		Store: s.st, Scheduler: s.sched, Journeys: setup.Journeys, Templates: setup.Templates,
 		Channels: chans, Clock: s.clock, Location: setup.Location, Locale: setup.Locale,
 		UnsubscribeURL: setup.UnsubscribeURL, FeedbackURL: setup.FeedbackURL, Policies: policies, Observer: observers,
-		SendLease: opts.SendLease, Logger: opts.Logger,
+		SendLease: opts.SendLease, Logger: opts.Logger, Assign: opts.Assign,
 	})
 	if err != nil {
 		s.Close()

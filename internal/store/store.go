@@ -285,9 +285,11 @@ type Record struct {
 	Journey  string    `json:"journey"`
 	Step     string    `json:"step"`
 	Template string    `json:"template,omitempty"`
+	// Variant is the variant of a split step's message (experiments.md).
+	Variant string `json:"variant,omitempty"`
 	// Channel is the channel the message went out on, or was stopped on.
 	Channel string `json:"channel,omitempty"`
-	// Outcome is sent, skipped, capped, unreachable, uncertain or failed.
+	// Outcome is sent, skipped, capped, unreachable, uncertain, failed or held_out.
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
 	// Passed lists the channels of the step that were passed over before Channel, and
