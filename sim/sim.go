@@ -45,6 +45,11 @@ type Options struct {
 	Observer engine.Observer
 	// SendLease is engine.Config.SendLease; zero keeps the engine's default.
 	SendLease time.Duration
+	// Stats counts each event once applied, as engine.Config.Stats; nil counts nothing.
+	Stats engine.Stats
+	// Winners tells split steps their declared winner, as engine.Config.Winners; nil
+	// never declares one.
+	Winners engine.Winners
 	// Assign forces groups and variants, as engine.Config.Assign; nil assigns them by
 	// hash, as production does.
 	Assign engine.Assigner
@@ -125,7 +130,7 @@ func New(setup *Setup, opts Options) (*Sim, error) {
 		Store: s.st, Scheduler: s.sched, Journeys: setup.Journeys, Templates: setup.Templates,
 		Channels: chans, Clock: s.clock, Location: setup.Location, Locale: setup.Locale,
 		UnsubscribeURL: setup.UnsubscribeURL, FeedbackURL: setup.FeedbackURL, Policies: policies, Observer: observers,
-		SendLease: opts.SendLease, Logger: opts.Logger, Assign: opts.Assign,
+		SendLease: opts.SendLease, Logger: opts.Logger, Assign: opts.Assign, Stats: opts.Stats, Winners: opts.Winners,
 	})
 	if err != nil {
 		s.Close()

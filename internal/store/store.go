@@ -363,7 +363,7 @@ func decodeConsent(h map[string]string) map[string]bool {
 // the customer id and a time, nothing about the person.
 func (s *Store) Forget(ctx context.Context, cid string, at time.Time, journeys, counters []string) error {
 	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.legacyEnrolledKey(cid), s.legacyEnrolSetKey(cid),
-		s.blockedKey(cid), s.factsKey(cid)}
+		s.blockedKey(cid), s.factsKey(cid), s.clicksKey(cid)}
 	history, err := s.History(ctx, cid)
 	if err != nil {
 		return err
