@@ -2,6 +2,7 @@ package abstat
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -39,6 +40,7 @@ func run(seed uint64, rates []float64, rule Rule, batch, maxPerArm int64, bare b
 var specRule = Rule{MinSent: 1000, Confidence: 0.95}
 
 func TestTheWinnerFiresForTwelveAgainstSixPercent(t *testing.T) {
+	var at []int64
 	for seed := uint64(1); seed <= 20; seed++ {
 		w, n := run(seed, []float64{0.06, 0.12}, specRule, 50, 20000, false)
 		if w != 1 {
@@ -47,7 +49,10 @@ func TestTheWinnerFiresForTwelveAgainstSixPercent(t *testing.T) {
 		if n > 4000 {
 			t.Errorf("seed %d: fired only after %d sends per variant", seed, n)
 		}
+		at = append(at, n)
 	}
+	slices.Sort(at)
+	t.Logf("fired in 20 of 20 runs, after %d to %d sends per variant (median %d)", at[0], at[len(at)-1], at[len(at)/2])
 }
 
 func TestEqualRatesDoNotFireInTwentySeededRunsCheckedAfterEveryBatch(t *testing.T) {
