@@ -15,6 +15,10 @@ type Experiment struct {
 	// EventsPerS is order events turned into their step's outcome per second (an email,
 	// or a held_out line for the holdout); Ratio is with over without.
 	EventsPerS Pair `json:"events_per_s"`
+	// GoCPUMicros and RedisCalls are per event while the queue drains: less at the
+	// mercy of other processes on the machine than the rate.
+	GoCPUMicros Pair `json:"go_cpu_us"`
+	RedisCalls  Pair `json:"redis_calls"`
 	// HeldOut is how many of the events' customers the holdout kept.
 	HeldOut int `json:"held_out"`
 }
@@ -61,7 +65,7 @@ func runExperiment(ctx context.Context, st *stack) (*Experiment, error) {
 		return nil, err
 	}
 	cl := client.NewFromRedis(st.rdb)
-	var rate [2][]float64
+	var rate, cpu, calls [2][]float64
 	measure := func(side int, rep int) error {
 		eng, emails := with, n-held
 		if side == 1 {
@@ -71,6 +75,10 @@ func runExperiment(ctx context.Context, st *stack) (*Experiment, error) {
 			_, err := cl.Send(ctx, orderEvent(fmt.Sprintf("x%d-%d-%d", side, rep, i), i))
 			return err
 		})
+		if err != nil {
+			return err
+		}
+		before, err := st.meter(ctx)
 		if err != nil {
 			return err
 		}
@@ -84,14 +92,22 @@ func runExperiment(ctx context.Context, st *stack) (*Experiment, error) {
 		if err := st.waitSink(ctx, want); err != nil {
 			return err
 		}
-		took := time.Now().Sub(began)
+		took := time.Since(began)
+		after, err := st.meter(ctx)
+		if err != nil {
+			return err
+		}
+		g, _, c, _ := before.per(after, n)
 		rate[side] = append(rate[side], float64(n)/took.Seconds())
-		st.logf("experiment %-7s %8.0f events/s", []string{"split", "plain"}[side], float64(n)/took.Seconds())
+		cpu[side], calls[side] = append(cpu[side], g), append(calls[side], c)
+		st.logf("experiment %-7s %8.0f events/s  %5.0f µs Go CPU, %4.1f Redis commands per event",
+			[]string{"split", "plain"}[side], float64(n)/took.Seconds(), g, c)
 		return nil
 	}
 	err = alternateSettled(ctx, st, func(rep int) error { return measure(0, rep) }, func(rep int) error { return measure(1, rep) })
 	if err != nil {
 		return nil, err
 	}
-	return &Experiment{EventsPerS: pair(rate[0], rate[1]), HeldOut: held}, nil
+	return &Experiment{EventsPerS: pair(rate[0], rate[1]), GoCPUMicros: pair(cpu[0], cpu[1]), RedisCalls: pair(calls[0], calls[1]),
+		HeldOut: held}, nil
 }

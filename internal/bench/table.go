@@ -30,6 +30,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	if x := r.Experiment; x != nil {
 		row(fmt.Sprintf("delivery, split + 10%% holdout vs plain (events/s, %d held out)", x.HeldOut), x.EventsPerS, "%.0f")
+		row("  Go CPU per event (µs)", x.GoCPUMicros, "%.0f")
+		row("  Redis commands per event", x.RedisCalls, "%.1f")
 	}
 	if m := r.Memory; m != nil {
 		row(fmt.Sprintf("memory per pending step (bytes, %d)", c.Pending), m.StepBytes, "%.0f")
