@@ -3,6 +3,7 @@ package abstat
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"testing"
 )
 
@@ -135,5 +136,26 @@ func TestChangingOneWeightMovesOnlyCustomersToOrFromThatVariant(t *testing.T) {
 func TestNoVariantWithWeightIsNoVariant(t *testing.T) {
 	if i := Variant("j", "s", "c1", []Weighted{{"a", 0}}); i != -1 {
 		t.Fatalf("got %d, want -1", i)
+	}
+}
+
+// BenchmarkAssignment is the assignment work a split step with a holdout adds to a send:
+// the group, and the variant among two.
+func BenchmarkAssignment(b *testing.B) {
+	vs := []Weighted{{"plain", 50}, {"discount", 50}}
+	for i := 0; b.Loop(); i++ {
+		c := strconv.Itoa(i)
+		if !HeldOut("abandoned-cart", c, 0.1) {
+			Variant("abandoned-cart", "reminder", c, vs)
+		}
+	}
+}
+
+// BenchmarkProbBest is one decision of the winner rule on two variants, which a worker
+// makes at most once per step every few seconds.
+func BenchmarkProbBest(b *testing.B) {
+	arms := []Arm{{4400, 520}, {4400, 680}}
+	for b.Loop() {
+		specRule.Decide(arms)
 	}
 }
