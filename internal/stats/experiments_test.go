@@ -45,7 +45,9 @@ type experiment struct {
 	set *workflows.Set
 }
 
-func newExperiment(t *testing.T) *experiment {
+func newExperiment(t *testing.T) *experiment { return newExperimentOf(t, experimentJourney) }
+
+func newExperimentOf(t *testing.T, journey string) *experiment {
 	t.Helper()
 	cfg, err := config.Load("../../config/rapport.yaml")
 	if err != nil {
@@ -56,7 +58,7 @@ func newExperiment(t *testing.T) *experiment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := workflows.LoadFile("split-cart.yaml", []byte(experimentJourney), workflows.Options{})
+	j, err := workflows.LoadFile("split-cart.yaml", []byte(journey), workflows.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,5 +279,42 @@ func TestTheWinnerFiresAndLaterSendsUseIt(t *testing.T) {
 	}
 	if afterWinner["plain"] != 0 || afterWinner["urgent"] == 0 {
 		t.Fatalf("sends after the winner: %v, want urgent only", afterWinner)
+	}
+}
+
+// twoNudges sends two messages an hour apart and stays open for a month.
+const twoNudges = `
+id: split-cart
+trigger: {event: cart.abandoned}
+exit_on: [order.placed]
+steps:
+  - {id: first, send: {template: cart-reminder, channels: [email]}}
+  - {id: second, wait: 1h, send: {template: cart-last-chance, channels: [email]}}
+  - {id: later, wait: 30d, send: {template: cart-last-chance, channels: [email]}}
+`
+
+// The last clicked message wins over a later one that was only sent; without a click the
+// latest sent one takes the order.
+func TestAnOrderGoesToTheLastClickElseTheLastSend(t *testing.T) {
+	x := newExperimentOf(t, twoNudges)
+	ctx := context.Background()
+	for _, cid := range []string{"clicker", "reader"} {
+		x.event(t, event.Event{Type: "cart.abandoned", CustomerID: cid, Customer: map[string]any{"email": cid + "@example.com"}})
+	}
+	if err := x.sim.Advance(ctx, 30*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, first, _ := x.messageOf(t, "clicker")
+	x.event(t, event.Event{Type: stats.MessageClicked, CustomerID: "clicker", Data: map[string]any{
+		"message_id": first, "journey": "split-cart", "step": "first", "channel": "email"}})
+	if err := x.sim.Advance(ctx, 2*time.Hour); err != nil { // the second message goes out
+		t.Fatal(err)
+	}
+	for _, cid := range []string{"clicker", "reader"} {
+		x.event(t, event.Event{Type: "order.placed", CustomerID: cid, Data: map[string]any{"order_id": cid, "total": 7.0}})
+	}
+	steps := x.report(t).Steps
+	if f, s := steps["first"], steps["second"]; f.Converted != 1 || f.Clicked != 1 || s.Converted != 1 || f.Revenue != 7 || s.Revenue != 7 {
+		t.Fatalf("first = %+v, second = %+v; want the clicker's order on first and the reader's on second", f, s)
 	}
 }
