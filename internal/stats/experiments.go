@@ -87,6 +87,19 @@ func (r *Recorder) click(ctx context.Context, ev event.Event) error {
 	if _, err := r.facts.RecordClick(ctx, ev.CustomerID, msg, ev.OccurredAt); err != nil {
 		return err
 	}
+	if variant == "" {
+		// A click reported without its variant: the message's history line has it.
+		hist, err := r.facts.History(ctx, ev.CustomerID)
+		if err != nil {
+			return err
+		}
+		for _, rec := range hist {
+			if rec.MessageID == msg {
+				variant = rec.Variant
+				break
+			}
+		}
+	}
 	var b batch
 	b.add(r.expKey(journey), stepField(step, "", xClicked), 1)
 	if variant != "" {
