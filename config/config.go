@@ -49,6 +49,8 @@ type Config struct {
 	// Topics are the topics a customer may opt out of, with their titles per locale;
 	// DefaultTopics when the file lists none.
 	Topics map[string]Topic `yaml:"topics"`
+	// Attribution says which orders count for which message (experiments.md).
+	Attribution Attribution `yaml:"attribution"`
 
 	loc *time.Location
 	// sections are the top-level blocks by key, for Section.
@@ -116,6 +118,16 @@ type Cap struct {
 	Limit int               `yaml:"limit"`
 	Per   duration.Duration `yaml:"per"`
 }
+
+// Attribution says which orders count for which message: an order.placed is attributed
+// to the customer's latest clicked message within Window, else the latest sent one.
+type Attribution struct {
+	// Window is how long after a message an order still counts for it; default 5d.
+	Window duration.Duration `yaml:"window"`
+}
+
+// DefaultAttributionWindow is attribution.window when the config does not set it.
+const DefaultAttributionWindow = 5 * 24 * time.Hour
 
 // Worker tunes the task processor.
 type Worker struct {
@@ -208,6 +220,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Inbound.SoftBounceLimit == 0 {
 		c.Inbound.SoftBounceLimit = 3
+	}
+	if c.Attribution.Window == 0 {
+		c.Attribution.Window = duration.Duration(DefaultAttributionWindow)
 	}
 }
 

@@ -122,7 +122,8 @@ func TestMissingValuesGetTheirDefaults(t *testing.T) {
 		c.Defaults.Timezone != "UTC" || c.Defaults.Locale != "en" || c.Location() != time.UTC ||
 		c.QuietHours != nil || len(c.Caps) != 0 || len(c.Channels) != 0 ||
 		c.Worker.Concurrency != 20 || time.Duration(c.Worker.ShutdownTimeout) != 10*time.Second ||
-		time.Duration(c.Worker.PollInterval) != time.Second {
+		time.Duration(c.Worker.PollInterval) != time.Second ||
+		time.Duration(c.Attribution.Window) != 5*24*time.Hour {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 }
@@ -221,7 +222,9 @@ func TestEachProblemIsReportedOnceAtItsLine(t *testing.T) {
 		{"a shutdown timeout in Go notation", 12, `worker: {shutdown_timeout: 500ms}`, `invalid duration "500ms"`},
 		{"a poll interval of zero", 12, `worker: {poll_interval: 0s}`, "worker.poll_interval must be from 1s to 1m"},
 		{"a poll interval of an hour", 12, `worker: {poll_interval: 1h}`, "worker.poll_interval must be from 1s to 1m"},
-		{"an unknown top-level key", 12, `colour: red`, `unknown key "colour" (known: caps, channels,`},
+		{"an attribution window of zero", 12, `attribution: {window: 0s}`, "attribution.window must be a duration above zero, like 5d"},
+		{"an attribution window in words", 12, `attribution: {window: 5 days}`, `invalid duration "5 days"`},
+		{"an unknown top-level key", 12, `colour: red`, `unknown key "colour" (known: attribution, caps, channels,`},
 		{"a short previous secret", 12, `previous_secrets: ["0123456789abcdef-old", "short"]`, "previous_secrets[1] must be at least 16 characters, has 5"},
 		{"a previous secret from an unset variable", 12, `previous_secrets: ["${OLD_SECRET}"]`, "previous_secrets[0] must be at least 16 characters, has 0 (environment variable OLD_SECRET is unset or empty)"},
 		{"the current secret as a previous one", 12, `previous_secrets: ["${SECRET}"]`, "previous_secrets[0] is the current secret"},

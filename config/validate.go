@@ -178,6 +178,11 @@ func (v *validator) validate() {
 			v.addf(n, "worker.poll_interval must be from 1s to 1m")
 		}
 	}
+	if n := v.at("attribution", "window"); v.has("attribution", "window") && isDuration(n) {
+		if d, err := duration.Parse(n.Value); err == nil && d <= 0 {
+			v.addf(n, "attribution.window must be a duration above zero, like 5d")
+		}
+	}
 }
 
 // keyNode returns the key node named key in mapping m (its line is where the entry

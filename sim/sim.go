@@ -45,6 +45,14 @@ type Options struct {
 	Observer engine.Observer
 	// SendLease is engine.Config.SendLease; zero keeps the engine's default.
 	SendLease time.Duration
+	// Stats counts each event once applied, as engine.Config.Stats; nil counts nothing.
+	Stats engine.Stats
+	// Winners tells split steps their declared winner, as engine.Config.Winners; nil
+	// never declares one.
+	Winners engine.Winners
+	// Assign forces groups and variants, as engine.Config.Assign; nil assigns them by
+	// hash, as production does.
+	Assign engine.Assigner
 }
 
 // Sim is the production engine on a virtual clock. New builds one; Close releases it.
@@ -123,7 +131,7 @@ func New(setup *Setup, opts Options) (*Sim, error) {
 		Channels: chans, Clock: s.clock, Location: setup.Location, Locale: setup.Locale,
 		UnsubscribeURL: setup.UnsubscribeURL, FeedbackURL: setup.FeedbackURL, Policies: policies, Observer: observers,
 		Tiers: setup.Tiers, Topics: setup.Topics,
-		SendLease: opts.SendLease, Logger: opts.Logger,
+		SendLease: opts.SendLease, Logger: opts.Logger, Assign: opts.Assign, Stats: opts.Stats, Winners: opts.Winners,
 	})
 	if err != nil {
 		s.Close()

@@ -43,6 +43,8 @@ type Entry struct {
 	Event, EventID string
 	// Journey, Step, Template and Channel name the message (KindMessage, KindHeld).
 	Journey, Step, Template, Channel string
+	// Variant is the variant of a split step's message.
+	Variant string
 	// Outcome is sent, skipped, capped, unreachable, uncertain, failed or held; for an
 	// enrolment entered, exited or ended.
 	Outcome string
@@ -107,7 +109,7 @@ type observer struct {
 // a recording channel sent it, what was sent.
 func (o observer) Outcome(_ context.Context, ob engine.Observation) {
 	e := Entry{At: ob.Ran, Kind: KindMessage, Customer: ob.CustomerID, Journey: ob.Journey, Step: ob.Step,
-		Template: ob.Template, Channel: ob.Channel, Outcome: string(ob.Outcome), Reason: ob.Reason}
+		Template: ob.Template, Channel: ob.Channel, Outcome: string(ob.Outcome), Reason: ob.Reason, Variant: ob.Variant}
 	for _, p := range ob.Passed {
 		if p.Channel != workflows.Preferred { // a customer without a preferred channel is no news
 			e.Passed = append(e.Passed, Pass{Channel: p.Channel, Reason: p.Reason})
@@ -127,7 +129,7 @@ func (o observer) Held(_ context.Context, ob engine.Observation) {
 		reason = "held back by a policy"
 	}
 	o.sim.add(Entry{At: ob.Ran, Kind: KindHeld, Customer: ob.CustomerID, Journey: ob.Journey, Step: ob.Step,
-		Template: ob.Template, Channel: ob.Channel, Outcome: OutcomeHeld, Reason: reason, Until: ob.Until,
+		Template: ob.Template, Variant: ob.Variant, Channel: ob.Channel, Outcome: OutcomeHeld, Reason: reason, Until: ob.Until,
 		MessageID: ob.MessageID})
 }
 
@@ -215,6 +217,9 @@ func (e Entry) Line(start time.Time, loc *time.Location) string {
 		}
 	default:
 		fmt.Fprintf(&b, "%-11s %s/%s", e.Outcome, e.Journey, e.Step)
+		if e.Variant != "" {
+			fmt.Fprintf(&b, " variant %s", e.Variant)
+		}
 		if e.Channel != "" {
 			fmt.Fprintf(&b, " on %s", e.Channel)
 		}

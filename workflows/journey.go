@@ -26,7 +26,10 @@ type Journey struct {
 	ExitOn []string
 	// OnUncertain is the journey's default for its steps' on_uncertain.
 	OnUncertain UncertainMode
-	Steps       []Step
+	// Holdout is the share of enrolments, in [0, 0.5], that are held out: enrolled and
+	// counted, but sent nothing (experiments.md). Zero means no holdout.
+	Holdout float64
+	Steps   []Step
 }
 
 // StepIndex returns the position of the step with that id.
@@ -116,12 +119,78 @@ type Step struct {
 
 // Send is the message a step sends.
 type Send struct {
+	// Template is the template of a step without variants; empty for a split step.
 	Template string
+	// Variants, when set, split the step: each customer gets one of them, chosen by
+	// weight from a hash (experiments.md).
+	Variants []Variant
+	// Winner is the split's winner rule, or nil: the split goes on for good.
+	Winner *Winner
 	// Channels is the ordered list of channel names (or Preferred) to try; the first one
 	// the customer can be reached on wins.
 	Channels []string
 	Caps     CapsMode
 }
+
+// Templates returns every template the step may send: its template, or its variants'.
+func (s Send) Templates() []string {
+	if len(s.Variants) == 0 {
+		return []string{s.Template}
+	}
+	out := make([]string, len(s.Variants))
+	for i, v := range s.Variants {
+		out[i] = v.Template
+	}
+	return out
+}
+
+// Variant returns the variant with that id.
+func (s Send) Variant(id string) (Variant, bool) {
+	for _, v := range s.Variants {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return Variant{}, false
+}
+
+// Variant is one version of a split step's message.
+type Variant struct {
+	// ID is [a-z0-9-]+, unique in the step; history lines and clicks carry it.
+	ID       string
+	Template string
+	// Weight is the variant's share of customers relative to the others' (default 1).
+	Weight float64
+}
+
+// Metric is what a winner rule compares variants on.
+type Metric string
+
+// The winner metrics.
+const (
+	// MetricConversion compares attributed orders per message sent.
+	MetricConversion Metric = "conversion"
+	// MetricClick compares messages clicked at least once per message sent.
+	MetricClick Metric = "click"
+)
+
+// Winner is a split step's winner rule: once every variant has MinSent sends and one
+// beats all the others on Metric with probability Confidence, later sends use it.
+type Winner struct {
+	Metric     Metric
+	MinSent    int64
+	Confidence float64
+}
+
+// The winner rule's defaults, when a key is left out.
+const (
+	DefaultMinSent    = 1000
+	DefaultConfidence = 0.95
+)
+
+// MaxHoldout is the largest holdout share a journey may have: beyond half, the journey
+// is mostly not sent.
+const MaxHoldout = 0.5
 
 // Env is the environment conditions run in, with the names of journeys.md: event,
 // customer and now.

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -77,6 +78,7 @@ type raw struct {
 	ReenterAfter yaml.Node  `yaml:"reenter_after"`
 	ExitOn       []string   `yaml:"exit_on"`
 	OnUncertain  yaml.Node  `yaml:"on_uncertain"`
+	Holdout      yaml.Node  `yaml:"holdout"`
 	Steps        []rawStep  `yaml:"steps"`
 }
 
@@ -106,6 +108,22 @@ type rawSend struct {
 	Template yaml.Node `yaml:"template"`
 	Channels yaml.Node `yaml:"channels"`
 	Caps     yaml.Node `yaml:"caps"`
+	// Variants and Winner are decoded by type so that their unknown keys are found; their
+	// nodes, for lines, are looked up under the send node.
+	Variants []rawVariant `yaml:"variants"`
+	Winner   *rawWinner   `yaml:"winner"`
+}
+
+type rawVariant struct {
+	ID       string    `yaml:"id"`
+	Template yaml.Node `yaml:"template"`
+	Weight   yaml.Node `yaml:"weight"`
+}
+
+type rawWinner struct {
+	Metric     yaml.Node `yaml:"metric"`
+	MinSent    yaml.Node `yaml:"min_sent"`
+	Confidence yaml.Node `yaml:"confidence"`
 }
 
 // LoadFile parses and validates one journey file.
@@ -151,6 +169,7 @@ func (c *checker) journey(root *yaml.Node, r *raw) *Journey {
 	j.Topic = c.topic(&r.Topic)
 	j.ReenterAfter = c.duration(&r.ReenterAfter, "reenter_after")
 	j.OnUncertain = c.uncertain(&r.OnUncertain, UncertainSkip)
+	j.Holdout = c.holdout(&r.Holdout)
 	c.trigger(yamlx.Field(root, "trigger"), &r.Trigger, j)
 	for _, ev := range r.ExitOn {
 		if ev == "" {
@@ -269,8 +288,16 @@ func (c *checker) step(node *yaml.Node, r *rawStep, i int) Step {
 	}
 	sendNode := yamlx.Field(node, "send")
 	s.Send.Template = r.Send.Template.Value
-	if s.Send.Template == "" {
-		c.addf(sendNode, "send needs template:")
+	variantsNode, winnerNode := yamlx.Field(sendNode, "variants"), yamlx.Field(sendNode, "winner")
+	split := variantsNode != nil
+	switch {
+	case split && !r.Send.Template.IsZero():
+		c.addf(&r.Send.Template, "send has both template and variants: a split step names its templates under variants")
+	case !split && s.Send.Template == "":
+		c.addf(sendNode, "send needs template: (or variants: for a split)")
+	}
+	if winnerNode != nil && !split {
+		c.addf(winnerNode, "winner belongs to a split step, one with variants:")
 	}
 	switch r.Send.Caps.Value {
 	case "", string(CapsApply):
@@ -286,6 +313,7 @@ func (c *checker) step(node *yaml.Node, r *rawStep, i int) Step {
 			n = sendNode
 		}
 		c.addf(n, "send needs channels: a list such as [preferred, email]")
+		c.split(&s, sendNode, r.Send, nil, false)
 		return s
 	}
 	var kinds []channels.Kind
@@ -301,8 +329,116 @@ func (c *checker) step(node *yaml.Node, r *rawStep, i int) Step {
 		}
 		kinds = append(kinds, kind)
 	}
-	c.template(&r.Send.Template, s.Send.Template, kinds, len(kinds) < len(s.Send.Channels))
+	preferred := len(kinds) < len(s.Send.Channels)
+	if !split {
+		c.template(&r.Send.Template, s.Send.Template, kinds, preferred)
+	}
+	c.split(&s, sendNode, r.Send, kinds, preferred)
 	return s
+}
+
+// split reads a step's variants and winner rule, if it has them.
+func (c *checker) split(s *Step, sendNode *yaml.Node, r *rawSend, kinds []channels.Kind, preferred bool) {
+	n := yamlx.Field(sendNode, "variants")
+	if n == nil {
+		return
+	}
+	s.Send.Variants = c.variants(n, r.Variants, kinds, preferred)
+	if w := yamlx.Field(sendNode, "winner"); w != nil && r.Winner != nil {
+		s.Send.Winner = c.winner(w, r.Winner)
+	}
+}
+
+// holdout reads `holdout: N%` as a share in [0, MaxHoldout].
+func (c *checker) holdout(n *yaml.Node) float64 {
+	if n.IsZero() {
+		return 0
+	}
+	num, ok := strings.CutSuffix(strings.TrimSpace(n.Value), "%")
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || err != nil || n.Kind != yaml.ScalarNode {
+		c.addf(n, "holdout must be a percentage like 10%%, not %q", n.Value)
+		return 0
+	}
+	if v < 0 || v > MaxHoldout*100 || math.IsNaN(v) {
+		c.addf(n, "holdout %s is outside 0%%-%g%%: a holdout is a minority that gets nothing", n.Value, MaxHoldout*100)
+		return 0
+	}
+	return v / 100
+}
+
+// variants reads a split step's variants: ids unique, templates that exist, weights
+// that default to equal shares and do not sum to 0.
+func (c *checker) variants(n *yaml.Node, rs []rawVariant, kinds []channels.Kind, preferred bool) []Variant {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 || len(rs) != len(n.Content) {
+		c.addf(n, "variants must be a list such as [{id: plain, template: cart-reminder}, {id: discount, template: cart-discount}]")
+		return nil
+	}
+	var out []Variant
+	seen := map[string]bool{}
+	weighted, total := 0, 0.0
+	for i, vn := range n.Content {
+		r := rs[i]
+		v := Variant{ID: r.ID, Template: r.Template.Value, Weight: 1}
+		switch {
+		case v.ID == "":
+			c.addf(vn, "a variant needs an id")
+		case !idRE.MatchString(v.ID):
+			c.addf(yamlx.Field(vn, "id"), "variant id %q must be lower-case letters, digits and dashes", v.ID)
+		case seen[v.ID]:
+			c.addf(yamlx.Field(vn, "id"), "variant id %q is used twice in this step", v.ID)
+		}
+		seen[v.ID] = true
+		if v.Template == "" {
+			c.addf(vn, "variant %s needs a template", v.ID)
+		} else {
+			c.template(&r.Template, v.Template, kinds, preferred)
+		}
+		if !r.Weight.IsZero() {
+			weighted++
+			w, err := strconv.ParseFloat(r.Weight.Value, 64)
+			if err != nil || r.Weight.Kind != yaml.ScalarNode || w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+				c.addf(&r.Weight, "weight must be a number of 0 or more, not %q", r.Weight.Value)
+				w = 0
+			}
+			v.Weight = w
+		}
+		total += v.Weight
+		out = append(out, v)
+	}
+	if weighted > 0 && weighted < len(n.Content) {
+		c.addf(n, "give every variant a weight, or none for equal shares")
+	} else if total == 0 {
+		c.addf(n, "the variants' weights sum to 0: no customer would get any of them")
+	}
+	return out
+}
+
+// winner reads a split step's winner rule, with the defaults for keys left out.
+func (c *checker) winner(n *yaml.Node, r *rawWinner) *Winner {
+	w := &Winner{Metric: Metric(r.Metric.Value), MinSent: DefaultMinSent, Confidence: DefaultConfidence}
+	switch w.Metric {
+	case "":
+		c.addf(n, "winner needs metric: conversion or click")
+	case MetricConversion, MetricClick:
+	default:
+		c.addf(&r.Metric, "unknown winner metric %q: use conversion or click", r.Metric.Value)
+	}
+	if !r.MinSent.IsZero() {
+		v, err := strconv.ParseInt(r.MinSent.Value, 10, 64)
+		if err != nil || v < 1 {
+			c.addf(&r.MinSent, "min_sent must be a whole number of 1 or more, not %q", r.MinSent.Value)
+		}
+		w.MinSent = v
+	}
+	if !r.Confidence.IsZero() {
+		v, err := strconv.ParseFloat(r.Confidence.Value, 64)
+		if err != nil || !(v >= 0.5 && v < 1) {
+			c.addf(&r.Confidence, "confidence must be a probability from 0.5 to below 1, like 0.95, not %q", r.Confidence.Value)
+		}
+		w.Confidence = v
+	}
+	return w
 }
 
 // template checks that the template exists for every named channel's kind, and for at

@@ -85,6 +85,12 @@ func TestTheSchemaAndTheLoaderAgree(t *testing.T) {
 		{"a date trigger without at", "trigger: {date: customer.birthday}\nsteps:\n  -\n" + send, false},
 		{"inactivity without after", "trigger: {inactivity: {event: order.placed}}\nsteps:\n  -\n" + send, false},
 		{"a send without channels", "trigger: {event: order.placed}\nsteps:\n  - send: {template: hello}\n", false},
+		{"a holdout and a split with a winner", "trigger: {event: order.placed}\nholdout: 12.5%\nsteps:\n  - send: {channels: [email], variants: [{id: a, template: x, weight: 2.5}, {id: b, template: y, weight: 0}, {id: c, template: z, weight: 1}], winner: {metric: click, min_sent: 10, confidence: 0.9}}\n", true},
+		{"a holdout above half", "trigger: {event: order.placed}\nholdout: 51%\nsteps:\n  -\n" + send, false},
+		{"a holdout without its percent sign", "trigger: {event: order.placed}\nholdout: 10\nsteps:\n  -\n" + send, false},
+		{"template and variants in one step", "trigger: {event: order.placed}\nsteps:\n  - send: {template: t, channels: [email], variants: [{id: a, template: x}]}\n", false},
+		{"a winner without variants", "trigger: {event: order.placed}\nsteps:\n  - send: {template: t, channels: [email], winner: {metric: click}}\n", false},
+		{"an unknown winner metric", "trigger: {event: order.placed}\nsteps:\n  - send: {channels: [email], variants: [{id: a, template: x}], winner: {metric: revenue}}\n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, loadErr := workflows.LoadFile("j.yaml", []byte(tc.src), workflows.Options{})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/bench"
+	"github.com/rapporthq/rapport/internal/stats"
 	"github.com/rapporthq/rapport/internal/store"
 )
 
@@ -41,7 +42,7 @@ func runBench(c *cli, args []string) int {
 	finish()
 	cfg.Progress = stderr
 	cfg.Instrument = func(rdb redis.UniversalClient, st *store.Store) bench.Instruments {
-		in := app.NewInstruments(rdb, st, slog.New(slog.DiscardHandler))
+		in := app.NewInstruments(rdb, st, slog.New(slog.DiscardHandler), stats.Options{})
 		in.Start() // counts until the process ends
 		return bench.Instruments{Stats: in.Stats, Observer: in.Observer(), Middleware: in.Middleware()}
 	}

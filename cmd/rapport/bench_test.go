@@ -39,6 +39,9 @@ func TestBenchRunsTinyAndReportsEveryFigure(t *testing.T) {
 			Early      *int    `json:"early"`
 			DrainRatio float64 `json:"drain_ratio"`
 		} `json:"lateness"`
+		Experiment struct {
+			EventsPerS struct{ Rapport, Bare, Ratio float64 } `json:"events_per_s"`
+		} `json:"experiment"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("%v:\n%s", err, stdout.String())
@@ -54,6 +57,7 @@ func TestBenchRunsTinyAndReportsEveryFigure(t *testing.T) {
 		"memory.ratio":                  res.Memory.Ratio,
 		"lateness.rapport.drain_s":      res.Lateness.Rapport.Drain,
 		"lateness.drain_ratio":          res.Lateness.DrainRatio,
+		"experiment.events_per_s.ratio": res.Experiment.EventsPerS.Ratio,
 	}
 	for _, way := range []string{"http_single", "http_batch", "client"} {
 		f, ok := res.Ingest[way]

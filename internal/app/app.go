@@ -19,7 +19,9 @@ import (
 	"github.com/rapporthq/rapport/internal/inbound"
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/signing"
+	"github.com/rapporthq/rapport/internal/stats"
 	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
 )
 
 // Roles are the parts of Rapport a process runs: `serve` runs both, `worker` and `api`
@@ -93,7 +95,8 @@ func (a *App) build() error {
 	if err := a.store.CheckSchema(context.Background()); err != nil {
 		return err
 	}
-	a.in = NewInstruments(conn.rdb, a.store, a.log)
+	a.in = NewInstruments(conn.rdb, a.store, a.log, stats.Options{
+		AttributionWindow: time.Duration(cfg.Attribution.Window), Journeys: a.journeysInForce})
 	a.in.Metrics.WatchQueues(conn.rdb)
 	a.links = NewLinks(cfg)
 	if a.listen, err = a.newListening(); err != nil {
@@ -156,6 +159,7 @@ func (a *App) newEngine() (*engine.Engine, error) {
 		UnsubscribeURL: a.links.UnsubscribeURL,
 		FeedbackURL:    a.links.FeedbackURL,
 		Stats:          a.in.Stats,
+		Winners:        a.in.Stats,
 		Observer:       a.in.Observer(),
 		Policies:       l.Policies,
 		Backlog:        queue.NewEventBacklog(a.conn.rdb),
@@ -163,6 +167,15 @@ func (a *App) newEngine() (*engine.Engine, error) {
 		Return:         a.listen.Return,
 		ClickURL:       a.listen.EngineClickURL(),
 	})
+}
+
+// journeysInForce is the journeys the engine runs, for the statistics' experiments; none
+// before the engine is built.
+func (a *App) journeysInForce() *workflows.Set {
+	if a.eng == nil {
+		return nil
+	}
+	return a.eng.Journeys()
 }
 
 func (a *App) newWorker() *queue.Worker {

@@ -26,9 +26,11 @@ type Instruments struct {
 	Metrics  *metrics.Metrics
 }
 
-// NewInstruments returns the instruments on the Redis behind rdb.
-func NewInstruments(rdb redis.UniversalClient, st *store.Store, log *slog.Logger) Instruments {
-	return Instruments{Stats: stats.New(rdb, st, stats.Options{Logger: log}), Journeys: journeystats.New(rdb, log),
+// NewInstruments returns the instruments on the Redis behind rdb; opts are the
+// statistics' options (attribution window, journeys in force), with log as their logger.
+func NewInstruments(rdb redis.UniversalClient, st *store.Store, log *slog.Logger, opts stats.Options) Instruments {
+	opts.Logger = log
+	return Instruments{Stats: stats.New(rdb, st, opts), Journeys: journeystats.New(rdb, log),
 		Metrics: metrics.New()}
 }
 

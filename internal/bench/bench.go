@@ -30,7 +30,7 @@ import (
 )
 
 // Sections are the parts of a run, in the order they run.
-var Sections = []string{"ingest", "delivery", "memory", "lateness"}
+var Sections = []string{"ingest", "delivery", "memory", "lateness", "experiment"}
 
 // Config sizes a run. Zero values take the defaults in brackets.
 type Config struct {
@@ -105,6 +105,8 @@ type Result struct {
 	Delivery *Delivery `json:"delivery,omitempty"`
 	Memory   *Memory   `json:"memory,omitempty"`
 	Lateness *Lateness `json:"lateness,omitempty"`
+	// Experiment compares a journey with a split and a holdout against without.
+	Experiment *Experiment `json:"experiment,omitempty"`
 }
 
 // Settings records what the run measured with.
@@ -163,6 +165,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{"delivery", func(ctx context.Context, st *stack) (err error) { res.Delivery, err = runDelivery(ctx, st); return }},
 		{"memory", func(ctx context.Context, st *stack) (err error) { res.Memory, err = runMemory(ctx, st); return }},
 		{"lateness", func(ctx context.Context, st *stack) (err error) { res.Lateness, err = runLateness(ctx, st); return }},
+		{"experiment", func(ctx context.Context, st *stack) (err error) { res.Experiment, err = runExperiment(ctx, st); return }},
 	}
 	for _, s := range steps {
 		if !cfg.runs(s.name) {

@@ -28,6 +28,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row("  Redis commands per email", d.RedisCalls, "%.1f")
 		row("  Redis round trips per email", d.RoundTrips, "%.1f")
 	}
+	if x := r.Experiment; x != nil {
+		row(fmt.Sprintf("delivery, split + 10%% holdout vs plain (events/s, %d held out)", x.HeldOut), x.EventsPerS, "%.0f")
+		row("  Go CPU per event (µs)", x.GoCPUMicros, "%.0f")
+		row("  Redis commands per event", x.RedisCalls, "%.1f")
+	}
 	if m := r.Memory; m != nil {
 		row(fmt.Sprintf("memory per pending step (bytes, %d)", c.Pending), m.StepBytes, "%.0f")
 		row("memory per customer timer (bytes)", m.TimerBytes, "%.0f")

@@ -122,6 +122,10 @@ type Config struct {
 	// Policies run, in order, between choosing the channel and rendering: frequency caps,
 	// quiet hours and the like.
 	Policies []Policy
+	// Winners, when set, tells split steps with a winner rule their declared winner.
+	Winners Winners
+	// Assign, when set, forces groups and variants (the simulator's assign:).
+	Assign Assigner
 	// Observer hears of every recorded outcome and every enrolment's start and end, once
 	// each: metrics and statistics hang off it. Default: none.
 	Observer Observer

@@ -144,7 +144,8 @@ func (e *Engine) enrol(ctx context.Context, j *workflows.Journey, cid string, en
 			return err
 		}
 	}
-	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Entered, Event: ev})
+	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Entered, Event: ev,
+		HeldOut: e.HeldOut(j, cid)})
 	e.log.Debug("enrolled", "journey", j.ID, "customer", cid, "first_step", first.ID, "due", due)
 	return e.startStep(ctx, &en, env)
 }
@@ -220,7 +221,8 @@ func (e *Engine) exit(ctx context.Context, j *workflows.Journey, cid string, goa
 		return err
 	}
 	e.log.Debug("enrolment ended", "journey", j.ID, "customer", cid, "reason", "goal event "+goal.Type)
-	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Exited, Event: goal})
+	e.cfg.Observer.Enrolment(ctx, EnrolmentChange{Journey: j.ID, CustomerID: cid, Change: Exited, Event: goal,
+		HeldOut: e.HeldOut(j, cid)})
 	if task == "" {
 		return nil
 	}

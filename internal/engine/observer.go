@@ -92,6 +92,8 @@ type EnrolmentChange struct {
 	// Exited; zero otherwise. Journey statistics date the change and find the revenue
 	// of a converting order here.
 	Event workflows.EventEnv
+	// HeldOut is set when the customer is in the journey's holdout group.
+	HeldOut bool
 }
 
 // Change is what happened to an enrolment.

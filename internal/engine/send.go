@@ -56,6 +56,10 @@ type Delivery struct {
 	Message channels.Message
 	// Passed lists the step's channels passed over so far, and why.
 	Passed []store.Passed
+	// Template is the template the message is rendered from: the step's, or its
+	// variant's. Variant is the variant of a split step, "" otherwise.
+	Template string
+	Variant  string
 
 	due     time.Time         // when the step fell due
 	blocked map[string]string // channel -> digest of the address it is blocked at
@@ -120,6 +124,9 @@ func (h *held) Error() string {
 // policy holds the step back, and any other error only to ask for a retry.
 func (e *Engine) deliver(ctx context.Context, d *Delivery) error {
 	d.token = newToken()
+	if err := e.choose(ctx, d); err != nil {
+		return err
+	}
 	d.mode = d.Step.OnUncertain
 	if d.mode == "" {
 		d.mode = workflows.UncertainSkip
@@ -197,7 +204,7 @@ func (e *Engine) usable(d *Delivery, name string) (route, error) {
 			return why(store.BlockedBounced)
 		}
 		return why("blocked")
-	case !d.snap.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
+	case !d.snap.Templates.Has(d.Template, ch.Type.Kind):
 		return why("no template")
 	}
 	return route{channel: ch, address: addr}, nil
@@ -370,16 +377,19 @@ func (e *Engine) render(d *Delivery) error {
 		ref := d.ref()
 		data.Track = func(url string) string { return e.cfg.ClickURL(ref, url) }
 	}
-	r, err := d.snap.Templates.Render(d.Step.Send.Template, d.Channel.Type.Kind, locale, data)
+	r, err := d.snap.Templates.Render(d.Template, d.Channel.Type.Kind, locale, data)
 	if err != nil {
-		return fmt.Errorf("render %s: %w", d.Step.Send.Template, err)
+		return fmt.Errorf("render %s: %w", d.Template, err)
 	}
 	d.Message = channels.Message{
 		ID: d.MessageID, To: d.Address, CustomerID: d.CustomerID,
 		Channel: d.Channel.Name, Customer: d.Customer,
 		Subject: r.Subject, Preheader: r.Preheader, HTML: r.HTML, Text: r.Text, WhatsApp: r.WhatsApp,
 		UnsubscribeURL: data.UnsubscribeURL,
-		Meta:           map[string]string{"journey": d.Journey.ID, "step": d.Step.ID, "template": d.Step.Send.Template},
+		Meta:           map[string]string{"journey": d.Journey.ID, "step": d.Step.ID, "template": d.Template},
+	}
+	if d.Variant != "" {
+		d.Message.Meta["variant"] = d.Variant
 	}
 	return nil
 }
@@ -420,7 +430,7 @@ func (e *Engine) settle(ctx context.Context, d *Delivery, o Outcome, reason stri
 // settles the claim and moves the enrolment, retried while Redis is briefly away; then
 // the observer hears of it once, and the next step is scheduled.
 func (e *Engine) write(ctx context.Context, d *Delivery, o Outcome, reason, token string) error {
-	rec := store.Record{At: d.Now, Journey: d.Journey.ID, Step: d.Step.ID, Template: d.Step.Send.Template,
+	rec := store.Record{At: d.Now, Journey: d.Journey.ID, Step: d.Step.ID, Template: d.Template, Variant: d.Variant,
 		Channel: d.Channel.Name, Outcome: string(o), Reason: reason, Passed: d.Passed, MessageID: d.MessageID,
 		ProviderID: d.sent.ProviderID}
 	c := store.Commit{CustomerID: d.CustomerID, MessageID: d.MessageID, Token: token, Record: rec, Move: d.move}
@@ -464,8 +474,12 @@ func (e *Engine) write(ctx context.Context, d *Delivery, o Outcome, reason, toke
 
 // observation is what an Observer learns of d as it stands.
 func (d *Delivery) observation() Observation {
+	tmpl := d.Template
+	if tmpl == "" {
+		tmpl = d.Step.Send.Template // recorded before a variant was chosen (held out, skipped)
+	}
 	return Observation{MessageID: d.MessageID, Journey: d.Journey.ID, Step: d.Step.ID, CustomerID: d.CustomerID,
-		Template: d.Step.Send.Template, Channel: d.Channel.Name, Passed: append([]store.Passed(nil), d.Passed...),
+		Template: tmpl, Variant: d.Variant, Channel: d.Channel.Name, Passed: append([]store.Passed(nil), d.Passed...),
 		Due: d.due, Ran: d.Now}
 }
 

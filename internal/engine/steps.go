@@ -227,5 +227,10 @@ func (e *Engine) runStep(ctx context.Context, d *Delivery) error {
 	if !ok {
 		return e.record(ctx, d, OutcomeSkipped, "condition is false")
 	}
+	if d.Step.Send.Caps != workflows.CapsBypass && e.HeldOut(d.Journey, d.CustomerID) {
+		// The control group: recorded where a message would have gone, nothing sent,
+		// nothing counted towards the caps. Transactional steps go to both groups.
+		return e.record(ctx, d, OutcomeHeldOut, "held out: the journey's control group gets no message")
+	}
 	return e.deliver(ctx, d)
 }

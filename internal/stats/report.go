@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapporthq/rapport/workflows"
 )
 
 // Report is the answer of GET /v1/stats: see the README for what each figure means.
@@ -59,6 +61,12 @@ type JourneyStats struct {
 	// Clicked counts tracked links followed in the journey's messages, once per message
 	// and link.
 	Clicked int64 `json:"clicked"`
+	// Groups and Lift are set for a journey with a holdout (experiments.md).
+	Groups *Groups `json:"groups,omitempty"`
+	Lift   *Lift   `json:"lift,omitempty"`
+	// Steps are the journey's steps by id, with their variants for a split step;
+	// counted since the journey began, not over the window.
+	Steps map[string]StepStats `json:"steps,omitempty"`
 }
 
 // Report reads the counters for the last days days (today, UTC, and the days before),
@@ -71,7 +79,13 @@ func (r *Recorder) Report(ctx context.Context, days int, journeys []string) (Rep
 	now := r.now().UTC()
 	var totals, cohorts *redis.MapStringStringCmd
 	dayCmds := make([]*redis.MapStringStringCmd, days)
+	var set *workflows.Set
+	if r.journeys != nil {
+		set = r.journeys()
+	}
+	var expCmds map[string]*redis.MapStringStringCmd
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		expCmds = r.readExperiments(ctx, p, set)
 		totals = p.HGetAll(ctx, r.totalsKey())
 		cohorts = p.HGetAll(ctx, r.cohortsKey())
 		for i := range dayCmds {
@@ -120,6 +134,8 @@ func (r *Recorder) Report(ctx context.Context, days int, journeys []string) (Rep
 	sort.Slice(rep.Cohorts, func(i, j int) bool { return rep.Cohorts[i].Month < rep.Cohorts[j].Month })
 
 	revenueCents := map[string]int64{}
+	holdout := map[string]GroupStats{}
+	holdoutCents := map[string]int64{}
 	for _, j := range journeys {
 		rep.Journeys[j] = JourneyStats{}
 	}
@@ -133,6 +149,21 @@ func (r *Recorder) Report(ctx context.Context, days int, journeys []string) (Rep
 				rep.NPS.Passives += n
 			case field == detractor:
 				rep.NPS.Detractors += n
+			case strings.HasPrefix(field, fHoldout):
+				figure, j, ok := holdoutField(field)
+				if !ok {
+					continue
+				}
+				g := holdout[j]
+				switch figure + ":" {
+				case fEntered:
+					g.Entered += n
+				case fConverted:
+					g.Converted += n
+				case fJourneyRev:
+					holdoutCents[j] += n
+				}
+				holdout[j] = g
 			case strings.HasPrefix(field, fEntered):
 				j := field[len(fEntered):]
 				js := rep.Journeys[j]
@@ -161,6 +192,17 @@ func (r *Recorder) Report(ctx context.Context, days int, journeys []string) (Rep
 		js.Revenue = float64(revenueCents[j]) / 100
 		js.ConversionRate = ratio(float64(js.Converted), float64(js.Entered), 3)
 		rep.Journeys[j] = js
+	}
+	for _, id := range sortedIDs(expCmds) {
+		j, ok := set.Get(id)
+		if !ok {
+			continue
+		}
+		js := rep.Journeys[id]
+		g := holdout[id]
+		g.Revenue = float64(holdoutCents[id]) / 100
+		experiments(&js, j, expCmds[id].Val(), g)
+		rep.Journeys[id] = js
 	}
 	n := &rep.NPS
 	n.Responses = n.Promoters + n.Passives + n.Detractors

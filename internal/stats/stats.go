@@ -10,14 +10,17 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/tally"
+	"github.com/rapporthq/rapport/workflows"
 )
 
 // Retention is how long a day's NPS and journey counters are kept; reports look back at
@@ -35,9 +38,6 @@ var markerTTL = event.DedupWindow
 const (
 	OrderPlaced  = store.OrderPlaced
 	NPSSubmitted = "nps.submitted"
-	// MessageClicked is a followed tracked link; its first click per link counts as the
-	// journey's clicked.
-	MessageClicked = "message.clicked"
 )
 
 // npsSurvey names the NPS answers kept per customer by the store.
@@ -48,19 +48,31 @@ const npsSurvey = "nps"
 // store as it applies events: see store.Applied.)
 type Facts interface {
 	RecordAnswer(ctx context.Context, cid, survey string, a store.Answer) (store.AnswerChange, error)
+	// History, Clicks and RecordClick serve attribution: an order goes to the latest
+	// clicked, else sent, message of the customer's history in the window.
+	History(ctx context.Context, cid string) ([]store.Record, error)
+	Clicks(ctx context.Context, cid string) (map[string]time.Time, error)
+	RecordClick(ctx context.Context, cid, messageID string, at time.Time) (bool, error)
 }
 
 // Recorder counts events and enrolment changes, and reports the counters. It is the
 // engine's Stats and one of its Observers. It is safe for concurrent use.
 type Recorder struct {
-	engine.NopObserver // only enrolments are counted
+	engine.NopObserver // enrolments and outcomes are counted; the rest is not
 	rdb                redis.UniversalClient
 	facts              Facts
 	prefix             string
 	now                func() time.Time
 	log                *slog.Logger
-	// enrolments adds up enrolment counts until Run writes them (see Enrolment).
+	// enrolments adds up enrolment counts, and sends per step and variant, until Run
+	// writes them (see Enrolment and Outcome).
 	enrolments *tally.Tally
+	window     time.Duration
+	journeys   func() *workflows.Set
+	recheck    time.Duration
+	// winners caches what Winner read, per journey and step.
+	mu      sync.Mutex
+	winners map[string]winnerEntry
 }
 
 // Options configure New.
@@ -70,6 +82,15 @@ type Options struct {
 	// Logger receives counting failures of enrolment changes, which cannot fail the
 	// engine's work; nil means slog.Default().
 	Logger *slog.Logger
+	// AttributionWindow is how long after a message an order still counts for it
+	// (attribution.window); zero means config.DefaultAttributionWindow.
+	AttributionWindow time.Duration
+	// Journeys returns the journeys in force, for the report's groups, lift, steps and
+	// variants; nil reports none of those.
+	Journeys func() *workflows.Set
+	// WinnerRecheck is how long Winner trusts what it last read of a split without a
+	// winner; zero means 5s.
+	WinnerRecheck time.Duration
 }
 
 // New returns a Recorder keeping its counters in rdb and what it remembers per customer
@@ -81,8 +102,15 @@ func New(rdb redis.UniversalClient, facts Facts, opts Options) *Recorder {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.WinnerRecheck <= 0 {
+		opts.WinnerRecheck = defaultWinnerRecheck
+	}
+	if opts.AttributionWindow <= 0 {
+		opts.AttributionWindow = config.DefaultAttributionWindow
+	}
 	return &Recorder{rdb: rdb, facts: facts, prefix: "rapport:{stats}:", now: opts.Now, log: opts.Logger,
-		enrolments: tally.New(rdb, "journey statistics", opts.Logger)}
+		enrolments: tally.New(rdb, "journey statistics", opts.Logger), window: opts.AttributionWindow,
+		journeys: opts.Journeys, winners: map[string]winnerEntry{}, recheck: opts.WinnerRecheck}
 }
 
 // Run writes the enrolment counts every interval until ctx ends, then once more.
@@ -214,14 +242,21 @@ func (r *Recorder) Applied(ctx context.Context, ev event.Event, a store.Applied)
 	switch ev.Type {
 	case OrderPlaced:
 		r.order(&b, ev, profile)
+		if err := r.attribute(ctx, &b, ev); err != nil {
+			return fmt.Errorf("attribute order %s: %w", ev.ID, err)
+		}
+	case MessageClicked:
+		if err := r.click(ctx, ev); err != nil {
+			return err
+		}
+		// Every click raises the event; the first on a link of a message counts for the
+		// journey's clicked.
+		if j, _ := ev.Data["journey"].(string); j != "" && ev.Data["first"] == true {
+			b.addDay(r, ev.OccurredAt, fClicked+j, 1)
+		}
 	case NPSSubmitted:
 		if err := r.answer(ctx, &b, ev); err != nil {
 			return err
-		}
-	case MessageClicked:
-		// Every click raises the event; the first on a link of a message counts.
-		if j, _ := ev.Data["journey"].(string); j != "" && ev.Data["first"] == true {
-			b.addDay(r, ev.OccurredAt, fClicked+j, 1)
 		}
 	case engine.TierReached:
 		r.tier(&b, ev)
@@ -319,9 +354,16 @@ func (r *Recorder) Enrolment(_ context.Context, c engine.EnrolmentChange) {
 	switch c.Change {
 	case engine.Entered:
 		b.addDay(r, c.Event.OccurredAt, fEntered+c.Journey, 1)
+		if c.HeldOut {
+			b.addDay(r, c.Event.OccurredAt, fHoldout+fEntered+c.Journey, 1)
+		}
 	case engine.Exited:
 		if b.addDay(r, c.Event.OccurredAt, fConverted+c.Journey, 1) {
 			b.addDay(r, c.Event.OccurredAt, fJourneyRev+c.Journey, cents(c.Event.Data["total"]))
+			if c.HeldOut {
+				b.addDay(r, c.Event.OccurredAt, fHoldout+fConverted+c.Journey, 1)
+				b.addDay(r, c.Event.OccurredAt, fHoldout+fJourneyRev+c.Journey, cents(c.Event.Data["total"]))
+			}
 		}
 	}
 	for _, o := range b.ops {

@@ -90,7 +90,7 @@ func (s *Store) indexKey(cid string) string { return s.key(cid, "keys") }
 // fixedKeys are the customer's keys whose names hold nothing but the customer id.
 func (s *Store) fixedKeys(cid string) []string {
 	return []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.blockedKey(cid), s.factsKey(cid),
-		s.feedbackKey(cid), s.indexKey(cid)}
+		s.feedbackKey(cid), s.clicksKey(cid), s.indexKey(cid)}
 }
 
 // indexMargin is how long after its expiry a key stays listed in the index.
@@ -340,9 +340,11 @@ type Record struct {
 	Journey  string    `json:"journey"`
 	Step     string    `json:"step"`
 	Template string    `json:"template,omitempty"`
+	// Variant is the variant of a split step's message (experiments.md).
+	Variant string `json:"variant,omitempty"`
 	// Channel is the channel the message went out on, or was stopped on.
 	Channel string `json:"channel,omitempty"`
-	// Outcome is sent, skipped, capped, unreachable, uncertain or failed.
+	// Outcome is sent, skipped, capped, unreachable, uncertain, failed or held_out.
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
 	// Passed lists the channels of the step that were passed over before Channel, and

@@ -91,6 +91,13 @@ func (p *preview) view(j *workflows.Journey, tmpl Renderer) journeyView {
 		since += s.Wait
 		sv := stepView{ID: s.ID, Anchor: j.ID + "." + s.ID, Template: s.Send.Template, Channels: strings.Join(s.Send.Channels, ", "),
 			Bypass: s.Send.Caps == workflows.CapsBypass}
+		if len(s.Send.Variants) > 0 {
+			var vs []string
+			for _, v := range s.Send.Variants {
+				vs = append(vs, fmt.Sprintf("%s: %s (weight %g)", v.ID, v.Template, v.Weight))
+			}
+			sv.Template = "split: " + strings.Join(vs, "; ")
+		}
 		switch {
 		case s.Wait == 0 && since == 0:
 			sv.When = "At once"
@@ -105,25 +112,31 @@ func (p *preview) view(j *workflows.Journey, tmpl Renderer) journeyView {
 		if s.If != nil {
 			sv.If = s.If.Source
 		}
-		if tmpl != nil {
-			sv.Messages = p.messages(tmpl, j, s)
+		if tmpl != nil && len(s.Send.Variants) == 0 {
+			sv.Messages = p.messages(tmpl, j, s, s.Send.Template, "")
+		}
+		for _, vr := range s.Send.Variants {
+			if tmpl != nil {
+				sv.Messages = append(sv.Messages, p.messages(tmpl, j, s, vr.Template, "variant "+vr.ID+", ")...)
+			}
 		}
 		v.Steps = append(v.Steps, sv)
 	}
 	return v
 }
 
-// messages renders the step's template for the sample customer in every locale it has,
-// for each kind (email, messenger text) it has.
-func (p *preview) messages(set Renderer, j *workflows.Journey, s workflows.Step) []messageView {
+// messages renders a template of the step for the sample customer in every locale it
+// has, for each kind (email, messenger text) it has; prefix starts each label (the
+// variant of a split step).
+func (p *preview) messages(set Renderer, j *workflows.Journey, s workflows.Step, name, prefix string) []messageView {
 	var out []messageView
-	for _, loc := range set.Locales(s.Send.Template) {
+	for _, loc := range set.Locales(name) {
 		label := loc
 		if loc == "" {
 			loc, label = p.opts.Locale, p.opts.Locale+" (default)"
 		}
 		for _, kind := range []channels.Kind{channels.KindEmail, channels.KindMsg} {
-			if !set.Has(s.Send.Template, kind) {
+			if !set.Has(name, kind) {
 				continue
 			}
 			in := templates.Sample(loc, p.opts.Now().UTC())
@@ -134,8 +147,8 @@ func (p *preview) messages(set Renderer, j *workflows.Journey, s workflows.Step)
 			}
 			in.Channel = p.channel(s, kind)
 			in.UnsubscribeURL, in.FeedbackURL = p.opts.UnsubscribeURL, p.opts.FeedbackURL
-			m := messageView{Locale: loc, Kind: string(kind), Label: label + ", " + kindName(kind)}
-			r, err := set.Render(s.Send.Template, kind, loc, templates.NewData(in))
+			m := messageView{Locale: loc, Kind: string(kind), Label: prefix + label + ", " + kindName(kind)}
+			r, err := set.Render(name, kind, loc, templates.NewData(in))
 			if err != nil {
 				m.Err = err.Error()
 			} else {

@@ -42,6 +42,39 @@ type statsView struct {
 	Journeys            []journeyStatsView
 	// MaxRevenue scales the revenue bars.
 	MaxRevenue float64
+	// Experiments are the journeys with a holdout or a split step.
+	Experiments []experimentView
+}
+
+// experimentView is one journey's treatment against its holdout, with the lift drawn on
+// a scale, and its split steps' variants side by side.
+type experimentView struct {
+	ID     string
+	Groups *stats.Groups
+	Lift   *stats.Lift
+	// The lift's scale runs from 10 to 290 (SVG units): ZeroX is no lift, LowX, HighX
+	// and PointX the interval and the estimate; ScaleMin and ScaleMax label its ends.
+	ZeroX, LowX, HighX, PointX float64
+	ScaleMin, ScaleMax         float64
+	// Verdict says in words whether the interval excludes no lift.
+	Verdict string
+	Splits  []splitView
+}
+
+type splitView struct {
+	Step            string
+	Variants        []variantView
+	Best            string
+	ProbabilityBest float64
+	Winner          string
+}
+
+type variantView struct {
+	ID string
+	stats.VariantStats
+	// RatePct is conversions per send in %, ClickPct clicks per send.
+	RatePct, ClickPct float64
+	Best, Winner      bool
 }
 
 type cohortView struct {
@@ -111,6 +144,7 @@ func newStatsView(rep stats.Report, days int) statsView {
 		}
 		v.Journeys = append(v.Journeys, jv)
 	}
+	v.Experiments = experimentViews(rep)
 	sort.Slice(v.Journeys, func(i, j int) bool {
 		a, b := v.Journeys[i], v.Journeys[j]
 		if a.Revenue != b.Revenue {
@@ -135,3 +169,59 @@ func heat(n, of int64) heatCell {
 }
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
+
+// experimentViews picks the journeys with a holdout or a split step, in id order.
+func experimentViews(rep stats.Report) []experimentView {
+	var out []experimentView
+	for id, js := range rep.Journeys {
+		x := experimentView{ID: id, Groups: js.Groups, Lift: js.Lift}
+		if l := js.Lift; l != nil {
+			lo, hi := math.Min(l.Low, -0.5), math.Max(l.High, 1)
+			x.ScaleMin, x.ScaleMax = round1(lo), round1(hi)
+			at := func(f float64) float64 { return round1(10 + 280*(f-lo)/(hi-lo)) }
+			x.ZeroX, x.LowX, x.HighX, x.PointX = at(0), at(l.Low), at(l.High), at(l.Conversion)
+			switch {
+			case l.Low > 0:
+				x.Verdict = "the journey adds conversions: the whole interval is above no lift"
+			case l.High < 0:
+				x.Verdict = "the holdout converts better: the whole interval is below no lift"
+			default:
+				x.Verdict = "not yet distinguishable from no lift: the interval spans zero"
+			}
+		}
+		for _, sid := range sortedKeys(js.Steps) {
+			st := js.Steps[sid]
+			if st.Split == nil {
+				continue
+			}
+			sv := splitView{Step: sid, Best: st.Best, ProbabilityBest: round1(100 * st.ProbabilityBest)}
+			if st.Winner != nil {
+				sv.Winner = *st.Winner
+			}
+			for _, vid := range sortedKeys(st.Variants) {
+				vs := st.Variants[vid]
+				vv := variantView{ID: vid, VariantStats: vs, Best: vid == st.Best, Winner: vid == sv.Winner}
+				if vs.Sent > 0 {
+					vv.RatePct = round1(100 * float64(vs.Converted) / float64(vs.Sent))
+					vv.ClickPct = round1(100 * float64(vs.Clicked) / float64(vs.Sent))
+				}
+				sv.Variants = append(sv.Variants, vv)
+			}
+			x.Splits = append(x.Splits, sv)
+		}
+		if x.Groups != nil || len(x.Splits) > 0 {
+			out = append(out, x)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

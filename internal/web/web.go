@@ -83,8 +83,11 @@ func Handler(opts Options) http.Handler {
 // parsePage parses a page file together with the base template. Pages are part of the
 // binary, so a page that does not parse is a programming error.
 func parsePage(file string) *template.Template {
-	return template.Must(template.New("base.html").ParseFS(pages, "pages/base.html", "pages/"+file))
+	return template.Must(template.New("base.html").Funcs(pageFuncs).ParseFS(pages, "pages/base.html", "pages/"+file))
 }
+
+// pageFuncs are the functions pages may call: pct turns a share into per cent.
+var pageFuncs = template.FuncMap{"pct": func(f float64) float64 { return 100 * f }}
 
 // layout is what the base template sees: the navigation, the active path, and the
 // page's own data.

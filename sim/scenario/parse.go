@@ -12,6 +12,7 @@ import (
 
 	"github.com/rapporthq/rapport/event"
 	"github.com/rapporthq/rapport/internal/duration"
+	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/yamlx"
 	"github.com/rapporthq/rapport/sim"
 	"github.com/rapporthq/rapport/workflows"
@@ -25,7 +26,7 @@ const DefaultCustomerID = "c1"
 
 // Outcomes an expectation may name: the history's outcomes, and held (quiet hours).
 var outcomes = map[string]bool{"sent": true, "skipped": true, "capped": true, "unreachable": true,
-	"uncertain": true, "failed": true, sim.OutcomeHeld: true}
+	"uncertain": true, "failed": true, "held_out": true, sim.OutcomeHeld: true}
 
 // Scenario is one parsed scenario file.
 type Scenario struct {
@@ -47,7 +48,28 @@ type Scenario struct {
 	RunFor time.Duration
 	// Exhaustive forbids messages no expectation names.
 	Exhaustive bool
-	Expect     []Expectation
+	// Assign forces groups and variants: "journey" to holdout or treatment,
+	// "journey.step" to a variant id.
+	Assign map[string]Assignment
+	Expect []Expectation
+}
+
+// Assignment is one forced group or variant of assign:.
+type Assignment struct {
+	Line  int
+	Value string
+}
+
+// Group forces the customer's group in the journey, when assign: names it.
+func (sc *Scenario) Group(journey, _ string) (string, bool) {
+	a, ok := sc.Assign[journey]
+	return a.Value, ok
+}
+
+// Variant forces the customer's variant of the step, when assign: names it.
+func (sc *Scenario) Variant(journey, step, _ string) (string, bool) {
+	a, ok := sc.Assign[journey+"."+step]
+	return a.Value, ok
 }
 
 // Event is one event of a scenario, At after the start.
@@ -69,8 +91,8 @@ type Expectation struct {
 	Approx    bool
 	Tolerance time.Duration
 	// Empty fields match anything. Outcome defaults to sent (but not for None).
-	Customer, Journey, Step, Channel, Outcome string
-	Subject, Text                             Match
+	Customer, Journey, Step, Channel, Outcome, Variant string
+	Subject, Text                                      Match
 }
 
 // Match is an exact or, with Substring, a partial match of a text.
@@ -106,6 +128,7 @@ type rawScenario struct {
 	Events     []rawEvent    `yaml:"events"`
 	RunFor     yaml.Node     `yaml:"run_for"`
 	Exhaustive bool          `yaml:"exhaustive"`
+	Assign     rawValue      `yaml:"assign"`
 	Expect     []rawExpected `yaml:"expect"`
 }
 
@@ -133,6 +156,7 @@ type rawExpected struct {
 	Step     string    `yaml:"step"`
 	Channel  string    `yaml:"channel"`
 	Outcome  string    `yaml:"outcome"`
+	Variant  string    `yaml:"variant"`
 	Subject  yaml.Node `yaml:"subject"`
 	Text     yaml.Node `yaml:"text"`
 }
@@ -228,13 +252,16 @@ func Parse(file string, data []byte) (*Scenario, error) {
 				Msg: "events are listed in time order: this one is earlier than the one before"})
 		}
 	}
+	if n := r.Assign.node; n != nil {
+		sc.Assign = p.assign(n)
+	}
 	expectNode := yamlx.Field(root, "expect")
 	for i, re := range r.Expect {
 		node := item(expectNode, i)
 		x := Expectation{Line: node.Line, None: re.None, Customer: re.Customer, Journey: re.Journey, Step: re.Step,
-			Channel: re.Channel, Outcome: re.Outcome}
+			Channel: re.Channel, Outcome: re.Outcome, Variant: re.Variant}
 		if x.Outcome != "" && !outcomes[x.Outcome] {
-			p.addf(yamlx.Field(node, "outcome"), "outcome %q is not one of sent, skipped, capped, unreachable, uncertain, failed, held", x.Outcome)
+			p.addf(yamlx.Field(node, "outcome"), "outcome %q is not one of sent, skipped, capped, unreachable, uncertain, failed, held_out, held", x.Outcome)
 		}
 		if x.Outcome == "" && !x.None {
 			x.Outcome = "sent"
@@ -257,6 +284,28 @@ func Parse(file string, data []byte) (*Scenario, error) {
 type parser struct {
 	file string
 	errs yamlx.Errors
+}
+
+// assign reads assign: {journey: holdout, journey.step: variant}.
+func (p *parser) assign(n *yaml.Node) map[string]Assignment {
+	if n.Kind != yaml.MappingNode {
+		p.addf(n, "assign is a mapping, like {abandoned-cart: holdout, abandoned-cart.reminder: discount}")
+		return nil
+	}
+	out := map[string]Assignment{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode || v.Value == "" {
+			p.addf(v, "assign.%s must be a group (holdout, treatment) or a variant id", k.Value)
+			continue
+		}
+		if !strings.Contains(k.Value, ".") && v.Value != engine.GroupHoldout && v.Value != engine.GroupTreatment {
+			p.addf(v, "assign.%s: a journey's group is holdout or treatment, not %q (a variant is assigned to journey.step)", k.Value, v.Value)
+			continue
+		}
+		out[k.Value] = Assignment{Line: k.Line, Value: v.Value}
+	}
+	return out
 }
 
 func (p *parser) addf(n *yaml.Node, format string, args ...any) {
@@ -390,6 +439,9 @@ func (x Expectation) String() string {
 	}
 	if x.Outcome != "" {
 		parts = append(parts, x.Outcome)
+	}
+	if x.Variant != "" {
+		parts = append(parts, "variant "+x.Variant)
 	}
 	if x.Customer != "" {
 		parts = append(parts, "(customer "+x.Customer+")")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -32,11 +33,46 @@ func (sc *Scenario) Check(setup *sim.Setup) error {
 					x.Journey, x.Step, stepIDs(j.Steps))})
 			}
 		}
+		if x.Variant != "" && x.Journey != "" && x.Step != "" {
+			if j, ok := setup.Journeys.Get(x.Journey); ok {
+				if i, ok := j.StepIndex(x.Step); ok {
+					if _, ok := j.Steps[i].Send.Variant(x.Variant); !ok {
+						errs = append(errs, yamlx.Error{File: sc.File, Line: x.Line, Msg: fmt.Sprintf("step %s of %s has no variant %q",
+							x.Step, x.Journey, x.Variant)})
+					}
+				}
+			}
+		}
 		if _, ok := setup.Channels[x.Channel]; x.Channel != "" && !ok {
 			errs = append(errs, yamlx.Error{File: sc.File, Line: x.Line, Msg: fmt.Sprintf("no channel %q in the config", x.Channel)})
 		}
 	}
+	for _, key := range sortedKeys(sc.Assign) {
+		a := sc.Assign[key]
+		jid, sid, isStep := strings.Cut(key, ".")
+		j, ok := setup.Journeys.Get(jid)
+		switch {
+		case !ok:
+			errs = append(errs, yamlx.Error{File: sc.File, Line: a.Line, Msg: fmt.Sprintf("assign: no journey %q is loaded (journeys: %s)", jid, journeyIDs(setup))})
+		case isStep:
+			i, ok := j.StepIndex(sid)
+			if !ok {
+				errs = append(errs, yamlx.Error{File: sc.File, Line: a.Line, Msg: fmt.Sprintf("assign: journey %s has no step %q (steps: %s)", jid, sid, stepIDs(j.Steps))})
+			} else if _, ok := j.Steps[i].Send.Variant(a.Value); !ok {
+				errs = append(errs, yamlx.Error{File: sc.File, Line: a.Line, Msg: fmt.Sprintf("assign: step %s of %s has no variant %q", sid, jid, a.Value)})
+			}
+		}
+	}
 	return errs.Err()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func journeyIDs(setup *sim.Setup) string {
@@ -92,7 +128,7 @@ func Run(ctx context.Context, setup *sim.Setup, sc *Scenario) (*Result, error) {
 	if err := sc.Check(setup); err != nil {
 		return nil, err
 	}
-	s, err := sim.New(setup, sim.Options{Start: sc.Start})
+	s, err := sim.New(setup, sim.Options{Start: sc.Start, Assign: sc})
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +222,9 @@ func (x Expectation) differences(e sim.Entry, start time.Time) []string {
 	}
 	if x.Outcome != "" && e.Outcome != x.Outcome {
 		d = append(d, "outcome")
+	}
+	if x.Variant != "" && e.Variant != x.Variant {
+		d = append(d, "variant")
 	}
 	if x.HasAt {
 		off := e.At.Sub(start)
