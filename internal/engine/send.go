@@ -193,6 +193,9 @@ func (e *Engine) usable(d *Delivery, name string) (route, error) {
 	case addr == "":
 		return why("no address")
 	case d.blocked[name] != "" && d.blocked[name] == store.AddressDigest(addr):
+		if store.BlockReason(d.blocked, name) == store.BlockedBounced {
+			return why(store.BlockedBounced)
+		}
 		return why("blocked")
 	case !d.snap.Templates.Has(d.Step.Send.Template, ch.Type.Kind):
 		return why("no template")

@@ -351,8 +351,8 @@ func decodeConsent(h map[string]string) map[string]bool {
 	return c
 }
 
-// Forget erases the customer's profile, consent, history, blocked channels, the claims of
-// the messages in the history, the markers kept per journey (journeys lists the journey
+// Forget erases the customer's profile, consent, history, blocked channels, delivery
+// marks, the claims and return paths of the messages in the history, the markers kept per journey (journeys lists the journey
 // ids) and the sent-message counters (counters lists their names). Enrolments and timers
 // are the engine's to end first, since their tasks must be cancelled.
 //
@@ -361,15 +361,20 @@ func decodeConsent(h map[string]string) map[string]bool {
 // the customer id and a time, nothing about the person.
 func (s *Store) Forget(ctx context.Context, cid string, at time.Time, journeys, counters []string) error {
 	keys := []string{s.customerKey(cid), s.consentKey(cid), s.historyKey(cid), s.legacyEnrolledKey(cid), s.legacyEnrolSetKey(cid),
-		s.blockedKey(cid), s.factsKey(cid)}
+		s.blockedKey(cid), s.factsKey(cid), s.feedbackKey(cid)}
 	history, err := s.History(ctx, cid)
 	if err != nil {
 		return err
 	}
+	var messages []string
 	for _, r := range history {
 		if r.MessageID != "" {
 			keys = append(keys, s.claimKey(cid, r.MessageID))
+			messages = append(messages, r.MessageID)
 		}
+	}
+	if err := s.forgetRefs(ctx, cid, messages); err != nil {
+		return err
 	}
 	for _, c := range counters {
 		keys = append(keys, s.sentKey(cid, c))
