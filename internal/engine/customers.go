@@ -16,6 +16,9 @@ type CustomerView struct {
 	Consent    map[string]bool `json:"consent"`
 	Enrolments []EnrolmentView `json:"enrolments"`
 	History    []store.Record  `json:"history"`
+	// Blocked are the channels closed for the customer at their current address, and
+	// why: bounced or unreachable.
+	Blocked map[string]string `json:"blocked"`
 }
 
 // EnrolmentView is an active enrolment and its next step.
@@ -58,6 +61,26 @@ func (e *Engine) Customer(ctx context.Context, id string) (CustomerView, error) 
 	}
 	if v.History, err = st.History(ctx, id); err != nil {
 		return v, err
+	}
+	marks, err := st.Marks(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	for i, r := range v.History {
+		if m, ok := marks[r.MessageID]; ok && r.MessageID != "" {
+			v.History[i].Delivery, v.History[i].Clicked = m.Delivery, m.Clicked
+		}
+	}
+	blocked, err := st.Blocked(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	v.Blocked = map[string]string{}
+	for name, ch := range e.Snapshot().Channels {
+		addr := address(ch.Type.AddressKey, &Delivery{CustomerID: id, Customer: v.Profile})
+		if d := blocked[name]; d != "" && d == store.AddressDigest(addr) {
+			v.Blocked[name] = store.BlockReason(blocked, name)
+		}
 	}
 	if len(v.Profile) == 0 && len(consent) == 0 && len(ens) == 0 && len(v.History) == 0 {
 		return v, fmt.Errorf("%w %q", ErrUnknownCustomer, id)

@@ -45,14 +45,14 @@ func (s *Store) Block(ctx context.Context, cid, channel, address, reason string)
 	return nil
 }
 
-// Blocked returns the customer's blocked channels and why each is: BlockedBounced or
-// BlockedUnreachable.
+// Blocked returns the customer's blocked hash as LoadStepState does: each blocked
+// channel's address digest (see AddressDigest), and the fields BlockReason reads.
 func (s *Store) Blocked(ctx context.Context, cid string) (map[string]string, error) {
 	h, err := s.rdb.HGetAll(ctx, s.blockedKey(cid)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("load blocked channels of %s: %w", cid, err)
 	}
-	return BlockReasons(h), nil
+	return h, nil
 }
 
 // BlockReasons reads the blocked hash as LoadStepState returns it: channel to reason.

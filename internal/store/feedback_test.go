@@ -15,8 +15,9 @@ func TestABounceBlockSaysBouncedAtItsAddressOnly(t *testing.T) {
 	if err := st.Block(ctx, "c-1", "email", "gone@example.net", store.BlockedBounced); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.Blocked(ctx, "c-1")
-	if err != nil || len(got) != 1 || got["email"] != store.BlockedBounced {
+	bl, err := st.Blocked(ctx, "c-1")
+	got := store.BlockReasons(bl)
+	if err != nil || len(got) != 1 || got["email"] != store.BlockedBounced || bl["email"] != store.AddressDigest("gone@example.net") {
 		t.Fatalf("Blocked = %v, %v; want email bounced", got, err)
 	}
 	// A block at another address (an unreachable one, as the release script writes it)

@@ -297,6 +297,10 @@ type Record struct {
 	MessageID string `json:"message_id,omitempty"`
 	// ProviderID is the channel's own id of a sent message, when it gave one.
 	ProviderID string `json:"provider_id,omitempty"`
+	// Delivery and Clicked are the message's marks (see Marks), filled in when the
+	// customer is shown; the stored line does not hold them.
+	Delivery string `json:"delivery,omitempty"`
+	Clicked  bool   `json:"clicked,omitempty"`
 }
 
 // Passed is a channel a step passed over, and why.
