@@ -52,6 +52,10 @@ type Config struct {
 	// Updates is how Rapport hears the bot's updates: "webhook" (the default: Telegram
 	// posts them to /hooks/CHANNEL) or "poll" (the worker reads them with getUpdates).
 	Updates string `yaml:"updates"`
+	// PollTimeout is how long one getUpdates waits for an update in poll mode (long
+	// polling); default 25s, less than Timeout. A worker that dies holds the bot's
+	// updates for about twice this before another takes over.
+	PollTimeout duration.Duration `yaml:"poll_timeout"`
 }
 
 // Telegram is a telegram channel. It is safe for concurrent use.
@@ -84,6 +88,16 @@ func New(cfg Config) (*Telegram, error) {
 	problems.Check(httpchan.CheckTimeout(cfg.Timeout))
 	if cfg.WebhookSecret != "" && !secretRE.MatchString(cfg.WebhookSecret) {
 		problems.Add("webhook_secret must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram's secret_token)")
+	}
+	timeout := time.Duration(cfg.Timeout)
+	if timeout <= 0 {
+		timeout = httpchan.DefaultTimeout
+	}
+	switch p := time.Duration(cfg.PollTimeout); {
+	case p == 0:
+		cfg.PollTimeout = duration.Duration(min(25*time.Second, timeout*5/6))
+	case p < time.Second || p >= timeout:
+		problems.Add(fmt.Sprintf("poll_timeout %s must be at least 1s and less than timeout (%s)", p, timeout))
 	}
 	switch cfg.Updates {
 	case "":

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/rapporthq/rapport/channels/httpchan"
@@ -160,6 +161,9 @@ func (t *Telegram) CheckSecret(r *http.Request) bool {
 
 // Updates is how the bot hears its updates: UpdatesWebhook or UpdatesPoll.
 func (t *Telegram) Updates() string { return t.cfg.Updates }
+
+// PollTimeout is how long one getUpdates waits in poll mode.
+func (t *Telegram) PollTimeout() time.Duration { return time.Duration(t.cfg.PollTimeout) }
 
 // HasWebhookSecret reports whether webhook_secret is set.
 func (t *Telegram) HasWebhookSecret() bool { return t.cfg.WebhookSecret != "" }

@@ -74,6 +74,11 @@ type Options struct {
 	// Observer, when set, hears the result of every event posted through its Intake:
 	// accepted, duplicate, rejected (400, 413) or unavailable (503).
 	Observer engine.Observer
+	// Link, when set, serves GET /v1/customers/{id}/channels/{channel}/link.
+	Link Linker
+	// Hooks, when set, serves /hooks/{channel} without a token: the providers' webhooks,
+	// each of which checks its own signature or secret.
+	Hooks http.Handler
 }
 
 const (
@@ -127,6 +132,7 @@ func New(opts Options) http.Handler {
 	if opts.Stats != nil {
 		s.statsRoutes(mux)
 	}
+	s.messengerRoutes(mux)
 	return mux
 }
 

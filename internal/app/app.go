@@ -16,6 +16,7 @@ import (
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/backfill"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/messenger"
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/store"
@@ -42,6 +43,9 @@ type App struct {
 	in    Instruments
 	links *signing.Links // the URLs messages carry and the API verifies
 	eng   *engine.Engine
+	// listen hears the messengers: hooks, start links, polling, the WhatsApp window.
+	listen      *messenger.Listener
+	stopPolling func()
 
 	worker *queue.Worker // nil without the worker role
 	srv    *http.Server  // nil when nothing serves HTTP
@@ -89,6 +93,7 @@ func (a *App) build() error {
 	a.in = NewInstruments(conn.rdb, a.store, a.log)
 	a.in.Metrics.WatchQueues(conn.rdb)
 	a.links = NewLinks(cfg)
+	a.listen = a.newListener()
 	if a.eng, err = a.newEngine(); err != nil {
 		return err
 	}
@@ -132,8 +137,9 @@ func (a *App) newEngine() (*engine.Engine, error) {
 		UnsubscribeURL: a.links.UnsubscribeURL,
 		FeedbackURL:    a.links.FeedbackURL,
 		Stats:          a.in.Stats,
-		Observer:       a.in.Observer(),
+		Observer:       engine.Observers{a.in.Observer(), a.listen},
 		Policies:       l.Policies,
+		FreeForm:       a.listen.FreeForm,
 		Logger:         a.log,
 	})
 }
@@ -174,6 +180,7 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("start worker: %w", err)
 		}
 		a.log.Info("worker started", "journeys", len(a.files.Journeys.All()), "channels", len(a.files.Channels))
+		a.stopPolling = startPolling(runCtx, a.listen, a.files.Channels, a.conn.rdb, a.log)
 	}
 	if a.srv == nil {
 		return nil
@@ -207,6 +214,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	if a.worker != nil {
 		errs = append(errs, a.stopWorker(ctx))
+	}
+	if a.stopPolling != nil {
+		a.stopPolling() // lets go of the bots' leases
 	}
 	if a.stopInstruments != nil {
 		a.stopInstruments() // after the worker: its last counts too

@@ -14,6 +14,7 @@ import (
 	"github.com/rapporthq/rapport/internal/dashboard"
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/messenger"
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/web"
 	"github.com/rapporthq/rapport/workflows"
@@ -59,7 +60,9 @@ func (a *App) apiOptions(dash http.Handler) api.Options {
 	opts.Tokens = cfg.HTTP.APITokens
 	opts.Intake = client.NewFromRedis(rdb)
 	opts.Journeys = func() []api.JourneyInfo { return journeyInfo(a.eng.Journeys()) }
-	opts.Customers = erasing{Engine: a.eng, insp: asynq.NewInspectorFromRedisClient(rdb)}
+	opts.Customers = erasing{Engine: a.eng, insp: asynq.NewInspectorFromRedisClient(rdb), listen: a.listen}
+	opts.Link = a.listen.Link
+	opts.Hooks = http.HandlerFunc(a.listen.ServeHook)
 	opts.Unsubscribe = a.links.VerifyUnsubscribe
 	opts.Feedback = a.links.VerifyFeedback
 	opts.Stats = a.in.Stats
@@ -109,11 +112,16 @@ func withPages(apiHandler http.Handler, opts web.Options) http.Handler {
 // customer's events that failed for good too (see queue.ForgetArchived).
 type erasing struct {
 	*engine.Engine
-	insp *asynq.Inspector
+	insp   *asynq.Inspector
+	listen *messenger.Listener
 }
 
-// Forget erases the customer, and then the events of theirs that failed for good.
+// Forget erases what listening keeps of the customer (it reads their profile and
+// history), the customer, and then the events of theirs that failed for good.
 func (e erasing) Forget(ctx context.Context, id string) error {
+	if err := e.listen.Forget(ctx, id); err != nil {
+		return err
+	}
 	if err := e.Engine.Forget(ctx, id); err != nil {
 		return err
 	}

@@ -113,7 +113,11 @@ type Config struct {
 	// on_uncertain). It also bounds how long a sent message's record is retried while
 	// Redis is away. Default 2m.
 	SendLease time.Duration
-	Logger    *slog.Logger
+	// FreeForm, when set, reports whether a message to address on channel may go as
+	// free text although its template names an approved WhatsApp template: the
+	// customer's service window is open (see internal/messenger). Nil: never.
+	FreeForm func(ctx context.Context, channel, address string, now time.Time) (bool, error)
+	Logger   *slog.Logger
 }
 
 // Stats keeps relationship metrics up to date as events are processed; internal/stats

@@ -28,6 +28,7 @@ type Metrics struct {
 	sendSeconds *prometheus.HistogramVec
 	lateness    prometheus.Histogram
 	tasks       *prometheus.HistogramVec
+	feedback    *prometheus.CounterVec
 	registered  engine.Observers // the metrics of Register, told of everything the engine tells
 }
 
@@ -65,8 +66,12 @@ func New() *Metrics {
 			Help:    "How long the worker took over a task, by task type and result (ok or error).",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"type", "result"}),
+		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rapport_feedback_total",
+			Help: "What came back from the channels, by channel and kind: bounce_hard, bounce_soft, complaint, click, reply, link, delivered, read, rejected.",
+		}, []string{"channel", "kind"}),
 	}
-	m.reg.MustRegister(m.events, m.messages, m.enrolments, m.sendSeconds, m.lateness, m.tasks,
+	m.reg.MustRegister(m.events, m.messages, m.enrolments, m.sendSeconds, m.lateness, m.tasks, m.feedback,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, x := range newRegistered() {
 		m.reg.MustRegister(x)
@@ -74,6 +79,10 @@ func New() *Metrics {
 	}
 	return m
 }
+
+// Feedback counts one thing that came back from channel, of kind (see
+// rapport_feedback_total).
+func (m *Metrics) Feedback(channel, kind string) { m.feedback.WithLabelValues(channel, kind).Inc() }
 
 // WatchQueues adds asynq's queue metrics (asynq_tasks_enqueued_total, asynq_queue_size,
 // asynq_queue_latency_seconds, ...) read through rdb at each scrape.
