@@ -168,6 +168,10 @@ func (t *Telegram) PollTimeout() time.Duration { return time.Duration(t.cfg.Poll
 // HasWebhookSecret reports whether webhook_secret is set.
 func (t *Telegram) HasWebhookSecret() bool { return t.cfg.WebhookSecret != "" }
 
+// WebhookSecret is the configured webhook_secret, for a client that posts updates as
+// Telegram does (rapport inbound).
+func (t *Telegram) WebhookSecret() string { return t.cfg.WebhookSecret }
+
 // BotID is the bot's numeric id, the digits of its token before the colon. It names the
 // bot in update ids without the token's secret part.
 func (t *Telegram) BotID() string { return t.botID }

@@ -33,6 +33,7 @@ func commandTable() []command {
 			"render one template for a sample customer and event (no Redis)", preview},
 		{"simulate", "SCENARIO.test.yaml ...", "run journeys on a virtual clock, nothing sent; print the timeline", simulate},
 		{"test", "", "run every workflows/tests/*.test.yaml; exit 0 only if all pass", testScenarios},
+		{"inbound", "CHANNEL TEXT --chat ID", "post a Telegram update to the running Rapport's /hooks/CHANNEL, as Telegram would", inbound},
 		{"bench", "", "measure Rapport next to bare asynq on a private redis-server (rapport bench -h)", runBench},
 		{"version", "", "print the version this binary was built from", versionCmd},
 		{"help", "", "print this text", func(c *cli, _ []string) int { fmt.Fprint(c.stderr, usage()); return 0 }},

@@ -135,6 +135,7 @@ func (l *Listener) pollOnce(ctx context.Context, name string, cfg PollConfig, ow
 	if err != nil {
 		return err
 	}
+	l.cfg.Logger.Debug("telegram poll", "channel", name, "offset", offset, "updates", len(ups))
 	for _, u := range ups {
 		if err := l.HandleUpdate(ctx, name, u.JSON); err != nil {
 			return fmt.Errorf("update %d: %w", u.ID, err)
