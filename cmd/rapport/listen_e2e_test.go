@@ -20,9 +20,9 @@ import (
 )
 
 const (
-	tgSecret = "hook-secret_42"
-	appSecret  = "the-app-secret"
-	verifyTok  = "verify-me"
+	tgSecret  = "hook-secret_42"
+	appSecret = "the-app-secret"
+	verifyTok = "verify-me"
 )
 
 // support is a webhook receiver standing in for the support desk: it keeps each body.
