@@ -199,8 +199,19 @@ func TestTelegramLinkStopReplyAndForgeries(t *testing.T) {
 	if n := len(desk.all()); n != 1 {
 		t.Fatalf("the desk got %d replies, want 1 (none from the unknown chat)", n)
 	}
+	// rapport inbound feeds an update as Telegram would.
+	s.signUp(t, "dora", `{"first_name": "Dora"}`)
+	var out, errOut strings.Builder
+	if code := run([]string{"inbound", "telegram", "/start " + s.startToken(t, "dora"), "--chat", "55", "--config", s.config}, &out, &errOut); code != 0 {
+		t.Fatalf("rapport inbound: exit %d: %s%s", code, out.String(), errOut.String())
+	}
+	testutil.WaitFor(t, 10*time.Second, "dora linked by rapport inbound", func() bool {
+		p, _ := s.customer(t, "dora")["profile"].(map[string]any)
+		return p["telegram_chat_id"] == "55"
+	})
+
 	_, metrics := s.getBearer(t, "/metrics")
-	for _, want := range []string{`rapport_feedback_total{channel="telegram",kind="link"} 1`, `rapport_feedback_total{channel="telegram",kind="reply"} 1`} {
+	for _, want := range []string{`rapport_feedback_total{channel="telegram",kind="link"} 2`, `rapport_feedback_total{channel="telegram",kind="reply"} 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
@@ -315,5 +326,22 @@ func TestWhatsAppHandshakeStatusesAndTheWindow(t *testing.T) {
 	third := send(3, "wa.third")
 	if third.Type != "text" || !strings.Contains(third.Text, "Hi Carla, here is our news, as text.") {
 		t.Fatalf("inside the window: %+v, want the text", third)
+	}
+}
+
+func TestCheckSaysWhereEachBotsWebhookPoints(t *testing.T) {
+	bot := telegramtest.Start(t)
+	rs := redistest.Start(t)
+	config := checkConfig(t, fmt.Sprintf(`{url: %q}`, rs.URL()), fmt.Sprintf(`{type: telegram, token: %q, api_url: %q}
+  polled: {type: telegram, token: %[1]q, api_url: %[2]q, updates: poll}`, telegramtest.Token, bot.URL))
+	_, out := runCheck(t, config)
+	if !strings.Contains(out, "webhook: not set, so no update arrives") || !strings.Contains(out, "webhook: not set; updates: poll reads them") {
+		t.Errorf("check without a webhook:\n%s", out)
+	}
+	bot.SetWebhook("https://rapport.shop.example/hooks/email")
+	_, out = runCheck(t, config)
+	if !strings.Contains(out, "webhook: set to https://rapport.shop.example/hooks/email\n") ||
+		!strings.Contains(out, "but updates: poll cannot read while it is") {
+		t.Errorf("check with a webhook:\n%s", out)
 	}
 }
