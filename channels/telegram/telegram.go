@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rapporthq/rapport/channels"
@@ -43,12 +44,29 @@ type Config struct {
 	APIURL string `yaml:"api_url"`
 	// Timeout bounds one request; default 30s.
 	Timeout duration.Duration `yaml:"timeout"`
+	// WebhookSecret is the secret token Telegram sends in the
+	// X-Telegram-Bot-Api-Secret-Token header of each webhook update (setWebhook's
+	// secret_token): 1 to 256 characters of [A-Za-z0-9_-]. Updates to POST /hooks/CHANNEL
+	// without it are refused.
+	WebhookSecret string `yaml:"webhook_secret"`
+	// Updates is how Rapport hears the bot's updates: "webhook" (the default: Telegram
+	// posts them to /hooks/CHANNEL) or "poll" (the worker reads them with getUpdates).
+	Updates string `yaml:"updates"`
+	// PollTimeout is how long one getUpdates waits for an update in poll mode (long
+	// polling); default 25s, less than Timeout. A worker that dies holds the bot's
+	// updates for about twice this before another takes over.
+	PollTimeout duration.Duration `yaml:"poll_timeout"`
 }
 
 // Telegram is a telegram channel. It is safe for concurrent use.
 type Telegram struct {
 	base   string // {api_url}/bot{token}/
 	client *httpchan.Client
+	cfg    Config
+	botID  string // the digits of the token before the colon
+
+	mu       sync.Mutex
+	username string // from getMe, once known
 }
 
 var tokenRE = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
@@ -68,12 +86,35 @@ func New(cfg Config) (*Telegram, error) {
 	}
 	problems.Check(httpchan.CheckURL("api_url", cfg.APIURL, DefaultAPIURL))
 	problems.Check(httpchan.CheckTimeout(cfg.Timeout))
+	if cfg.WebhookSecret != "" && !secretRE.MatchString(cfg.WebhookSecret) {
+		problems.Add("webhook_secret must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram's secret_token)")
+	}
+	timeout := time.Duration(cfg.Timeout)
+	if timeout <= 0 {
+		timeout = httpchan.DefaultTimeout
+	}
+	switch p := time.Duration(cfg.PollTimeout); {
+	case p == 0:
+		cfg.PollTimeout = duration.Duration(min(25*time.Second, timeout*5/6))
+	case p < time.Second || p >= timeout:
+		problems.Add(fmt.Sprintf("poll_timeout %s must be at least 1s and less than timeout (%s)", p, timeout))
+	}
+	switch cfg.Updates {
+	case "":
+		cfg.Updates = UpdatesWebhook
+	case UpdatesWebhook, UpdatesPoll:
+	default:
+		problems.Add(fmt.Sprintf("updates %q must be webhook or poll", cfg.Updates))
+	}
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
+	bot, _, _ := strings.Cut(cfg.Token, ":")
 	return &Telegram{
 		base:   strings.TrimRight(cfg.APIURL, "/") + "/bot" + cfg.Token + "/",
 		client: httpchan.New(time.Duration(cfg.Timeout)),
+		cfg:    cfg,
+		botID:  bot,
 	}, nil
 }
 

@@ -48,6 +48,12 @@ type Config struct {
 	APIURL string `yaml:"api_url"`
 	// Timeout bounds one request; default 30s.
 	Timeout duration.Duration `yaml:"timeout"`
+	// VerifyToken is the token Meta's webhook subscription handshake must present
+	// (hub.verify_token); without it the handshake is refused.
+	VerifyToken string `yaml:"verify_token"`
+	// AppSecret is the app's secret, with which Meta signs each webhook POST
+	// (X-Hub-Signature-256); without it every POST is refused.
+	AppSecret string `yaml:"app_secret"`
 }
 
 // WhatsApp is a whatsapp channel. It is safe for concurrent use.
@@ -55,6 +61,7 @@ type WhatsApp struct {
 	base   string // {api_url}/{phone_number_id}
 	token  string
 	client *httpchan.Client
+	cfg    Config
 }
 
 var digits = regexp.MustCompile(`^[0-9]+$`)
@@ -81,6 +88,7 @@ func New(cfg Config) (*WhatsApp, error) {
 		base:   strings.TrimRight(cfg.APIURL, "/") + "/" + cfg.PhoneNumberID,
 		token:  cfg.Token,
 		client: httpchan.New(time.Duration(cfg.Timeout)),
+		cfg:    cfg,
 	}, nil
 }
 

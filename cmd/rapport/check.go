@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapporthq/rapport/channels"
+	"github.com/rapporthq/rapport/channels/telegram"
 	"github.com/rapporthq/rapport/config"
 	"github.com/rapporthq/rapport/internal/app"
 )
@@ -69,6 +70,9 @@ func check(ctx context.Context, path string, stdout, stderr io.Writer) int {
 		}
 		cancel()
 		report(part, err)
+		if tg, ok := ch.Channel.(*telegram.Telegram); ok && err == nil {
+			fmt.Fprintf(stdout, "      %s\n", webhookState(ctx, tg))
+		}
 	}
 	checkInbound(ctx, l.Config, report)
 	if problems > 0 {
@@ -169,4 +173,27 @@ func checkSentinels(ctx context.Context, s *config.Sentinel) error {
 		lastErr = plainRedisError(ctx, err)
 	}
 	return fmt.Errorf("no Sentinel answers: %w", lastErr)
+}
+
+// webhookState says where the bot's webhook points (getWebhookInfo), and whether that
+// fits its updates mode.
+func webhookState(ctx context.Context, tg *telegram.Telegram) string {
+	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	info, err := tg.WebhookInfo(cctx)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("webhook: unknown (%v)", err)
+	case info.URL == "" && tg.Updates() == telegram.UpdatesPoll:
+		return "webhook: not set; updates: poll reads them"
+	case info.URL == "":
+		return "webhook: not set, so no update arrives: call setWebhook with BASE_URL/hooks/CHANNEL and the webhook_secret, or set updates: poll"
+	case tg.Updates() == telegram.UpdatesPoll:
+		return "webhook: set to " + info.URL + ", but updates: poll cannot read while it is (deleteWebhook)"
+	}
+	s := "webhook: set to " + info.URL
+	if info.LastErrorMessage != "" {
+		s += fmt.Sprintf(" (last error: %s; %d updates pending)", info.LastErrorMessage, info.PendingUpdateCount)
+	}
+	return s
 }

@@ -120,3 +120,14 @@ func returnAddress(cfg *config.Config, h mail.Header) string {
 	}
 	return ""
 }
+
+// inboundAny is `rapport inbound`: a FILE.eml goes to the inbound SMTP server
+// (inboundCmd), CHANNEL TEXT --chat ID to the messenger's webhook (inboundUpdate).
+func inboundAny(c *cli, args []string) int {
+	for _, a := range args {
+		if strings.HasSuffix(strings.ToLower(a), ".eml") {
+			return inboundCmd(c, args)
+		}
+	}
+	return inboundUpdate(c, args)
+}

@@ -82,6 +82,11 @@ type Options struct {
 	// BaseURL is Rapport's public address (the config's http.base_url): the only origin
 	// the dashboard takes changes from.
 	BaseURL string
+	// Link, when set, serves GET /v1/customers/{id}/channels/{channel}/link.
+	Link Linker
+	// Hooks, when set, serves /hooks/{channel} without a token: the providers' webhooks,
+	// each of which checks its own signature or secret.
+	Hooks http.Handler
 }
 
 const (
@@ -138,6 +143,7 @@ func New(opts Options) http.Handler {
 	if opts.Stats != nil {
 		s.statsRoutes(mux)
 	}
+	s.messengerRoutes(mux)
 	return mux
 }
 

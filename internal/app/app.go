@@ -17,6 +17,7 @@ import (
 	"github.com/rapporthq/rapport/internal/backfill"
 	"github.com/rapporthq/rapport/internal/engine"
 	"github.com/rapporthq/rapport/internal/inbound"
+	"github.com/rapporthq/rapport/internal/messenger"
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/stats"
@@ -47,6 +48,9 @@ type App struct {
 	eng   *engine.Engine
 	// listen hears back from the channels: bounces, complaints, replies, clicks.
 	listen *inbound.Service
+	// listen hears the messengers: hooks, start links, polling, the WhatsApp window.
+	chat        *messenger.Listener
+	stopPolling func()
 
 	worker *queue.Worker // nil without the worker role
 	srv    *http.Server  // nil when nothing serves HTTP
@@ -102,6 +106,7 @@ func (a *App) build() error {
 	if a.listen, err = a.newListening(); err != nil {
 		return err
 	}
+	a.chat = a.newListener()
 	if a.eng, err = a.newEngine(); err != nil {
 		return err
 	}
@@ -160,7 +165,8 @@ func (a *App) newEngine() (*engine.Engine, error) {
 		FeedbackURL:    a.links.FeedbackURL,
 		Stats:          a.in.Stats,
 		Winners:        a.in.Stats,
-		Observer:       a.in.Observer(),
+		Observer:       engine.Observers{a.in.Observer(), a.chat},
+		FreeForm:       a.chat.FreeForm,
 		Policies:       l.Policies,
 		Backlog:        queue.NewEventBacklog(a.conn.rdb),
 		Logger:         a.log,
@@ -214,6 +220,7 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("start worker: %w", err)
 		}
 		a.log.Info("worker started", "journeys", len(a.files.Journeys.All()), "channels", len(a.files.Channels))
+		a.stopPolling = startPolling(runCtx, a.chat, a.files.Channels, a.conn.rdb, a.log)
 	}
 	if err := a.startListening(); err != nil {
 		return err
@@ -253,6 +260,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	if a.worker != nil {
 		errs = append(errs, a.stopWorker(ctx))
+	}
+	if a.stopPolling != nil {
+		a.stopPolling() // lets go of the bots' leases
 	}
 	if a.stopInstruments != nil {
 		a.stopInstruments() // after the worker: its last counts too

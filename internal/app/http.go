@@ -14,6 +14,7 @@ import (
 	"github.com/rapporthq/rapport/internal/dashboard"
 	"github.com/rapporthq/rapport/internal/duration"
 	"github.com/rapporthq/rapport/internal/engine"
+	"github.com/rapporthq/rapport/internal/messenger"
 	"github.com/rapporthq/rapport/internal/queue"
 	"github.com/rapporthq/rapport/internal/signing"
 	"github.com/rapporthq/rapport/internal/web"
@@ -61,7 +62,9 @@ func (a *App) apiOptions(dash http.Handler) api.Options {
 	opts.Tokens = cfg.HTTP.APITokens
 	opts.Intake = client.NewFromRedis(rdb)
 	opts.Journeys = func() []api.JourneyInfo { return journeyInfo(a.eng.Journeys()) }
-	opts.Customers = erasing{Engine: a.eng, insp: asynq.NewInspectorFromRedisClient(rdb)}
+	opts.Customers = erasing{Engine: a.eng, insp: asynq.NewInspectorFromRedisClient(rdb), chat: a.chat}
+	opts.Link = a.chat.Link
+	opts.Hooks = http.HandlerFunc(a.chat.ServeHook)
 	opts.Unsubscribe = a.links.VerifyUnsubscribe
 	opts.Feedback = a.links.VerifyFeedback
 	opts.Preferences = func(token string) (signing.Link, error) { return a.links.Verify(signing.Preferences, token) }
@@ -116,11 +119,16 @@ func withPages(apiHandler http.Handler, opts web.Options, csp map[string]string)
 // customer's events that failed for good too (see queue.ForgetArchived).
 type erasing struct {
 	*engine.Engine
-	insp *asynq.Inspector
+	insp   *asynq.Inspector
+	chat   *messenger.Listener
 }
 
-// Forget erases the customer, and then the events of theirs that failed for good.
+// Forget erases what listening keeps of the customer (it reads their profile and
+// history), the customer, and then the events of theirs that failed for good.
 func (e erasing) Forget(ctx context.Context, id string) error {
+	if err := e.chat.Forget(ctx, id); err != nil {
+		return err
+	}
 	if err := e.Engine.Forget(ctx, id); err != nil {
 		return err
 	}

@@ -135,6 +135,10 @@ type Config struct {
 	// on_uncertain). It also bounds how long a sent message's record is retried while
 	// Redis is away. Default 2m.
 	SendLease time.Duration
+	// FreeForm, when set, reports whether a message to address on channel may go as
+	// free text although its template names an approved WhatsApp template: the
+	// customer's service window is open (see internal/messenger). Nil: never.
+	FreeForm func(ctx context.Context, channel, address string, now time.Time) (bool, error)
 	// Backlog, when set, lets an inactivity timer that fires see whether events accepted
 	// before it fell due still wait to be processed; it then waits for them, since one
 	// may restart the customer's clock (see HandleTimer). Default: none.

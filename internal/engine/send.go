@@ -250,6 +250,15 @@ func (e *Engine) try(ctx context.Context, d *Delivery, name string) error {
 		d.err = err
 		return e.record(ctx, d, OutcomeFailed, err.Error())
 	}
+	if d.Message.WhatsApp != nil && e.cfg.FreeForm != nil && d.Message.Text != "" {
+		free, err := e.cfg.FreeForm(ctx, name, r.address, d.Now)
+		if err != nil {
+			return err
+		}
+		if free {
+			d.Message.WhatsApp = nil // inside the window: its text, free of template rules
+		}
+	}
 	if err := e.name(ctx, d); err != nil {
 		return err
 	}

@@ -28,8 +28,8 @@ type Metrics struct {
 	sendSeconds *prometheus.HistogramVec
 	lateness    prometheus.Histogram
 	tasks       *prometheus.HistogramVec
-	registered  engine.Observers // the metrics of Register, told of everything the engine tells
 	feedback    *prometheus.CounterVec
+	registered  engine.Observers // the metrics of Register, told of everything the engine tells
 }
 
 var _ engine.Observer = (*Metrics)(nil)

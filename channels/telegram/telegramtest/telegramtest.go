@@ -2,6 +2,11 @@
 // httptest server that answers sendMessage and getMe with the status codes and JSON
 // bodies the real API gives, records every message it accepts, and plays scripted
 // refusals (429 with retry_after, 403 blocked, 400 chat not found, 5xx) per chat.
+//
+// It has the inbound side too: updates queued with Push are served by getUpdates (long
+// polling, confirmed by offset, as the real API does), SetWebhook sets what
+// getWebhookInfo answers, and PostUpdate posts an update to a webhook as Telegram does.
+// StartUpdate, TextUpdate and KickedUpdate build the updates a customer's actions cause.
 package telegramtest
 
 import (
@@ -66,11 +71,15 @@ type Server struct {
 	msgs     []Message
 	next     int64
 	requests []Request
+	updates  []queued
+	pushed   chan struct{} // closed and replaced on each Push
+	webhook  string
+	polls    int
 }
 
 // Start runs a fake Bot API until the test ends. Its URL is the channel's api_url.
 func Start(tb testing.TB) *Server {
-	s := &Server{next: 1000}
+	s := &Server{next: 1000, pushed: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
@@ -128,6 +137,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		reply(w, Reply{200, `{"ok":true,"result":{"id":123456,"is_bot":true,"first_name":"Shop","username":"shop_bot","can_join_groups":true,"can_read_all_group_messages":false,"supports_inline_queries":false}}`})
 	case "sendMessage":
 		s.sendMessage(w, r)
+	case "getUpdates":
+		s.getUpdates(w, r)
+	case "getWebhookInfo":
+		s.mu.Lock()
+		u := s.webhook
+		s.mu.Unlock()
+		b, err := json.Marshal(map[string]any{"ok": true, "result": map[string]any{"url": u, "has_custom_certificate": false, "pending_update_count": 0}})
+		if err != nil {
+			reply(w, Internal)
+			return
+		}
+		reply(w, Reply{200, string(b)})
 	default:
 		reply(w, Reply{404, `{"ok":false,"error_code":404,"description":"Not Found: method not found"}`})
 	}
