@@ -119,8 +119,8 @@ func withPages(apiHandler http.Handler, opts web.Options, csp map[string]string)
 // customer's events that failed for good too (see queue.ForgetArchived).
 type erasing struct {
 	*engine.Engine
-	insp   *asynq.Inspector
-	chat   *messenger.Listener
+	insp *asynq.Inspector
+	chat *messenger.Listener
 }
 
 // Forget erases what listening keeps of the customer (it reads their profile and
