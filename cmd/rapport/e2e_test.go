@@ -317,8 +317,12 @@ func TestValidatePassesOnTheShippedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("validate on the shipped config, journeys and templates failed: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "10 journeys") {
-		t.Errorf("validate output = %s, want the ten shipped journeys counted", out)
+	yamls, err := filepath.Glob("../../workflows/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d journeys", len(yamls)); !strings.Contains(string(out), want) {
+		t.Errorf("validate output = %s, want every shipped journey counted (%s)", out, want)
 	}
 }
 

@@ -118,7 +118,7 @@ func TestStatsCountOrdersAndAnUnhappyAnswerReachesAPerson(t *testing.T) {
 		st = s.stats(t, 90)
 		return st["buyers"] == 2.0 && st["repeat_buyers"] == 1.0 && st["customers"] == 3.0
 	})
-	if got, want := keys(st), "as_of,average_order_value,buyers,cohorts,customers,days,journeys,ltv,nps,purchase_frequency,repeat_buyers,repeat_rate"; got != want {
+	if got, want := keys(st), "as_of,average_order_value,buyers,cohorts,customers,days,journeys,ltv,nps,purchase_frequency,repeat_buyers,repeat_rate,tiers"; got != want {
 		t.Errorf("/v1/stats fields = %s, want %s", got, want)
 	}
 	// 3 orders, 110 in all, 2 buyers, 1 of them back within 10 days.
