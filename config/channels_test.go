@@ -77,8 +77,8 @@ func TestTheMessengerTypesRejectUnknownKeysAndMissingValuesAtTheirLines(t *testi
 		t.Fatal("want errors")
 	}
 	for _, want := range []string{
-		`c.yaml:15: unknown key "tokn" (known: api_url, timeout, token)`,
-		`c.yaml:19: unknown key "phone" (known: api_url, phone_number_id, timeout, token)`,
+		`c.yaml:15: unknown key "tokn" (known: api_url, poll_timeout, timeout, token, updates, webhook_secret)`,
+		`c.yaml:19: unknown key "phone" (known: api_url, app_secret, phone_number_id, timeout, token, verify_token)`,
 		`c.yaml:20: unknown key "retries" (known: secret, timeout, url)`,
 	} {
 		if !strings.Contains(err.Error(), want) {
