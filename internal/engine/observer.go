@@ -126,6 +126,9 @@ type TaskRun struct {
 	Took time.Duration
 	// Err is the handler's error; nil when the task succeeded.
 	Err error
+	// Deferred says Err is no failure: the task is one this worker cannot read yet (a
+	// newer worker's, during a rolling deploy) and waits for a worker that can.
+	Deferred bool
 }
 
 // Observers fans out to several observers in order.

@@ -63,7 +63,7 @@ func New() *Metrics {
 		}),
 		tasks: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "rapport_task_duration_seconds",
-			Help:    "How long the worker took over a task, by task type and result (ok or error).",
+			Help:    "How long the worker took over a task, by task type and result (ok, error, or deferred: a newer worker's task left for it).",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"type", "result"}),
 		feedback: newFeedback(),
@@ -126,11 +126,14 @@ func (m *Metrics) Enrolment(ctx context.Context, c engine.EnrolmentChange) {
 	m.enrolments.WithLabelValues(c.Journey, string(c.Change)).Inc()
 }
 
-// Task times one task the worker ran, by type and result (ok or error).
+// Task times one task the worker ran, by type and result (ok, error or deferred).
 func (m *Metrics) Task(ctx context.Context, t engine.TaskRun) {
 	m.registered.Task(ctx, t)
 	result := "ok"
-	if t.Err != nil {
+	switch {
+	case t.Deferred:
+		result = "deferred"
+	case t.Err != nil:
 		result = "error"
 	}
 	m.tasks.WithLabelValues(t.Type, result).Observe(t.Took.Seconds())

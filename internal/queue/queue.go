@@ -312,7 +312,7 @@ func Observed(obs engine.Observer) asynq.MiddlewareFunc {
 		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 			start := time.Now()
 			err := next.ProcessTask(ctx, t)
-			obs.Task(ctx, engine.TaskRun{Type: t.Type(), Took: time.Since(start), Err: err})
+			obs.Task(ctx, engine.TaskRun{Type: t.Type(), Took: time.Since(start), Err: err, Deferred: err != nil && !isFailure(err)})
 			return err
 		})
 	}
